@@ -1,0 +1,14 @@
+import { runCli } from './program.js';
+
+// The `lsvm` binary: real process streams, then exit with the code runCli returns.
+const code = await runCli(process.argv.slice(2), {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: process.env,
+  readStdin: async () => {
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    return new Uint8Array(Buffer.concat(chunks));
+  },
+});
+process.exitCode = code;

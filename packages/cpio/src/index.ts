@@ -1,0 +1,5 @@
+/**
+ * @lsvm/cpio — cpio newc/crc archives and multi-segment initramfs images: read, write, key injection.
+ * @packageDocumentation
+ */
+export {};

@@ -1,0 +1,5 @@
+/**
+ * @lsvm/vhdx — VHDX virtual disks: read, write, log replay, differencing, create, convert, check.
+ * @packageDocumentation
+ */
+export {};
