@@ -39,7 +39,7 @@ function fuzz(
     ],
     { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 },
   );
-  let json;
+  let json: FuzzJson | undefined;
   try {
     json = JSON.parse(r.stdout);
   } catch {
