@@ -7,16 +7,14 @@ import { repoRoot } from '@lsvm/testkit';
 // a TypeError, a hang and a huge allocation — and pass a well-behaved target.
 const selftest = join(repoRoot, 'tools', 'fuzz-selftest');
 
+interface FuzzJson {
+  results: { ok: boolean; execs: number; failure?: { kind: string; savedTo: string } }[];
+}
+
 function fuzz(
   target: string,
   extra: string[] = [],
-): {
-  status: number;
-  out: string;
-  json:
-    | { results: { ok: boolean; execs: number; failure?: { kind: string; savedTo: string } }[] }
-    | undefined;
-} {
+): { status: number; out: string; json: FuzzJson | undefined } {
   const r = spawnSync(
     process.execPath,
     [
