@@ -54,5 +54,12 @@ export interface Benchmark {
 
 /** argv running the CLI from sources. */
 export function lsvmArgv(root: string, ...args: string[]): string[] {
-  return [process.execPath, '--conditions=lsvm-source', '--import', 'tsx', join(root, 'packages/cli/src/main.ts'), ...args];
+  return [
+    process.execPath,
+    '--conditions=lsvm-source',
+    '--import',
+    'tsx',
+    join(root, 'packages/cli/src/main.ts'),
+    ...args,
+  ];
 }

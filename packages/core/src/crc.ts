@@ -64,6 +64,26 @@ function update(tables: Tables, crc: number, data: Uint8Array): number {
  * Check value: `crc32("123456789") === 0xCBF43926`.
  */
 export function crc32(data: Uint8Array, crc = 0): number {
+  if (nativeCrc32 === undefined) nativeCrc32 = findNativeCrc32();
+  // zlib's CRC-32 is the same polynomial and continuation rule, 6-7x faster where node offers it.
+  if (nativeCrc32 !== null && data.length >= 64) return nativeCrc32(data, crc) >>> 0;
+  ieee ??= makeTables(0xedb88320);
+  return update(ieee, crc, data);
+}
+
+let nativeCrc32: ((data: Uint8Array, value: number) => number) | null | undefined;
+
+/** zlib.crc32 through process.getBuiltinModule (Node ≥ 20.16), without a static node: import. */
+function findNativeCrc32(): ((data: Uint8Array, value: number) => number) | null {
+  const p = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  const zlib = p?.getBuiltinModule?.('node:zlib') as
+    | { crc32?: (d: Uint8Array, v: number) => number }
+    | undefined;
+  return typeof zlib?.crc32 === 'function' ? zlib.crc32 : null;
+}
+
+/** The pure-TypeScript CRC-32, for tests that compare it with the native path. */
+export function crc32Portable(data: Uint8Array, crc = 0): number {
   ieee ??= makeTables(0xedb88320);
   return update(ieee, crc, data);
 }

@@ -16,7 +16,7 @@ export {
 export { FileDevice, type FileDeviceOptions } from './file-device.js';
 export { ByteReader, type Endianness } from './byte-reader.js';
 export { ByteWriter } from './byte-writer.js';
-export { crc32, crc32c } from './crc.js';
+export { crc32, crc32c, crc32Portable } from './crc.js';
 export {
   guidFromBytes,
   guidToBytes,
