@@ -1,0 +1,910 @@
+import {
+  type BlockDevice,
+  FormatError,
+  IoError,
+  LimitError,
+  UsageError,
+  checkLimit,
+  resolveLimits,
+} from '@lsvm/core';
+import {
+  type BootSector,
+  type FatGeometry,
+  type FatType,
+  fatGeometry,
+  parseBootSector,
+} from './boot-sector.js';
+import {
+  ATTR_ARCHIVE,
+  ATTR_DIRECTORY,
+  DIR_ENTRY_SIZE,
+  type DirEntry,
+  ENTRY_DELETED,
+  fromFatTimestamp,
+  serializeDirEntry,
+  toFatTimestamp,
+} from './dir-entry.js';
+import {
+  type DirectoryItem,
+  type ParsedDirectory,
+  findFreeSlots,
+  foldName,
+  parseDirectory,
+} from './directory.js';
+import { FatTable } from './fat-table.js';
+import { type FsInfo, parseFsInfo, serializeFsInfo } from './fsinfo.js';
+import { buildLfnEntries, lfnChecksum, planShortName, shortNameWithTail, validateLongName } from './lfn.js';
+import { DEFAULT_FAT_LIMITS, type FatLimits } from './limits.js';
+import { joinPath, splitPath } from './path.js';
+
+/** Options of {@link FatFileSystem.open}. */
+export interface FatOpenOptions {
+  /** Open without ever writing, even when the device is writable. */
+  readOnly?: boolean;
+  limits?: Partial<FatLimits>;
+  /** Clock for timestamps (tests pass a fixed one). */
+  now?: () => Date;
+}
+
+/** What {@link FatFileSystem.stat} and {@link FatFileSystem.list} return. */
+export interface FatStat {
+  /** Name as listed: the long name when there is one. */
+  name: string;
+  /** The 8.3 name (case bits applied); `''` for the root. */
+  shortName: string;
+  /** Canonical path, `/`-separated, with the names as stored. */
+  path: string;
+  isDirectory: boolean;
+  /** Bytes (0 for directories). */
+  size: number;
+  /** First cluster (0 for an empty file; the root cluster or 0 for the root). */
+  firstCluster: number;
+  /** Attribute byte (read-only, hidden, system, directory, archive). */
+  attributes: number;
+  modified?: Date;
+  created?: Date;
+  /** Last access (a date only in FAT). */
+  accessed?: Date;
+}
+
+/** Options of {@link FatFileSystem.writeFile}. */
+export interface FatWriteOptions {
+  /** Create missing parent directories (like `mkdir -p`). */
+  createParents?: boolean;
+  /** Modification time to record (default: the clock). */
+  mtime?: Date;
+  /** Attribute bits to set besides ARCHIVE (e.g. read-only). */
+  attributes?: number;
+}
+
+/** A loaded directory: its bytes and where they live. */
+interface Dir {
+  /** Cluster of the directory, 0 for a FAT12/16 fixed root (as `..` entries record the root). */
+  cluster: number;
+  /** Clusters of the chain, empty for a fixed root. */
+  clusters: number[];
+  bytes: Uint8Array;
+  parsed: ParsedDirectory;
+  /** Folded path components (for move-into-self checks). */
+  path: string[];
+}
+
+const CLEAN_16 = 0x8000;
+const CLEAN_32 = 0x08000000;
+
+/**
+ * A FAT12/16/32 file system on a {@link BlockDevice}. Paths are case-insensitive as UEFI firmware
+ * treats them, `/` or `\` separated. Every mutating call leaves the volume consistent when it
+ * returns: data first, then both FAT copies, then the directory entry (the commit point), then
+ * freeing what was replaced, then FSInfo — a crash in between leaves at worst lost clusters,
+ * never a directory entry pointing at unwritten data.
+ */
+export class FatFileSystem {
+  readonly device: BlockDevice;
+  readonly bootSector: BootSector;
+  readonly geometry: FatGeometry;
+  /** The FAT in memory (copy 0, or the active copy when mirroring is off). */
+  readonly fat: FatTable;
+  readonly readOnly: boolean;
+  readonly limits: FatLimits;
+  private fsInfo: FsInfo | undefined;
+  private freeCount: number | undefined;
+  private nextFree: number;
+  private readonly now: () => Date;
+  private closed = false;
+
+  private constructor(
+    device: BlockDevice,
+    bs: BootSector,
+    geo: FatGeometry,
+    fat: FatTable,
+    fsInfo: FsInfo | undefined,
+    options: FatOpenOptions,
+    limits: FatLimits,
+  ) {
+    this.device = device;
+    this.bootSector = bs;
+    this.geometry = geo;
+    this.fat = fat;
+    this.fsInfo = fsInfo;
+    this.readOnly = device.readOnly || (options.readOnly ?? false);
+    this.limits = limits;
+    this.now = options.now ?? (() => new Date());
+    this.nextFree =
+      fsInfo && fsInfo.nextFree >= 2 && fsInfo.nextFree <= geo.clusterCount + 1 ? fsInfo.nextFree : 2;
+  }
+
+  /** Opens the FAT volume on `device`, validating the boot sector and reading the FAT. */
+  static async open(device: BlockDevice, options: FatOpenOptions = {}): Promise<FatFileSystem> {
+    const limits = resolveLimits(DEFAULT_FAT_LIMITS, options.limits);
+    if (device.size < 512) {
+      throw new FormatError('FAT_TOO_SMALL', `a ${device.size}-byte device cannot hold a FAT volume`);
+    }
+    const bs = parseBootSector(await device.read(0, 512));
+    const geo = fatGeometry(bs);
+    const volumeBytes = geo.totalSectors * geo.bytesPerSector;
+    if (volumeBytes > device.size) {
+      throw new FormatError(
+        'FAT_DEVICE_TOO_SMALL',
+        `the boot sector describes ${volumeBytes} bytes but the device holds ${device.size}`,
+        { structure: 'FAT boot sector' },
+      );
+    }
+    const fatBytes = geo.fatSectors * geo.bytesPerSector;
+    checkLimit(fatBytes, limits.maxFatBytes, 'FAT_LIMIT_FAT_SIZE', 'FAT size', 'FAT');
+    // With mirroring off (FAT32 BPB_ExtFlags bit 7), only the active copy is meaningful.
+    const mirrored = !(geo.type === 32 && bs.extFlags & 0x80);
+    const active = mirrored ? 0 : bs.extFlags & 0x0f;
+    if (active >= geo.numFats) {
+      throw new FormatError('FAT_ACTIVE_FAT', `active FAT ${active} does not exist`, {
+        structure: 'FAT boot sector',
+      });
+    }
+    const fatOffset = (geo.firstFatSector + active * geo.fatSectors) * geo.bytesPerSector;
+    const fat = new FatTable(
+      geo.type,
+      await device.read(fatOffset, fatBytes),
+      geo.clusterCount,
+      geo.bytesPerSector,
+    );
+    let fsInfo: FsInfo | undefined;
+    if (
+      geo.type === 32 &&
+      bs.fsInfoSector !== 0 &&
+      bs.fsInfoSector !== 0xffff &&
+      bs.fsInfoSector < bs.reservedSectors
+    ) {
+      try {
+        fsInfo = parseFsInfo(await device.read(bs.fsInfoSector * geo.bytesPerSector, 512));
+      } catch (e) {
+        // A damaged FSInfo is only a hint lost: fsck.fat rebuilds it too. Keep going without it.
+        if (!(e instanceof FormatError)) throw e;
+      }
+    }
+    return new FatFileSystem(device, bs, geo, fat, fsInfo, options, limits);
+  }
+
+  /** FAT12, FAT16 or FAT32. */
+  get type(): FatType {
+    return this.geometry.type;
+  }
+
+  /** The label in the boot sector (the root directory's label entry wins in {@link FatFileSystem.label}). */
+  get volumeId(): number {
+    return this.bootSector.volumeId;
+  }
+
+  /** The volume label: the root directory's label entry, else the boot sector's, `''` for NO NAME. */
+  async label(): Promise<string> {
+    const root = await this.loadDir(this.rootCluster(), []);
+    const l = root.parsed.volumeLabel?.label ?? this.bootSector.volumeLabel;
+    return l === 'NO NAME' ? '' : l;
+  }
+
+  /** Free space in bytes. */
+  freeBytes(): number {
+    return this.getFreeCount() * this.geometry.clusterSize;
+  }
+
+  /** Total data space in bytes. */
+  get totalBytes(): number {
+    return this.geometry.clusterCount * this.geometry.clusterSize;
+  }
+
+  // ───────────────────────── reading ─────────────────────────
+
+  /** Metadata of the file or directory at `path` (`/` is the root). */
+  async stat(path: string): Promise<FatStat> {
+    const parts = splitPath(path);
+    if (parts.length === 0) return this.rootStat();
+    const { dir, item } = await this.resolve(parts);
+    return this.toStat(item, this.displayPath(dir, item));
+  }
+
+  /** True when `path` names an existing file or directory. */
+  async exists(path: string): Promise<boolean> {
+    try {
+      await this.stat(path);
+      return true;
+    } catch (e) {
+      if (e instanceof UsageError && e.code === 'FAT_NOT_FOUND') return false;
+      throw e;
+    }
+  }
+
+  /** The entries of the directory at `path`, without `.` and `..`, in directory order. */
+  async list(path = '/'): Promise<FatStat[]> {
+    const dir = await this.openDirByPath(splitPath(path));
+    const base = dir.displayPath;
+    return dir.dir.parsed.items
+      .filter((i) => !i.isDotEntry)
+      .map((i) => this.toStat(i, base === '/' ? `/${i.name}` : `${base}/${i.name}`));
+  }
+
+  /** The contents of the file at `path`. */
+  async readFile(path: string): Promise<Uint8Array> {
+    const { item } = await this.resolve(splitPath(path));
+    if (item.isDirectory) throw new UsageError('FAT_IS_DIRECTORY', `'${path}' is a directory`);
+    return this.readItem(item);
+  }
+
+  /**
+   * Every file and directory below `path` (depth first, parents before children), bounded by the
+   * depth and entry-count limits.
+   */
+  async *walk(path = '/'): AsyncGenerator<FatStat> {
+    const start = await this.openDirByPath(splitPath(path));
+    let total = 0;
+    // A directory entry pointing back at an ancestor (or anywhere already seen) would make the walk
+    // endless on a hostile image.
+    const seen = new Set<number>([start.dir.cluster]);
+    const stack: { dir: Dir; display: string; depth: number }[] = [
+      { dir: start.dir, display: start.displayPath, depth: 0 },
+    ];
+    while (stack.length > 0) {
+      const { dir, display, depth } = stack.pop()!;
+      const children: { dir: Dir; display: string; depth: number }[] = [];
+      for (const item of dir.parsed.items) {
+        if (item.isDotEntry) continue;
+        checkLimit(
+          ++total,
+          this.limits.maxTotalEntries,
+          'FAT_LIMIT_ENTRIES',
+          'total directory entries',
+          'FAT',
+        );
+        const p = display === '/' ? `/${item.name}` : `${display}/${item.name}`;
+        yield this.toStat(item, p);
+        if (item.isDirectory) {
+          checkLimit(depth + 1, this.limits.maxDepth, 'FAT_LIMIT_DEPTH', 'directory depth', 'FAT');
+          if (item.entry.firstCluster === 0) {
+            throw new FormatError('FAT_BAD_DIRECTORY', `directory '${p}' has no cluster`, {
+              structure: 'FAT directory',
+            });
+          }
+          if (seen.has(item.entry.firstCluster)) {
+            throw new FormatError(
+              'FAT_DIRECTORY_LOOP',
+              `directory '${p}' points at a directory already visited`,
+              {
+                structure: 'FAT directory',
+              },
+            );
+          }
+          seen.add(item.entry.firstCluster);
+          const sub = await this.loadDir(item.entry.firstCluster, [...dir.path, foldName(item.name)]);
+          children.push({ dir: sub, display: p, depth: depth + 1 });
+        }
+      }
+      for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!);
+    }
+  }
+
+  /**
+   * Reads the directory whose first cluster is `cluster` (0 or the root cluster: the root). Low
+   * level: the checker uses it.
+   */
+  async readDirectory(cluster: number): Promise<ParsedDirectory> {
+    return (await this.loadDir(cluster, [])).parsed;
+  }
+
+  /** Reads the bytes of a file entry's chain, at most `entry.fileSize` of them. Low level. */
+  async readItem(item: DirectoryItem): Promise<Uint8Array> {
+    const size = item.entry.fileSize;
+    checkLimit(size, this.limits.maxFileSize, 'FAT_LIMIT_FILE_SIZE', 'file size', 'FAT');
+    const out = new Uint8Array(size);
+    if (size === 0) return out;
+    const cs = this.geometry.clusterSize;
+    const need = Math.ceil(size / cs);
+    const chain = this.fat.chain(item.entry.firstCluster);
+    if (chain.length < need) {
+      throw new FormatError(
+        'FAT_CHAIN_SHORT',
+        `'${item.name}' is ${size} bytes but its cluster chain has only ${chain.length} clusters`,
+        { structure: 'FAT' },
+      );
+    }
+    await this.readClusters(chain.slice(0, need), out);
+    return out;
+  }
+
+  // ───────────────────────── writing ─────────────────────────
+
+  /** Creates or replaces the file at `path` with `data`. */
+  async writeFile(path: string, data: Uint8Array, options: FatWriteOptions = {}): Promise<FatStat> {
+    this.checkWritable();
+    const parts = splitPath(path);
+    if (parts.length === 0) throw new UsageError('FAT_BAD_PATH', 'cannot write to the root directory itself');
+    const name = validateLongName(parts[parts.length - 1]!);
+    if (data.length > 0xffffffff)
+      throw new LimitError('FAT_FILE_TOO_LARGE', 'FAT files are limited to 4 GiB - 1 bytes');
+    return this.mutate(async () => {
+      const dir = options.createParents
+        ? await this.ensureDirs(parts.slice(0, -1))
+        : (await this.openDirByPath(parts.slice(0, -1))).dir;
+      const existing = this.findItem(dir, name);
+      if (existing?.isDirectory) throw new UsageError('FAT_IS_DIRECTORY', `'${path}' is a directory`);
+      const cs = this.geometry.clusterSize;
+      const need = Math.ceil(data.length / cs);
+      const oldChain =
+        existing && existing.entry.firstCluster !== 0 ? this.fat.chain(existing.entry.firstCluster) : [];
+      // Copy-on-write when there is room (the old contents stay intact until the entry switches);
+      // otherwise reuse the old chain, growing or shrinking it.
+      let chain: number[];
+      let cow = true;
+      try {
+        chain = this.allocate(need);
+      } catch (e) {
+        if (!(e instanceof LimitError) || oldChain.length === 0) throw e;
+        cow = false;
+        chain = this.resizeChain(oldChain, need);
+      }
+      if (chain.length > 0) await this.writeClusters(chain, data);
+      await this.writeFat();
+      const ts = toFatTimestamp(options.mtime ?? this.now());
+      const today = toFatTimestamp(this.now());
+      if (existing) {
+        const e: DirEntry = {
+          ...existing.entry,
+          firstCluster: chain[0] ?? 0,
+          fileSize: data.length,
+          writeDate: ts.date,
+          writeTime: ts.time,
+          accessDate: today.date,
+          attr: existing.entry.attr | ATTR_ARCHIVE | (options.attributes ?? 0),
+        };
+        serializeDirEntry(e, dir.bytes, existing.slot * DIR_ENTRY_SIZE);
+        await this.writeDirSlots(dir, existing.slot, 1);
+        if (cow && oldChain.length > 0) {
+          this.freeClusters(oldChain);
+          await this.writeFat();
+        }
+      } else {
+        const now = toFatTimestamp(this.now());
+        await this.addEntry(dir, name, {
+          attr: ATTR_ARCHIVE | (options.attributes ?? 0),
+          createTenth: now.tenth,
+          createTime: now.time,
+          createDate: now.date,
+          accessDate: now.date,
+          firstCluster: chain[0] ?? 0,
+          writeTime: ts.time,
+          writeDate: ts.date,
+          fileSize: data.length,
+        });
+      }
+      return this.stat(path);
+    });
+  }
+
+  /** Creates a directory (with `.` and `..`); with `parents`, creates missing ancestors and accepts an existing one. */
+  async mkdir(path: string, options: { parents?: boolean } = {}): Promise<FatStat> {
+    this.checkWritable();
+    const parts = splitPath(path);
+    if (parts.length === 0) {
+      if (options.parents) return this.rootStat();
+      throw new UsageError('FAT_EXISTS', "'/' already exists");
+    }
+    return this.mutate(async () => {
+      if (options.parents) {
+        await this.ensureDirs(parts);
+      } else {
+        const parent = (await this.openDirByPath(parts.slice(0, -1))).dir;
+        const name = validateLongName(parts[parts.length - 1]!);
+        if (this.findItem(parent, name)) throw new UsageError('FAT_EXISTS', `'${path}' already exists`);
+        await this.createDir(parent, name);
+      }
+      return this.stat(path);
+    });
+  }
+
+  /** Removes a file or an empty directory. */
+  async remove(path: string): Promise<void> {
+    this.checkWritable();
+    const parts = splitPath(path);
+    if (parts.length === 0) throw new UsageError('FAT_BAD_PATH', 'cannot remove the root directory');
+    await this.mutate(async () => {
+      const { dir, item } = await this.resolve(parts);
+      let chain: number[] = [];
+      if (item.entry.firstCluster !== 0) chain = this.fat.chain(item.entry.firstCluster);
+      if (item.isDirectory) {
+        const sub = await this.loadDir(item.entry.firstCluster, []);
+        if (sub.parsed.items.some((i) => !i.isDotEntry)) {
+          throw new UsageError('FAT_NOT_EMPTY', `directory '${path}' is not empty`);
+        }
+      }
+      // The entry goes first (the commit point), then its clusters are freed.
+      this.markDeleted(dir, item);
+      await this.writeDirSlots(dir, item.firstSlot, item.slot - item.firstSlot + 1);
+      this.freeClusters(chain);
+      await this.writeFat();
+    });
+  }
+
+  /**
+   * Renames or moves a file or directory. The target must not exist, except when it names the same
+   * entry (a change of case). Moving a directory rewrites its `..` entry.
+   */
+  async rename(from: string, to: string): Promise<FatStat> {
+    this.checkWritable();
+    const src = splitPath(from);
+    const dst = splitPath(to);
+    if (src.length === 0 || dst.length === 0)
+      throw new UsageError('FAT_BAD_PATH', 'cannot rename the root directory');
+    const newName = validateLongName(dst[dst.length - 1]!);
+    return this.mutate(async () => {
+      const { dir: srcDir, item } = await this.resolve(src);
+      const dstDir = (await this.openDirByPath(dst.slice(0, -1))).dir;
+      const clash = this.findItem(dstDir, newName);
+      const sameDir = srcDir.cluster === dstDir.cluster;
+      if (clash && !(sameDir && clash.slot === item.slot)) {
+        throw new UsageError('FAT_EXISTS', `'${to}' already exists`);
+      }
+      if (item.isDirectory) {
+        const folded = [...srcDir.path, foldName(item.name)];
+        const into = dstDir.path;
+        if (into.length >= folded.length && folded.every((p, i) => into[i] === p)) {
+          throw new UsageError('FAT_BAD_PATH', `cannot move '${from}' into itself`);
+        }
+      }
+      const { name: _n, ntRes: _r, ...rest } = item.entry;
+      if (sameDir) {
+        // One directory: drop the old slots in memory, add the new set, write once.
+        this.markDeleted(srcDir, item);
+        srcDir.parsed = parseDirectory(srcDir.bytes);
+        await this.addEntry(srcDir, newName, rest, { rewriteAll: true });
+      } else {
+        await this.addEntry(dstDir, newName, rest);
+        this.markDeleted(srcDir, item);
+        await this.writeDirSlots(srcDir, item.firstSlot, item.slot - item.firstSlot + 1);
+        if (item.isDirectory) {
+          const sub = await this.loadDir(item.entry.firstCluster, []);
+          const dotdot = sub.parsed.items.find((i) => i.isDotEntry && i.entry.name[1] === 0x2e);
+          if (dotdot) {
+            serializeDirEntry(
+              { ...dotdot.entry, firstCluster: this.dotDotCluster(dstDir) },
+              sub.bytes,
+              dotdot.slot * DIR_ENTRY_SIZE,
+            );
+            await this.writeDirSlots(sub, dotdot.slot, 1);
+          }
+        }
+      }
+      return this.stat(to);
+    });
+  }
+
+  /** Writes pending metadata and flushes the device. */
+  async flush(): Promise<void> {
+    if (!this.readOnly && !this.closed) {
+      await this.writeFat();
+      await this.writeFsInfo();
+    }
+    await this.device.flush();
+  }
+
+  /** Flushes; the device stays open (it belongs to the caller). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.flush();
+    this.closed = true;
+  }
+
+  // ───────────────────────── internals ─────────────────────────
+
+  private checkWritable(): void {
+    if (this.closed) throw new IoError('FAT_CLOSED', 'the file system is closed');
+    if (this.readOnly) throw new IoError('READ_ONLY', 'the file system is opened read-only');
+  }
+
+  /**
+   * Runs a mutation between clearing and setting the "clean" bit of FAT[1] (fatgen103 §4, FAT16
+   * bit 15 / FAT32 bit 27), so a crash in the middle leaves the volume marked for checking.
+   */
+  private async mutate<T>(fn: () => Promise<T>): Promise<T> {
+    this.setClean(false);
+    await this.writeFat();
+    try {
+      return await fn();
+    } finally {
+      await this.writeFsInfo();
+      this.setClean(true);
+      await this.writeFat();
+    }
+  }
+
+  private setClean(clean: boolean): void {
+    if (this.type === 12) return;
+    const bit = this.type === 16 ? CLEAN_16 : CLEAN_32;
+    const v = this.fat.get(1);
+    const nv = clean ? v | bit : v & ~bit;
+    if (nv !== v) this.fat.set(1, nv >>> 0);
+  }
+
+  private rootCluster(): number {
+    return this.type === 32 ? this.geometry.rootCluster : 0;
+  }
+
+  private rootStat(): FatStat {
+    return {
+      name: '/',
+      shortName: '',
+      path: '/',
+      isDirectory: true,
+      size: 0,
+      firstCluster: this.rootCluster(),
+      attributes: ATTR_DIRECTORY,
+    };
+  }
+
+  private toStat(item: DirectoryItem, path: string): FatStat {
+    const e = item.entry;
+    const s: FatStat = {
+      name: item.name,
+      shortName: item.shortName,
+      path,
+      isDirectory: item.isDirectory,
+      size: item.isDirectory ? 0 : e.fileSize,
+      firstCluster: e.firstCluster,
+      attributes: e.attr,
+    };
+    const m = fromFatTimestamp(e.writeDate, e.writeTime);
+    if (m) s.modified = m;
+    const c = fromFatTimestamp(e.createDate, e.createTime, e.createTenth);
+    if (c) s.created = c;
+    const a = fromFatTimestamp(e.accessDate, 0);
+    if (a) s.accessed = a;
+    return s;
+  }
+
+  private displayPath(dir: Dir & { display?: string }, item: DirectoryItem): string {
+    const d = dir.display ?? '/';
+    return d === '/' ? `/${item.name}` : `${d}/${item.name}`;
+  }
+
+  private clusterOffset(c: number): number {
+    const g = this.geometry;
+    return (g.firstDataSector + (c - 2) * (g.clusterSize / g.bytesPerSector)) * g.bytesPerSector;
+  }
+
+  /** Reads clusters into `out`, one device read per contiguous run. */
+  private async readClusters(clusters: readonly number[], out: Uint8Array): Promise<void> {
+    const cs = this.geometry.clusterSize;
+    let i = 0;
+    while (i < clusters.length) {
+      let j = i + 1;
+      while (j < clusters.length && clusters[j] === clusters[j - 1]! + 1) j++;
+      const start = i * cs;
+      const end = Math.min(out.length, j * cs);
+      await this.device.readInto(out.subarray(start, end), this.clusterOffset(clusters[i]!));
+      i = j;
+    }
+  }
+
+  /** Writes `data` over `clusters` (zero-filling the tail of the last one), one write per run. */
+  private async writeClusters(clusters: readonly number[], data: Uint8Array): Promise<void> {
+    const cs = this.geometry.clusterSize;
+    let i = 0;
+    while (i < clusters.length) {
+      let j = i + 1;
+      while (j < clusters.length && clusters[j] === clusters[j - 1]! + 1 && j - i < 1024) j++;
+      const start = i * cs;
+      const end = j * cs;
+      let chunk = data.subarray(start, Math.min(end, data.length));
+      if (chunk.length < end - start) {
+        const padded = new Uint8Array(end - start);
+        padded.set(chunk);
+        chunk = padded;
+      }
+      await this.device.write(this.clusterOffset(clusters[i]!), chunk);
+      i = j;
+    }
+  }
+
+  private getFreeCount(): number {
+    if (this.freeCount === undefined) this.freeCount = this.fat.countFree();
+    return this.freeCount;
+  }
+
+  private allocate(count: number): number[] {
+    if (count === 0) return [];
+    if (count > this.getFreeCount()) {
+      throw new LimitError(
+        'FAT_NO_SPACE',
+        `no space left: ${count} clusters needed, ${this.getFreeCount()} free`,
+        {
+          structure: 'FAT',
+        },
+      );
+    }
+    const got = this.fat.allocate(count, this.nextFree);
+    this.freeCount = this.getFreeCount() - got.length;
+    const last = got[got.length - 1]!;
+    this.nextFree = last + 1 > this.fat.maxCluster ? 2 : last + 1;
+    return got;
+  }
+
+  private freeClusters(chain: readonly number[]): void {
+    if (chain.length === 0) return;
+    this.fat.free(chain);
+    this.freeCount = this.getFreeCount() + chain.length;
+  }
+
+  /** Grows or shrinks an existing chain to `count` clusters. */
+  private resizeChain(chain: number[], count: number): number[] {
+    if (count === 0) {
+      this.freeClusters(chain);
+      return [];
+    }
+    if (count <= chain.length) {
+      this.freeClusters(chain.slice(count));
+      this.fat.set(chain[count - 1]!, this.fat.eoc);
+      return chain.slice(0, count);
+    }
+    const more = this.allocate(count - chain.length);
+    this.fat.set(chain[chain.length - 1]!, more[0]!);
+    return [...chain, ...more];
+  }
+
+  /** Writes the dirty FAT sectors to every FAT copy (all copies, so they stay equal). */
+  private async writeFat(): Promise<void> {
+    const dirty = this.fat.takeDirty();
+    if (dirty.length === 0) return;
+    const g = this.geometry;
+    const bps = g.bytesPerSector;
+    const mirrored = !(g.type === 32 && this.bootSector.extFlags & 0x80);
+    const copies = mirrored ? [...Array(g.numFats).keys()] : [this.bootSector.extFlags & 0x0f];
+    let i = 0;
+    while (i < dirty.length) {
+      let j = i + 1;
+      while (j < dirty.length && dirty[j] === dirty[j - 1]! + 1) j++;
+      const from = dirty[i]! * bps;
+      const to = Math.min(this.fat.bytes.length, (dirty[j - 1]! + 1) * bps);
+      const chunk = this.fat.bytes.subarray(from, to);
+      for (const k of copies) {
+        await this.device.write((g.firstFatSector + k * g.fatSectors) * bps + from, chunk);
+      }
+      i = j;
+    }
+  }
+
+  private async writeFsInfo(): Promise<void> {
+    if (this.type !== 32 || this.fsInfo === undefined) return;
+    const info: FsInfo = {
+      freeCount: this.freeCount ?? this.fsInfo.freeCount,
+      nextFree: this.nextFree,
+    };
+    if (info.freeCount === this.fsInfo.freeCount && info.nextFree === this.fsInfo.nextFree) return;
+    const bps = this.geometry.bytesPerSector;
+    const at = this.bootSector.fsInfoSector * bps;
+    const sector = await this.device.read(at, bps);
+    sector.set(serializeFsInfo(info).subarray(484, 512), 484);
+    await this.device.write(at, sector);
+    this.fsInfo = info;
+  }
+
+  private async loadDir(cluster: number, path: string[]): Promise<Dir> {
+    const g = this.geometry;
+    const maxBytes = this.limits.maxDirectoryEntries * DIR_ENTRY_SIZE;
+    if (cluster === 0 && this.type !== 32) {
+      const bytes = await this.device.read(
+        g.rootDirSector * g.bytesPerSector,
+        g.rootDirSectors * g.bytesPerSector,
+      );
+      return { cluster: 0, clusters: [], bytes, parsed: parseDirectory(bytes), path };
+    }
+    const start = cluster === 0 ? g.rootCluster : cluster;
+    const chain = this.fat.chain(start, Math.max(1, Math.floor(maxBytes / g.clusterSize)));
+    const bytes = new Uint8Array(chain.length * g.clusterSize);
+    await this.readClusters(chain, bytes);
+    return { cluster: start, clusters: chain, bytes, parsed: parseDirectory(bytes), path };
+  }
+
+  private findItem(dir: Dir, name: string): DirectoryItem | undefined {
+    const f = foldName(name);
+    return dir.parsed.items.find(
+      (i) => !i.isDotEntry && (foldName(i.name) === f || foldName(i.shortName) === f),
+    );
+  }
+
+  private async openDirByPath(
+    parts: string[],
+  ): Promise<{ dir: Dir & { display: string }; displayPath: string }> {
+    let dir = await this.loadDir(this.rootCluster(), []);
+    const names: string[] = [];
+    for (const p of parts) {
+      const item = this.findItem(dir, p);
+      if (!item) throw new UsageError('FAT_NOT_FOUND', `'${joinPath([...names, p])}' does not exist`);
+      if (!item.isDirectory)
+        throw new UsageError('FAT_NOT_DIRECTORY', `'${joinPath([...names, item.name])}' is not a directory`);
+      checkLimit(names.length + 1, this.limits.maxDepth, 'FAT_LIMIT_DEPTH', 'directory depth', 'FAT');
+      names.push(item.name);
+      dir = await this.loadDir(item.entry.firstCluster, [...dir.path, foldName(item.name)]);
+    }
+    const display = joinPath(names);
+    return { dir: Object.assign(dir, { display }), displayPath: display };
+  }
+
+  private async resolve(parts: string[]): Promise<{ dir: Dir & { display: string }; item: DirectoryItem }> {
+    const { dir } = await this.openDirByPath(parts.slice(0, -1));
+    const last = parts[parts.length - 1]!;
+    const item = this.findItem(dir, last);
+    if (!item) throw new UsageError('FAT_NOT_FOUND', `'${joinPath(parts)}' does not exist`);
+    return { dir, item };
+  }
+
+  private async ensureDirs(parts: string[]): Promise<Dir> {
+    let dir = await this.loadDir(this.rootCluster(), []);
+    for (const p of parts) {
+      const name = validateLongName(p);
+      let item = this.findItem(dir, name);
+      if (!item) {
+        await this.createDir(dir, name);
+        item = this.findItem(dir, name)!;
+      } else if (!item.isDirectory) {
+        throw new UsageError('FAT_NOT_DIRECTORY', `'${item.name}' is not a directory`);
+      }
+      dir = await this.loadDir(item.entry.firstCluster, [...dir.path, foldName(item.name)]);
+    }
+    return dir;
+  }
+
+  /** The cluster a `..` entry records for a child of `dir`: 0 when `dir` is the root (fatgen103 §6.5). */
+  private dotDotCluster(dir: Dir): number {
+    return dir.path.length === 0 ? 0 : dir.cluster;
+  }
+
+  private async createDir(parent: Dir, name: string): Promise<void> {
+    const [cluster] = this.allocate(1) as [number];
+    const cs = this.geometry.clusterSize;
+    const body = new Uint8Array(cs);
+    const now = toFatTimestamp(this.now());
+    const base: Omit<DirEntry, 'name' | 'firstCluster'> = {
+      attr: ATTR_DIRECTORY,
+      ntRes: 0,
+      createTenth: now.tenth,
+      createTime: now.time,
+      createDate: now.date,
+      accessDate: now.date,
+      writeTime: now.time,
+      writeDate: now.date,
+      fileSize: 0,
+    };
+    const dot = new Uint8Array(11).fill(0x20);
+    dot[0] = 0x2e;
+    const dotdot = dot.slice();
+    dotdot[1] = 0x2e;
+    serializeDirEntry({ ...base, name: dot, firstCluster: cluster }, body, 0);
+    serializeDirEntry(
+      { ...base, name: dotdot, firstCluster: this.dotDotCluster(parent) },
+      body,
+      DIR_ENTRY_SIZE,
+    );
+    await this.device.write(this.clusterOffset(cluster), body);
+    await this.writeFat();
+    await this.addEntry(parent, name, { ...base, firstCluster: cluster });
+  }
+
+  private markDeleted(dir: Dir, item: DirectoryItem): void {
+    for (let s = item.firstSlot; s <= item.slot; s++) dir.bytes[s * DIR_ENTRY_SIZE] = ENTRY_DELETED;
+  }
+
+  /**
+   * Adds the entry set (long-name entries + short entry) for `name` to `dir`, choosing a unique
+   * short name (with a `~N` tail when the name is not a plain 8.3 name) and growing the directory
+   * when no run of free slots is long enough.
+   */
+  private async addEntry(
+    dir: Dir,
+    name: string,
+    fields: Omit<DirEntry, 'name' | 'ntRes'>,
+    options: { rewriteAll?: boolean } = {},
+  ): Promise<void> {
+    const plan = planShortName(name);
+    let shortName = plan.shortName;
+    const taken = new Set(dir.parsed.items.map((i) => String.fromCharCode(...i.entry.name)));
+    if (plan.needsTail) {
+      for (let n = 1; ; n++) {
+        if (n > 999999) throw new LimitError('FAT_NO_SHORT_NAME', `no free short name for '${name}'`);
+        shortName = shortNameWithTail(plan, n);
+        if (!taken.has(String.fromCharCode(...shortName))) break;
+      }
+    }
+    const lfn = plan.needsLfn ? buildLfnEntries(name, lfnChecksum(shortName)) : [];
+    const count = lfn.length + 1;
+    let slot = findFreeSlots(dir.bytes, count);
+    if (slot === undefined) {
+      await this.growDir(dir, count);
+      slot = findFreeSlots(dir.bytes, count);
+      if (slot === undefined) throw new LimitError('FAT_DIRECTORY_FULL', 'directory is full');
+    }
+    const wasEnd = dir.parsed.endSlot;
+    for (const [i, e] of lfn.entries()) dir.bytes.set(e, (slot + i) * DIR_ENTRY_SIZE);
+    serializeDirEntry(
+      { ...fields, name: shortName, ntRes: plan.needsLfn ? 0 : plan.ntRes },
+      dir.bytes,
+      (slot + lfn.length) * DIR_ENTRY_SIZE,
+    );
+    let written = count;
+    // Entries after a 0x00 end marker need not be zero; keep the marker right after ours.
+    const after = slot + count;
+    if (
+      after >= wasEnd &&
+      after * DIR_ENTRY_SIZE < dir.bytes.length &&
+      dir.bytes[after * DIR_ENTRY_SIZE] !== 0
+    ) {
+      dir.bytes[after * DIR_ENTRY_SIZE] = 0;
+      written++;
+    }
+    if (options.rewriteAll) await this.writeDirSlots(dir, 0, dir.bytes.length / DIR_ENTRY_SIZE);
+    else await this.writeDirSlots(dir, slot, written);
+    dir.parsed = parseDirectory(dir.bytes);
+  }
+
+  /** Appends zeroed clusters to a directory until `count` more slots fit. */
+  private async growDir(dir: Dir, count: number): Promise<void> {
+    if (dir.clusters.length === 0) {
+      throw new LimitError('FAT_ROOT_FULL', `the FAT${this.type} root directory is full`, {
+        structure: 'FAT directory',
+      });
+    }
+    const cs = this.geometry.clusterSize;
+    const need = Math.ceil((count * DIR_ENTRY_SIZE) / cs);
+    const newBytes = dir.bytes.length + need * cs;
+    checkLimit(
+      newBytes / DIR_ENTRY_SIZE,
+      Math.min(65536, this.limits.maxDirectoryEntries),
+      'FAT_DIRECTORY_FULL',
+      'directory entries',
+      'FAT directory',
+    );
+    const more = this.allocate(need);
+    await this.device.write(this.clusterOffset(more[0]!), new Uint8Array(need * cs));
+    this.fat.set(dir.clusters[dir.clusters.length - 1]!, more[0]!);
+    await this.writeFat();
+    const bytes = new Uint8Array(newBytes);
+    bytes.set(dir.bytes);
+    dir.bytes = bytes;
+    dir.clusters = [...dir.clusters, ...more];
+  }
+
+  /** Writes slots `[from, from + count)` of a directory back to the device. */
+  private async writeDirSlots(dir: Dir, from: number, count: number): Promise<void> {
+    const g = this.geometry;
+    const start = from * DIR_ENTRY_SIZE;
+    const end = Math.min(dir.bytes.length, (from + count) * DIR_ENTRY_SIZE);
+    if (dir.clusters.length === 0) {
+      await this.device.write(g.rootDirSector * g.bytesPerSector + start, dir.bytes.subarray(start, end));
+      return;
+    }
+    const cs = g.clusterSize;
+    for (let ci = Math.floor(start / cs); ci * cs < end; ci++) {
+      const a = Math.max(start, ci * cs);
+      const b = Math.min(end, (ci + 1) * cs);
+      await this.device.write(
+        this.clusterOffset(dir.clusters[ci]!) + (a - ci * cs),
+        dir.bytes.subarray(a, b),
+      );
+    }
+  }
+}
