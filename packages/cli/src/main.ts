@@ -1,7 +1,8 @@
 import { runCli } from './program.js';
 
 // The `lsvm` binary: real process streams, then exit with the code runCli returns.
-const code = await runCli(process.argv.slice(2), {
+// (No top-level await: the CJS build of this file must load too.)
+void runCli(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
   env: process.env,
@@ -10,5 +11,6 @@ const code = await runCli(process.argv.slice(2), {
     for await (const c of process.stdin) chunks.push(c as Buffer);
     return new Uint8Array(Buffer.concat(chunks));
   },
+}).then((code) => {
+  process.exitCode = code;
 });
-process.exitCode = code;
