@@ -239,7 +239,8 @@ export function decodeString(el: DerElement): string {
 }
 
 /** Decodes UTCTime / GeneralizedTime to a Date (Z form, as DER requires). */
-export function decodeTime(el: DerElement, structure = 'Time'): Date {
+export function decodeTime(el: DerElement | undefined, structure = 'Time'): Date {
+  if (el === undefined) throw new FormatError('DER_UNEXPECTED', 'missing time value', { structure });
   const s = new TextDecoder('latin1').decode(el.value);
   const m =
     el.tag === Tag.utcTime

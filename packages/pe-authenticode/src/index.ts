@@ -2,4 +2,113 @@
  * @lsvm/pe-authenticode — PE/COFF parsing, Authenticode digests, signature verification and signing, UEFI signature databases.
  * @packageDocumentation
  */
-export {};
+export { type PeLimits, DEFAULT_PE_LIMITS } from './limits.js';
+export { type DosHeader, DOS_MAGIC, parseDosHeader } from './dos-header.js';
+export {
+  type CoffHeader,
+  PE_SIGNATURE,
+  COFF_HEADER_SIZE,
+  COFF_SYMBOL_SIZE,
+  MACHINE_NAMES,
+  parseCoffHeader,
+  resolveLongName,
+} from './coff-header.js';
+export {
+  type OptionalHeader,
+  type DataDirectory,
+  PE32_MAGIC,
+  PE32PLUS_MAGIC,
+  CERTIFICATE_TABLE_INDEX,
+  CHECKSUM_FIELD_OFFSET,
+  SUBSYSTEM_NAMES,
+  parseOptionalHeader,
+} from './optional-header.js';
+export { type SectionHeader, SECTION_HEADER_SIZE, parseSectionTable, sectionData } from './section-table.js';
+export {
+  type WinCertificate,
+  WIN_CERT_REVISION_1_0,
+  WIN_CERT_REVISION_2_0,
+  WIN_CERT_TYPE_PKCS_SIGNED_DATA,
+  WIN_CERT_TYPE_EFI_GUID,
+  WIN_CERT_TYPE_EFI_PKCS115,
+  parseCertificateTable,
+  encodeWinCertificate,
+  align8,
+} from './certificate-table.js';
+export { type SbatEntry, parseSbat, serializeSbat } from './sbat.js';
+export { peChecksum, updatePeChecksum } from './checksum.js';
+export { type LayoutFinding, type LayoutFindingCode, layoutFindings } from './layout-findings.js';
+export {
+  type PeImage,
+  type PeHeaders,
+  parsePe,
+  parsePeHeaders,
+  findSection,
+  extractVendorCert,
+} from './pe-image.js';
+export {
+  type DigestAlgorithm,
+  type DigestMethod,
+  type DigestOptions,
+  type DigestSegment,
+  type DigestReport,
+  DIGEST_LENGTHS,
+  digestPlan,
+  authenticodeDigest,
+  authenticodeDigestDevice,
+  digestReport,
+} from './digest.js';
+export { OID } from './oids.js';
+export {
+  type Certificate,
+  parseCertificate,
+  parseCertificatePemOrDer,
+  pemCertificates,
+  pemOrDer,
+  formatName,
+  fingerprint256,
+  issuedBy,
+} from './x509.js';
+export {
+  type SignedData,
+  type SignerInfo,
+  type CmsAttribute,
+  parseSignedData,
+  findSignerCertificate,
+} from './signed-data.js';
+export { type SpcIndirectData, parseSpcIndirectData, encodeSpcIndirectData } from './spc.js';
+export { type TimestampInfo, signatureTimestamps } from './timestamp.js';
+export { type VerifyReason, type VerifyReasonCode, checkSigner } from './signer-check.js';
+export {
+  type AuthenticodeSignature,
+  type ImageSignatureEntry,
+  parseAuthenticodeSignature,
+  imageSignatures,
+  flattenSignatures,
+} from './authenticode.js';
+export {
+  type VerifyOptions,
+  type SignatureVerification,
+  type ImageVerification,
+  verifyImage,
+  verifySignature,
+} from './verify.js';
+export {
+  type SignatureData,
+  type SignatureList,
+  type SignatureListInput,
+  type SignatureTypeName,
+  EFI_CERT_TYPES,
+  signatureTypeName,
+  parseSignatureLists,
+  buildSignatureList,
+  buildSignatureLists,
+} from './signature-list.js';
+export {
+  type SignatureDatabase,
+  type DbxMatch,
+  signatureDatabase,
+  emptyDatabase,
+  certificateForbidden,
+  hashListed,
+} from './db-policy.js';

@@ -1,3 +1,5 @@
+import type { DigestAlgorithm } from './digest.js';
+
 /**
  * Object identifiers used by Authenticode (Microsoft "Windows Authenticode Portable Executable
  * Signature Format"), CMS (RFC 5652), PKCS#9 and RFC 3161.
@@ -45,8 +47,6 @@ export const OID = {
   ekuTimeStamping: '1.3.6.1.5.5.7.3.8',
   anyExtendedKeyUsage: '2.5.29.37.0',
 } as const;
-
-import type { DigestAlgorithm } from './digest.js';
 
 /** Digest algorithm OID → name. */
 export const DIGEST_BY_OID: Readonly<Record<string, DigestAlgorithm>> = {

@@ -1,0 +1,114 @@
+import { FormatError, LimitError } from '@lsvm/core';
+import { WIN_CERT_TYPE_PKCS_SIGNED_DATA, type WinCertificate } from './certificate-table.js';
+import { Tag, decodeString, decodeTime, children, TagClass } from './der.js';
+import { DEFAULT_PE_LIMITS } from './limits.js';
+import { OID } from './oids.js';
+import type { PeImage } from './pe-image.js';
+import {
+  type SignedData,
+  type SignerInfo,
+  attribute,
+  findSignerCertificate,
+  parseSignedData,
+} from './signed-data.js';
+import { type SpcIndirectData, parseSpcIndirectData } from './spc.js';
+import { type TimestampInfo, signatureTimestamps } from './timestamp.js';
+import type { Certificate } from './x509.js';
+
+/** One Authenticode signature: a PKCS#7 SignedData over SpcIndirectDataContent. */
+export interface AuthenticodeSignature {
+  signedData: SignedData;
+  /** The SpcIndirectDataContent: the digest the signature vouches for. */
+  spc: SpcIndirectData;
+  /** The (first) SignerInfo; Authenticode has exactly one. */
+  signerInfo: SignerInfo;
+  /** The signer's certificate, when the bag holds it. */
+  signer?: Certificate;
+  /** SpcSpOpusInfo programName, when present. */
+  programName?: string;
+  /** PKCS#9 signingTime signed attribute, when present. */
+  signingTime?: Date;
+  /** RFC 3161 tokens and legacy countersignatures, each checked against the signature value. */
+  timestamps: TimestampInfo[];
+  /** Signatures nested in the unsigned attribute 1.3.6.1.4.1.311.2.4.1 (dual signing). */
+  nested: AuthenticodeSignature[];
+}
+
+/**
+ * Parses a WIN_CERT_TYPE_PKCS_SIGNED_DATA payload as an Authenticode signature, including nested
+ * signatures up to `maxDepth` levels.
+ */
+export function parseAuthenticodeSignature(
+  pkcs7: Uint8Array,
+  maxDepth = DEFAULT_PE_LIMITS.maxNestingDepth,
+): AuthenticodeSignature {
+  const structure = 'Authenticode signature';
+  const sd = parseSignedData(pkcs7, structure);
+  if (sd.contentType !== OID.spcIndirectData || !sd.content) {
+    throw new FormatError('AUTHENTICODE_NOT_SPC', `SignedData content is ${sd.contentType}, not SpcIndirectDataContent`, {
+      structure,
+    });
+  }
+  const si = sd.signerInfos[0];
+  if (!si) throw new FormatError('AUTHENTICODE_NO_SIGNER', 'SignedData has no SignerInfo', { structure });
+  const spc = parseSpcIndirectData(sd.content);
+  const out: AuthenticodeSignature = { signedData: sd, spc, signerInfo: si, timestamps: [], nested: [] };
+  const cert = findSignerCertificate(si, sd.certificates);
+  if (cert) out.signer = cert;
+  const opus = attribute(si.signedAttrs, OID.spcSpOpusInfo);
+  if (opus?.tag === Tag.sequence) {
+    const pn = children(opus, structure).find((e) => e.cls === TagClass.context && e.tag === 0);
+    const s = pn && pn.constructed ? children(pn, structure)[0] : undefined;
+    if (s) out.programName = s.tag === 0 ? decodeString({ ...s, tag: Tag.bmpString }) : new TextDecoder().decode(s.value);
+  }
+  const st = attribute(si.signedAttrs, OID.signingTime);
+  if (st) out.signingTime = decodeTime(st, structure);
+  out.timestamps = signatureTimestamps(sd, si);
+  for (const a of si.unsignedAttrs) {
+    if (a.type !== OID.spcNestedSignature) continue;
+    for (const v of a.values) {
+      if (maxDepth <= 0)
+        throw new LimitError('AUTHENTICODE_NESTING', 'nested signatures exceed the depth limit', { structure });
+      out.nested.push(parseAuthenticodeSignature(v.raw, maxDepth - 1));
+    }
+  }
+  return out;
+}
+
+/** A certificate-table entry with its decoded signature, or why it could not be decoded. */
+export interface ImageSignatureEntry {
+  entry: WinCertificate;
+  signature?: AuthenticodeSignature;
+  error?: { code: string; message: string };
+}
+
+/** Decodes every WIN_CERTIFICATE of a parsed image. Undecodable entries carry `error`. */
+export function imageSignatures(pe: PeImage): ImageSignatureEntry[] {
+  const out: ImageSignatureEntry[] = [];
+  for (const entry of pe.certificateTable?.entries ?? []) {
+    if (entry.certificateType !== WIN_CERT_TYPE_PKCS_SIGNED_DATA) {
+      out.push({ entry, error: { code: 'WIN_CERT_TYPE', message: `certificate type 0x${entry.certificateType.toString(16)} is not PKCS#7` } });
+      continue;
+    }
+    try {
+      out.push({ entry, signature: parseAuthenticodeSignature(entry.certificate) });
+    } catch (e) {
+      if (!(e instanceof FormatError || e instanceof LimitError)) throw e;
+      out.push({ entry, error: { code: e.code, message: e.message } });
+    }
+  }
+  return out;
+}
+
+/** All signatures of an entry list, nested ones included, depth-first, with their path (`0`, `0.1`…). */
+export function flattenSignatures(
+  entries: ImageSignatureEntry[],
+): { path: string; signature: AuthenticodeSignature }[] {
+  const out: { path: string; signature: AuthenticodeSignature }[] = [];
+  const walk = (s: AuthenticodeSignature, path: string): void => {
+    out.push({ path, signature: s });
+    s.nested.forEach((n, i) => walk(n, `${path}.${i}`));
+  };
+  for (const e of entries) if (e.signature) walk(e.signature, String(e.entry.index));
+  return out;
+}

@@ -1,0 +1,103 @@
+import { createHash, verify as cryptoVerify } from 'node:crypto';
+import { Tag } from './der.js';
+import type { DigestAlgorithm } from './digest.js';
+import { DIGEST_BY_OID, OID, SIGNATURE_HASH_BY_OID } from './oids.js';
+import { type SignedData, type SignerInfo, attribute, findSignerCertificate } from './signed-data.js';
+import type { Certificate } from './x509.js';
+import { decodeOid } from './der.js';
+
+/** Why a signature (or one of its parts) did not verify. Each code is one distinct cause. */
+export type VerifyReasonCode =
+  | 'NOT_SIGNED'
+  | 'SIGNATURE_MALFORMED'
+  | 'NOT_AUTHENTICODE'
+  | 'UNSUPPORTED_ALGORITHM'
+  | 'DIGEST_MISMATCH'
+  | 'CONTENT_TYPE_MISMATCH'
+  | 'MESSAGE_DIGEST_MISMATCH'
+  | 'MISSING_MESSAGE_DIGEST'
+  | 'SIGNER_NOT_FOUND'
+  | 'BAD_SIGNATURE'
+  | 'UNTRUSTED_CHAIN'
+  | 'BAD_CERTIFICATE_SIGNATURE'
+  | 'CHAIN_TOO_LONG'
+  | 'EKU_NOT_CODE_SIGNING'
+  | 'CERTIFICATE_EXPIRED'
+  | 'CERTIFICATE_NOT_YET_VALID'
+  | 'TIMESTAMP_IMPRINT_MISMATCH'
+  | 'TIMESTAMP_INVALID'
+  | 'FORBIDDEN_BY_DBX'
+  | 'NOT_IN_DB';
+
+/** One failure with its human explanation. */
+export interface VerifyReason {
+  code: VerifyReasonCode;
+  message: string;
+}
+
+/** Hashes `data` with `alg`. */
+export function hashBytes(alg: DigestAlgorithm, data: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash(alg).update(data).digest());
+}
+
+/** The outcome of checking one SignerInfo's own signature (not its chain). */
+export interface SignerCheck {
+  certificate?: Certificate;
+  failures: VerifyReason[];
+}
+
+/**
+ * Verifies one SignerInfo over `content` (the bytes its messageDigest covers): the messageDigest
+ * and contentType signed attributes (RFC 5652 §11.1–11.2), then the signature over the DER SET of
+ * signed attributes (§5.4) with the signer's certificate, found by IssuerAndSerialNumber or
+ * SubjectKeyIdentifier among `certs`.
+ */
+export function checkSigner(
+  sd: SignedData,
+  si: SignerInfo,
+  content: Uint8Array,
+  certs: Certificate[] = sd.certificates,
+): SignerCheck {
+  const failures: VerifyReason[] = [];
+  const hashAlg = DIGEST_BY_OID[si.digestAlgorithm];
+  if (!hashAlg) {
+    failures.push({ code: 'UNSUPPORTED_ALGORITHM', message: `digest algorithm ${si.digestAlgorithm} is not supported` });
+    return { failures };
+  }
+  let signedBytes = content;
+  if (si.signedAttrs) {
+    const md = attribute(si.signedAttrs, OID.messageDigest);
+    if (!md || md.tag !== Tag.octetString) {
+      failures.push({ code: 'MISSING_MESSAGE_DIGEST', message: 'the signed attributes carry no messageDigest' });
+    } else if (!Buffer.from(md.value).equals(hashBytes(hashAlg, content))) {
+      failures.push({
+        code: 'MESSAGE_DIGEST_MISMATCH',
+        message: 'the messageDigest attribute does not match the signed content',
+      });
+    }
+    const ct = attribute(si.signedAttrs, OID.contentType);
+    if (ct && decodeOid(ct) !== sd.contentType) {
+      failures.push({ code: 'CONTENT_TYPE_MISMATCH', message: 'the contentType attribute differs from the eContentType' });
+    }
+    signedBytes = si.signedAttrsDer!;
+  }
+  const certificate = findSignerCertificate(si, certs);
+  if (!certificate) {
+    failures.push({ code: 'SIGNER_NOT_FOUND', message: 'the signer certificate is not in the signature' });
+    return { failures };
+  }
+  const sigHash = SIGNATURE_HASH_BY_OID[si.signatureAlgorithm] ?? hashAlg;
+  const known = si.signatureAlgorithm in SIGNATURE_HASH_BY_OID || si.signatureAlgorithm === OID.rsaEncryption || si.signatureAlgorithm === OID.ecPublicKey;
+  if (!known) {
+    failures.push({ code: 'UNSUPPORTED_ALGORITHM', message: `signature algorithm ${si.signatureAlgorithm} is not supported` });
+    return { certificate, failures };
+  }
+  let ok = false;
+  try {
+    ok = cryptoVerify(sigHash, signedBytes, certificate.x509.publicKey, si.signature);
+  } catch {
+    ok = false;
+  }
+  if (!ok) failures.push({ code: 'BAD_SIGNATURE', message: `the signature by ${certificate.subject} does not verify` });
+  return { certificate, failures };
+}

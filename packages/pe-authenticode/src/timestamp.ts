@@ -1,0 +1,89 @@
+import { FormatError } from '@lsvm/core';
+import { Tag, decodeOid, decodeTime, expectTag, parseDer, sequence } from './der.js';
+import { DIGEST_BY_OID, OID } from './oids.js';
+import { type SignedData, type SignerInfo, attribute, parseSignedData, parseSignerInfo } from './signed-data.js';
+import { type VerifyReason, checkSigner, hashBytes } from './signer-check.js';
+import type { Certificate } from './x509.js';
+
+/**
+ * A timestamp on an Authenticode signature: either an RFC 3161 token (unsigned attribute
+ * 1.3.6.1.4.1.311.3.3.1, a SignedData over a TSTInfo) or a legacy PKCS#9 countersignature
+ * (1.2.840.113549.1.9.6, a SignerInfo). Both vouch for the outer signer's signature value: the
+ * imprint / messageDigest must equal the hash of its encryptedDigest octets. The TSA's chain is
+ * reported, not checked against trust anchors (UEFI has no notion of time-stamping trust).
+ */
+export interface TimestampInfo {
+  kind: 'rfc3161' | 'countersignature';
+  /** genTime (RFC 3161) or the signingTime attribute (countersignature). */
+  time?: Date;
+  /** The time-stamping signer's certificate, when found. */
+  signer?: Certificate;
+  /** True when the imprint matches and the TSA signature verifies. */
+  valid: boolean;
+  failures: VerifyReason[];
+}
+
+/** Reads and checks every timestamp attached to `si` (an Authenticode SignerInfo). */
+export function signatureTimestamps(sd: SignedData, si: SignerInfo): TimestampInfo[] {
+  const out: TimestampInfo[] = [];
+  for (const a of si.unsignedAttrs) {
+    for (const v of a.values) {
+      if (a.type === OID.spcRfc3161Timestamp) out.push(rfc3161(v.raw, si));
+      else if (a.type === OID.counterSignature) out.push(counterSignature(v.raw, sd, si));
+    }
+  }
+  return out;
+}
+
+function rfc3161(token: Uint8Array, outer: SignerInfo): TimestampInfo {
+  const t: TimestampInfo = { kind: 'rfc3161', valid: false, failures: [] };
+  try {
+    const tsd = parseSignedData(token, 'RFC 3161 token');
+    if (tsd.contentType !== OID.tstInfo || !tsd.content || tsd.content.tag !== Tag.octetString) {
+      throw new FormatError('TST_NOT_TSTINFO', 'token does not encapsulate a TSTInfo', { structure: 'RFC 3161 token' });
+    }
+    const tstBytes = tsd.content.value;
+    // TSTInfo ::= SEQUENCE { version, policy, messageImprint, serialNumber, genTime, … } (RFC 3161 §2.4.2)
+    const f = sequence(parseDer(tstBytes, 'TSTInfo'), 'TSTInfo');
+    const mi = sequence(f[2], 'TSTInfo');
+    const alg = DIGEST_BY_OID[decodeOid(sequence(mi[0], 'TSTInfo')[0], 'TSTInfo')];
+    const imprint = expectTag(mi[1], Tag.octetString, 'TSTInfo').value;
+    t.time = decodeTime(f[4], 'TSTInfo');
+    if (!alg || !Buffer.from(imprint).equals(hashBytes(alg, outer.signature))) {
+      t.failures.push({ code: 'TIMESTAMP_IMPRINT_MISMATCH', message: 'the timestamp imprint does not match the signature' });
+    }
+    const si = tsd.signerInfos[0];
+    if (!si) throw new FormatError('TST_NO_SIGNER', 'timestamp token has no signer', { structure: 'RFC 3161 token' });
+    const c = checkSigner(tsd, si, tstBytes);
+    if (c.certificate) t.signer = c.certificate;
+    t.failures.push(...c.failures);
+  } catch (e) {
+    if (!(e instanceof FormatError)) throw e;
+    t.failures.push({ code: 'TIMESTAMP_INVALID', message: e.message });
+  }
+  t.valid = t.failures.length === 0;
+  return t;
+}
+
+function counterSignature(raw: Uint8Array, sd: SignedData, outer: SignerInfo): TimestampInfo {
+  const t: TimestampInfo = { kind: 'countersignature', valid: false, failures: [] };
+  try {
+    const si = parseSignerInfo(parseDer(raw, 'countersignature'), 'countersignature');
+    const st = attribute(si.signedAttrs, OID.signingTime);
+    if (st) t.time = decodeTime(st, 'countersignature');
+    // The countersignature's messageDigest covers the outer signature value (RFC 5652 §11.4);
+    // checkSigner compares it with the hash of `content`.
+    const c = checkSigner({ ...sd, contentType: OID.data }, si, outer.signature);
+    if (c.certificate) t.signer = c.certificate;
+    for (const f of c.failures) {
+      if (f.code === 'MESSAGE_DIGEST_MISMATCH')
+        t.failures.push({ code: 'TIMESTAMP_IMPRINT_MISMATCH', message: 'the countersignature digest does not match the signature' });
+      else if (f.code !== 'CONTENT_TYPE_MISMATCH') t.failures.push(f);
+    }
+  } catch (e) {
+    if (!(e instanceof FormatError)) throw e;
+    t.failures.push({ code: 'TIMESTAMP_INVALID', message: e.message });
+  }
+  t.valid = t.failures.length === 0;
+  return t;
+}
