@@ -1,0 +1,37 @@
+/**
+ * Limits of the shielding-data parsers (DESIGN.md "Limits"): hostile input cannot make a parser
+ * allocate or loop beyond these. Defaults fit every legitimate file with room to spare.
+ */
+export interface ShieldingLimits {
+  /** Largest PDK, key protector or FSK file accepted, in bytes. */
+  maxContainerBytes: number;
+  /** Most guardians (wrappings) in one key protector. */
+  maxGuardians: number;
+  /** Largest DER certificate. */
+  maxCertificateBytes: number;
+  /** Most VolumeIdQualifiers in one PDK. */
+  maxViqs: number;
+  /** Most files (answer file included) in a PDK or a specialization file. */
+  maxFiles: number;
+  /** Largest single file in a PDK (Windows limits "other files" to 384 KiB). */
+  maxFileBytes: number;
+  /** Most credentials plus SSH keys in a PDK. */
+  maxCredentials: number;
+  /** Most `@Name@` pairs in an FSK. */
+  maxFskPairs: number;
+  /** Largest specialization.aes file, in bytes. */
+  maxSpecializationBytes: number;
+}
+
+/** Default limits. */
+export const DEFAULT_SHIELDING_LIMITS: Readonly<ShieldingLimits> = Object.freeze({
+  maxContainerBytes: 64 * 1024 * 1024,
+  maxGuardians: 256,
+  maxCertificateBytes: 64 * 1024,
+  maxViqs: 1024,
+  maxFiles: 256,
+  maxFileBytes: 384 * 1024,
+  maxCredentials: 256,
+  maxFskPairs: 4096,
+  maxSpecializationBytes: 64 * 1024 * 1024,
+});
