@@ -162,7 +162,7 @@ export function serializeEntryArray(entries: readonly GptEntry[], size: number):
     throw new UsageError('GPT_HEADER_ENTRY_SIZE', `entry size ${size} is not a non-zero multiple of 128`);
   }
   const out = new Uint8Array(entries.length * size);
-  entries.forEach((e, i) => encodeEntry(e, out, i * size, size));
+  for (let i = 0; i < entries.length; i++) encodeEntry(entries[i]!, out, i * size, size);
   return out;
 }
 
