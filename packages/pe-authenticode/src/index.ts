@@ -112,3 +112,32 @@ export {
   certificateForbidden,
   hashListed,
 } from './db-policy.js';
+export {
+  type SigningKey,
+  type CmsSignerOptions,
+  type SignImageOptions,
+  loadPrivateKey,
+  rawSign,
+  buildSignedData,
+  buildAuthenticodeSignature,
+  signImage,
+  removeSignature,
+  extractSignature,
+} from './sign.js';
+export {
+  type EfiTime,
+  type AuthVariable,
+  type AuthVariableVerification,
+  type BuildAuthVariableOptions,
+  EFI_CERT_TYPE_PKCS7_GUID,
+  EFI_GLOBAL_VARIABLE_GUID,
+  EFI_IMAGE_SECURITY_DATABASE_GUID,
+  EFI_VARIABLE,
+  SECURE_BOOT_VARIABLE_ATTRIBUTES,
+  encodeEfiTime,
+  efiTimeFromDate,
+  parseAuthVariable,
+  authVariableSignedPayload,
+  verifyAuthVariable,
+  buildAuthVariable,
+} from './auth-variable.js';

@@ -1,4 +1,4 @@
-import { constantTimeEqual } from '@lsvm/core';
+import { FormatError, constantTimeEqual } from '@lsvm/core';
 import { type AuthenticodeSignature, flattenSignatures, imageSignatures } from './authenticode.js';
 import {
   type DbxMatch,
@@ -134,7 +134,7 @@ function checkValidity(chain: Certificate[], at: Date): VerifyReason[] {
 export function verifySignature(
   sig: AuthenticodeSignature,
   path: string,
-  digestOf: (alg: DigestAlgorithm) => Uint8Array,
+  digestOf: (alg: DigestAlgorithm) => Uint8Array | undefined,
   anchors: Certificate[],
   options: VerifyOptions = {},
 ): SignatureVerification {
@@ -157,8 +157,10 @@ export function verifySignature(
     });
   } else {
     out.digestAlgorithm = alg;
-    out.computedDigest = digestOf(alg);
-    if (!constantTimeEqual(out.computedDigest, sig.spc.digest)) {
+    const computed = digestOf(alg);
+    if (computed === undefined) {
+      out.failures.push({ code: 'IMAGE_MALFORMED', message: 'the image layout cannot be hashed (headers or sections point outside the file)' });
+    } else if (((out.computedDigest = computed), !constantTimeEqual(computed, sig.spc.digest))) {
       out.failures.push({ code: 'DIGEST_MISMATCH', message: 'the image digest differs from the signed digest' });
     }
   }
@@ -194,11 +196,17 @@ export function verifyImage(bytes: Uint8Array, options: VerifyOptions = {}, pars
   const db = options.db ?? emptyDatabase();
   const dbx = options.dbx ?? emptyDatabase();
   const anchors = [...(options.trust ?? []), ...db.certificates];
-  const cache = new Map<DigestAlgorithm, Uint8Array>();
-  const digestOf = (alg: DigestAlgorithm): Uint8Array => {
-    let d = cache.get(alg);
-    if (!d) cache.set(alg, (d = authenticodeDigest(bytes, { algorithm: alg })));
-    return d;
+  const cache = new Map<DigestAlgorithm, Uint8Array | undefined>();
+  const digestOf = (alg: DigestAlgorithm): Uint8Array | undefined => {
+    if (!cache.has(alg)) {
+      try {
+        cache.set(alg, authenticodeDigest(bytes, { algorithm: alg }));
+      } catch (e) {
+        if (!(e instanceof FormatError)) throw e;
+        cache.set(alg, undefined);
+      }
+    }
+    return cache.get(alg);
   };
   const entries = imageSignatures(pe);
   const out: ImageVerification = {
@@ -216,8 +224,9 @@ export function verifyImage(bytes: Uint8Array, options: VerifyOptions = {}, pars
   }
   // dbx first: a forbidden image is rejected whatever else holds.
   for (const alg of hashAlgorithms(dbx)) {
-    if (hashListed(dbx, alg, digestOf(alg))) {
-      out.forbidden = { by: 'image-hash', detail: `${alg}:${Buffer.from(digestOf(alg)).toString('hex')}` };
+    const d = digestOf(alg);
+    if (d && hashListed(dbx, alg, d)) {
+      out.forbidden = { by: 'image-hash', detail: `${alg}:${Buffer.from(d).toString('hex')}` };
       break;
     }
   }
@@ -241,7 +250,8 @@ export function verifyImage(bytes: Uint8Array, options: VerifyOptions = {}, pars
     return out;
   }
   for (const alg of hashAlgorithms(db)) {
-    if (hashListed(db, alg, digestOf(alg))) {
+    const d = digestOf(alg);
+    if (d && hashListed(db, alg, d)) {
       out.allowedByHash = alg;
       break;
     }
