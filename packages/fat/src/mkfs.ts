@@ -72,7 +72,8 @@ function defaultClusterSize(type: FatType, bytes: number): number {
     if (bytes <= 1 * GiB) return 16 * KiB;
     return 32 * KiB;
   }
-  return 512;
+  // mkfs.fat starts FAT12 at 2 KiB clusters and doubles until the count fits.
+  return 2 * KiB;
 }
 
 interface Layout {
@@ -92,18 +93,31 @@ function layoutFor(
   nf: number,
   rootEntries: number,
 ): Layout {
-  const reserved = type === 32 ? 32 : 1;
   const rootDirSectors = type === 32 ? 0 : Math.ceil((rootEntries * 32) / bps);
-  let fatSectors = 1;
-  let clusterCount = 0;
-  // Fixed point: the FAT must hold an entry for every cluster left after the FATs themselves.
-  for (let i = 0; i < 64; i++) {
-    const data = total - reserved - nf * fatSectors - rootDirSectors;
-    clusterCount = Math.max(0, Math.floor(data / spc));
-    const need = Math.ceil(Math.ceil(((clusterCount + 2) * type) / 8) / bps);
-    if (need <= fatSectors) break;
-    fatSectors = need;
+  let reserved = type === 32 ? 32 : 1;
+  const clustersWith = (fat: number): number =>
+    Math.max(0, Math.floor((total - reserved - nf * fat - rootDirSectors) / spc));
+  const fatNeeded = (clusters: number): number => Math.ceil(Math.ceil(((clusters + 2) * type) / 8) / bps);
+  // The smallest FAT that holds an entry for every cluster left after the FATs themselves
+  // (the larger the FAT, the fewer the clusters, so a binary search finds it).
+  let lo = 1;
+  let hi = Math.max(1, fatNeeded(clustersWith(0)));
+  while (lo < hi) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (fatNeeded(clustersWith(mid)) <= mid) hi = mid;
+    else lo = mid + 1;
   }
+  let fatSectors = lo;
+  let clusterCount: number;
+  // Like mkfs.fat: above floppy sizes (4 MiB), FATs are a whole number of clusters and the
+  // reserved sectors are padded so the data area starts on a cluster boundary (aligned clusters
+  // are faster on every modern medium).
+  if (total * bps > 4 * MiB) {
+    fatSectors = Math.ceil(fatSectors / spc) * spc;
+    const meta = reserved + nf * fatSectors + rootDirSectors;
+    if (meta % spc !== 0) reserved += spc - (meta % spc);
+  }
+  clusterCount = Math.max(0, Math.floor((total - reserved - nf * fatSectors - rootDirSectors) / spc));
   return { type, spc, reserved, rootDirSectors, fatSectors, clusterCount };
 }
 
