@@ -1,0 +1,268 @@
+import {
+  type Cipher,
+  type Decipher,
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  getHashes,
+} from 'node:crypto';
+import { UnsupportedError, UsageError, zeroize } from '@lsvm/core';
+
+/**
+ * Sector ciphers of dm-crypt as LUKS names them: `aes-xts-plain64`, `aes-cbc-essiv:sha256`,
+ * `aes-cbc-plain`, `aes-cbc-plain64`, `aes-ecb` (LUKS1 spec §A "cipher and mode", dm-crypt's
+ * IV generators).
+ *
+ * Every mode is built on one AES-ECB context per key, reused for every request: Node gives no way
+ * to re-key or re-IV a cipher object, and creating one per 512-byte sector costs more than the AES
+ * itself. XTS is computed here from ECB (IEEE 1619 §5.3: C = E_K1(P ⊕ T) ⊕ T, T = E_K2(IV) · α^j),
+ * which also sidesteps two OpenSSL refusals of Node's `aes-*-xts`: keys whose halves are equal
+ * (legal in LUKS, e.g. an all-zero test key) and one update over 16 MiB.
+ */
+
+/** The parsed cipher specification. */
+export interface CipherSpec {
+  /** Block cipher, `aes`. */
+  cipher: string;
+  /** `xts`, `cbc` or `ecb`. */
+  mode: 'xts' | 'cbc' | 'ecb';
+  /** IV generator: `plain`, `plain64`, `plain64be`, `essiv`, `null`, or `none` for ECB. */
+  iv: 'plain' | 'plain64' | 'plain64be' | 'essiv' | 'null' | 'none';
+  /** Hash of the ESSIV generator (`sha256`). */
+  ivHash?: string;
+  /** The specification as written. */
+  text: string;
+}
+
+function unsupported(spec: string, why: string): never {
+  throw new UnsupportedError('LUKS_UNSUPPORTED_CIPHER', `unsupported cipher ${JSON.stringify(spec)}: ${why}`);
+}
+
+/**
+ * Parses a cipher specification: LUKS2's `encryption` field, or LUKS1's cipher name and mode
+ * joined with `-`.
+ * @throws UnsupportedError `LUKS_UNSUPPORTED_CIPHER` naming the cipher for anything not implemented
+ *   (twofish, serpent, lrw, `capi:` syntax, …).
+ */
+export function parseCipherSpec(text: string): CipherSpec {
+  if (text.startsWith('capi:')) unsupported(text, 'the kernel crypto API (capi:) syntax is not supported');
+  const m = /^([a-z0-9_]+)-([a-z0-9]+)(?:-([a-z0-9]+)(?::([a-z0-9-]+))?)?$/.exec(text);
+  if (!m) unsupported(text, 'not of the form cipher-mode[-iv[:hash]]');
+  const [, cipher, mode, iv, ivHash] = m;
+  if (cipher !== 'aes') unsupported(text, `block cipher ${cipher} is not implemented (only aes)`);
+  if (mode !== 'xts' && mode !== 'cbc' && mode !== 'ecb')
+    unsupported(text, `mode ${mode} is not implemented (only xts, cbc, ecb)`);
+  if (mode === 'ecb') {
+    if (iv !== undefined) unsupported(text, 'ecb takes no IV generator');
+    return { cipher, mode, iv: 'none', text };
+  }
+  if (iv === undefined) unsupported(text, `${mode} needs an IV generator`);
+  if (iv === 'essiv') {
+    if (ivHash === undefined) unsupported(text, 'essiv needs a hash (essiv:sha256)');
+    if (!getHashes().includes(ivHash)) unsupported(text, `hash ${ivHash} is not available`);
+    return { cipher, mode, iv, ivHash, text };
+  }
+  if (ivHash !== undefined) unsupported(text, `IV generator ${iv} takes no hash`);
+  if (iv !== 'plain' && iv !== 'plain64' && iv !== 'plain64be' && iv !== 'null')
+    unsupported(text, `IV generator ${iv} is not implemented`);
+  return { cipher, mode, iv, text };
+}
+
+/** Key sizes (bytes) valid for a mode: XTS needs two AES keys. */
+export function validKeySizes(spec: CipherSpec): number[] {
+  return spec.mode === 'xts' ? [32, 48, 64] : [16, 24, 32];
+}
+
+class Ecb {
+  private readonly enc: Cipher;
+  private readonly dec: Decipher;
+  constructor(key: Uint8Array) {
+    const name = `aes-${key.length * 8}-ecb`;
+    this.enc = createCipheriv(name, key, null).setAutoPadding(false);
+    this.dec = createDecipheriv(name, key, null).setAutoPadding(false);
+  }
+  /** AES-ECB encryption of whole blocks; the context carries no state between calls. */
+  encrypt(data: Uint8Array): Uint8Array {
+    return this.enc.update(data);
+  }
+  decrypt(data: Uint8Array): Uint8Array {
+    return this.dec.update(data);
+  }
+}
+
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+/** Bytes per ECB call; bounds transient allocations. */
+const CHUNK = 8 * 1024 * 1024;
+
+/**
+ * An initialised sector cipher: one key, any number of sectors. `encrypt`/`decrypt` work in
+ * place on whole data units of `sectorSize` bytes; the IV of the unit at index i is
+ * `firstIv + i * (sectorSize / ivUnit)` — dm-crypt counts IVs in 512-byte sectors even for larger
+ * encryption sectors (no `iv_large_sectors` in LUKS).
+ */
+export class SectorCipher {
+  readonly spec: CipherSpec;
+  readonly keySize: number;
+  private readonly k1: Ecb;
+  private readonly k2: Ecb | undefined;
+  private readonly essiv: Ecb | undefined;
+  private readonly cbcKey: Uint8Array | undefined;
+
+  constructor(spec: CipherSpec | string, key: Uint8Array) {
+    this.spec = typeof spec === 'string' ? parseCipherSpec(spec) : spec;
+    if (!validKeySizes(this.spec).includes(key.length))
+      throw new UnsupportedError(
+        'LUKS_UNSUPPORTED_KEY_SIZE',
+        `${this.spec.text} with a ${key.length * 8}-bit key is not supported`,
+      );
+    if (!LITTLE_ENDIAN_HOST)
+      throw new UnsupportedError('LUKS_BIG_ENDIAN_HOST', 'big-endian hosts are not supported');
+    this.keySize = key.length;
+    if (this.spec.mode === 'xts') {
+      const half = key.length / 2;
+      // Copies (never Buffer#slice, which is a view): they are zeroed below.
+      const a = new Uint8Array(key.subarray(0, half));
+      const b = new Uint8Array(key.subarray(half));
+      this.k1 = new Ecb(a);
+      this.k2 = new Ecb(b);
+      zeroize(a, b);
+    } else {
+      this.k1 = new Ecb(key);
+      if (this.spec.mode === 'cbc') this.cbcKey = new Uint8Array(key);
+    }
+    if (this.spec.iv === 'essiv') {
+      // ESSIV: IV = E_salt(sector), salt = H(whole volume key) (dm-crypt crypt_iv_essiv_*).
+      const salt = new Uint8Array(createHash(this.spec.ivHash!).update(key).digest());
+      if (![16, 24, 32].includes(salt.length))
+        unsupported(this.spec.text, `ESSIV hash output of ${salt.length} bytes is not an AES key size`);
+      this.essiv = new Ecb(salt);
+      zeroize(salt);
+    }
+  }
+
+  /** Decrypts whole sectors in place. */
+  decrypt(data: Uint8Array, firstIv: bigint, sectorSize: number): void {
+    this.run(data, firstIv, sectorSize, false);
+  }
+
+  /** Encrypts whole sectors in place. */
+  encrypt(data: Uint8Array, firstIv: bigint, sectorSize: number): void {
+    this.run(data, firstIv, sectorSize, true);
+  }
+
+  /** Drops key copies held in JS memory (the OpenSSL contexts are released by GC). */
+  destroy(): void {
+    zeroize(this.cbcKey);
+  }
+
+  private run(data: Uint8Array, firstIv: bigint, sectorSize: number, enc: boolean): void {
+    if (sectorSize % 512 !== 0 || sectorSize < 512 || data.length % sectorSize !== 0)
+      throw new UsageError(
+        'LUKS_BAD_SECTOR_REQUEST',
+        `${data.length} bytes are not whole ${sectorSize}-byte sectors`,
+      );
+    const perChunk = Math.max(sectorSize, CHUNK - (CHUNK % sectorSize));
+    for (let off = 0; off < data.length; off += perChunk) {
+      const part = data.subarray(off, Math.min(data.length, off + perChunk));
+      this.runChunk(part, firstIv + BigInt(off / 512), sectorSize, enc);
+    }
+  }
+
+  private runChunk(data: Uint8Array, firstIv: bigint, sectorSize: number, enc: boolean): void {
+    const sectors = data.length / sectorSize;
+    const step = sectorSize / 512;
+    switch (this.spec.mode) {
+      case 'ecb': {
+        const out = enc ? this.k1.encrypt(data) : this.k1.decrypt(data);
+        data.set(out);
+        return;
+      }
+      case 'xts': {
+        const tweaks = this.k2!.encrypt(this.ivBlocks(firstIv, sectors, step));
+        xorTweaks(data, tweaks, sectorSize);
+        data.set(enc ? this.k1.encrypt(data) : this.k1.decrypt(data));
+        xorTweaks(data, tweaks, sectorSize);
+        return;
+      }
+      case 'cbc': {
+        const ivs = this.ivBlocks(firstIv, sectors, step);
+        if (enc) {
+          // CBC encryption is sequential within a sector; one context per sector is unavoidable.
+          const name = `aes-${this.keySize * 8}-cbc`;
+          for (let s = 0; s < sectors; s++) {
+            const c = createCipheriv(name, this.cbcKey!, ivs.subarray(s * 16, s * 16 + 16)).setAutoPadding(
+              false,
+            );
+            const sec = data.subarray(s * sectorSize, (s + 1) * sectorSize);
+            sec.set(c.update(sec));
+          }
+          return;
+        }
+        const plain = this.k1.decrypt(data);
+        // P_i = D(C_i) ⊕ C_{i-1}, with C_{-1} = the sector's IV: all from the ciphertext, in bulk.
+        for (let s = 0; s < sectors; s++) {
+          const base = s * sectorSize;
+          for (let i = 0; i < 16; i++) plain[base + i]! ^= ivs[s * 16 + i]!;
+          for (let i = 16; i < sectorSize; i++) plain[base + i]! ^= data[base + i - 16]!;
+        }
+        data.set(plain);
+        return;
+      }
+    }
+  }
+
+  /** The 16-byte IV input of each sector (before encryption by K2 for XTS). */
+  private ivBlocks(firstIv: bigint, sectors: number, step: number): Uint8Array {
+    const out = new Uint8Array(sectors * 16);
+    const dv = new DataView(out.buffer);
+    const iv = this.spec.iv;
+    if (iv === 'null') return out;
+    let n = firstIv;
+    const s = BigInt(step);
+    for (let i = 0; i < sectors; i++, n += s) {
+      const v = n & 0xffffffffffffffffn;
+      if (iv === 'plain') dv.setUint32(i * 16, Number(v & 0xffffffffn), true);
+      else if (iv === 'plain64be') dv.setBigUint64(i * 16 + 8, v, false);
+      else dv.setBigUint64(i * 16, v, true);
+    }
+    return this.essiv ? this.essiv.encrypt(out) : out;
+  }
+}
+
+/**
+ * XORs every 16-byte block of every sector with its XTS tweak T_j = T_0 · α^j, where T_0 is the
+ * sector's entry in `t0`. Multiplication by α in GF(2^128) is a 128-bit left shift of the
+ * little-endian block with 0x87 fed back (IEEE 1619 §5.2).
+ */
+function xorTweaks(data: Uint8Array, t0: Uint8Array, sectorSize: number): void {
+  let d: Uint32Array;
+  let copy = false;
+  if (data.byteOffset % 4 === 0) d = new Uint32Array(data.buffer, data.byteOffset, data.length >>> 2);
+  else {
+    d = new Uint32Array(data.length >>> 2);
+    new Uint8Array(d.buffer).set(data);
+    copy = true;
+  }
+  const t = new Uint32Array(t0.buffer.slice(t0.byteOffset, t0.byteOffset + t0.length));
+  const wordsPerSector = sectorSize >>> 2;
+  const sectors = data.length / sectorSize;
+  for (let s = 0; s < sectors; s++) {
+    let w0 = t[s * 4]!;
+    let w1 = t[s * 4 + 1]!;
+    let w2 = t[s * 4 + 2]!;
+    let w3 = t[s * 4 + 3]!;
+    const end = (s + 1) * wordsPerSector;
+    for (let i = s * wordsPerSector; i < end; i += 4) {
+      d[i] = d[i]! ^ w0;
+      d[i + 1] = d[i + 1]! ^ w1;
+      d[i + 2] = d[i + 2]! ^ w2;
+      d[i + 3] = d[i + 3]! ^ w3;
+      const carry = w3 >>> 31;
+      w3 = (w3 << 1) | (w2 >>> 31);
+      w2 = (w2 << 1) | (w1 >>> 31);
+      w1 = (w1 << 1) | (w0 >>> 31);
+      w0 = (w0 << 1) ^ (carry * 0x87);
+    }
+  }
+  if (copy) data.set(new Uint8Array(d.buffer));
+}

@@ -1,0 +1,223 @@
+import {
+  AuthError,
+  BaseBlockDevice,
+  type BlockDevice,
+  FormatError,
+  UnsupportedError,
+  UsageError,
+  zeroize,
+} from '@lsvm/core';
+import { SectorCipher } from './cipher.js';
+import type { LuksLimits } from './limits.js';
+import { luks1CipherSpec } from './luks1-header.js';
+import type { Luks2Segment } from './luks2-metadata.js';
+import { type LuksVolume, readLuks } from './luks-volume.js';
+import { assertRequirementsMet, unlockLuks, type UnlockResult, volumeKeyMatches } from './unlock.js';
+
+/** Where and how a data segment is encrypted. */
+export interface DataSegmentLayout {
+  /** Byte offset of the segment on the underlying device. */
+  offset: number;
+  /** Segment size in bytes (a multiple of sectorSize). */
+  size: number;
+  /** Encryption sector size: 512 … 4096. */
+  sectorSize: number;
+  /** IV of the segment's first 512-byte unit. */
+  ivTweak: bigint;
+  encryption: string;
+}
+
+/** The data segment of a volume, resolved against the device size. */
+export function dataSegmentLayout(
+  volume: LuksVolume,
+  deviceSize: number,
+  segmentId?: number,
+): DataSegmentLayout {
+  if (volume.version === 1) {
+    const h = volume.header;
+    const offset = h.payloadOffset * 512;
+    if (offset > deviceSize)
+      throw new FormatError('LUKS_PAYLOAD_OUTSIDE', 'payload offset lies beyond the device end');
+    return {
+      offset,
+      size: deviceSize - offset - ((deviceSize - offset) % 512),
+      sectorSize: 512,
+      ivTweak: 0n,
+      encryption: luks1CipherSpec(h),
+    };
+  }
+  const segs = volume.active.metadata.segments;
+  const seg: Luks2Segment | undefined =
+    segmentId === undefined ? segs.find((s) => s.type === 'crypt') : segs.find((s) => s.id === segmentId);
+  if (!seg) throw new UnsupportedError('LUKS2_NO_SEGMENT', 'the volume has no crypt data segment');
+  if (seg.type !== 'crypt')
+    throw new UnsupportedError('LUKS2_SEGMENT_TYPE', `segment type ${seg.type} cannot be opened`);
+  if (seg.integrity)
+    throw new UnsupportedError('LUKS2_INTEGRITY', 'segments with integrity protection are not supported');
+  if (seg.offset > deviceSize)
+    throw new FormatError('LUKS_PAYLOAD_OUTSIDE', 'data segment starts beyond the device end');
+  let size: number;
+  if (seg.size === 'dynamic') {
+    size = deviceSize - seg.offset;
+    size -= size % seg.sectorSize;
+  } else {
+    size = seg.size;
+    if (seg.offset + size > deviceSize)
+      throw new FormatError('LUKS_PAYLOAD_OUTSIDE', 'data segment runs past the device end');
+  }
+  return {
+    offset: seg.offset,
+    size,
+    sectorSize: seg.sectorSize,
+    ivTweak: seg.ivTweak,
+    encryption: seg.encryption,
+  };
+}
+
+/** Bytes per request to the underlying device: bounds memory for huge reads. */
+const IO_CHUNK = 16 * 1024 * 1024;
+
+/**
+ * The decrypted view of a LUKS data segment, as a read-write {@link BlockDevice}. Whole requests
+ * are read from the parent in one call and decrypted in bulk (one AES context per key, no cipher
+ * object per sector); unaligned writes are read-modify-write of the edge sectors.
+ */
+export class LuksDevice extends BaseBlockDevice {
+  readonly size: number;
+  readonly sectorSize: number;
+  readonly readOnly: boolean;
+  private readonly cipher: SectorCipher;
+
+  constructor(
+    readonly parent: BlockDevice,
+    readonly layout: DataSegmentLayout,
+    volumeKey: Uint8Array,
+    options: { readOnly?: boolean } = {},
+  ) {
+    super();
+    this.cipher = new SectorCipher(layout.encryption, volumeKey);
+    this.size = layout.size;
+    this.sectorSize = layout.sectorSize;
+    this.readOnly = parent.readOnly || (options.readOnly ?? false);
+  }
+
+  /** IV number of the segment byte offset `off` (a multiple of the sector size). */
+  private iv(off: number): bigint {
+    // dm-crypt counts IVs in 512-byte units even for 4096-byte sectors (no iv_large_sectors).
+    return this.layout.ivTweak + BigInt(off / 512);
+  }
+
+  protected async readAt(target: Uint8Array, offset: number): Promise<void> {
+    const ss = this.sectorSize;
+    const start = offset - (offset % ss);
+    const end = Math.ceil((offset + target.length) / ss) * ss;
+    if (start === offset && end === offset + target.length && target.byteOffset % 4 === 0) {
+      for (let o = 0; o < target.length; o += IO_CHUNK) {
+        const part = target.subarray(o, Math.min(target.length, o + IO_CHUNK));
+        await this.parent.readInto(part, this.layout.offset + offset + o);
+        this.cipher.decrypt(part, this.iv(offset + o), ss);
+      }
+      return;
+    }
+    for (let o = start; o < end; o += IO_CHUNK) {
+      const n = Math.min(IO_CHUNK, end - o);
+      const buf = await this.parent.read(this.layout.offset + o, n);
+      this.cipher.decrypt(buf, this.iv(o), ss);
+      const from = Math.max(o, offset);
+      const to = Math.min(o + n, offset + target.length);
+      target.set(buf.subarray(from - o, to - o), from - offset);
+    }
+  }
+
+  protected override async writeAt(data: Uint8Array, offset: number): Promise<void> {
+    const ss = this.sectorSize;
+    const start = offset - (offset % ss);
+    const end = Math.ceil((offset + data.length) / ss) * ss;
+    for (let o = start; o < end; o += IO_CHUNK) {
+      const n = Math.min(IO_CHUNK, end - o);
+      const buf = new Uint8Array(n);
+      const from = Math.max(o, offset);
+      const to = Math.min(o + n, offset + data.length);
+      if (from !== o || to !== o + n) {
+        // Partial sectors at the edges: decrypt what is there, then overlay.
+        await this.readAt(buf, o);
+      }
+      buf.set(data.subarray(from - offset, to - offset), from - o);
+      this.cipher.encrypt(buf, this.iv(o), ss);
+      await this.parent.write(this.layout.offset + o, buf);
+    }
+  }
+
+  override flush(): Promise<void> {
+    return this.parent.flush();
+  }
+
+  /** Closing releases the key copy; the parent stays open. */
+  override async close(): Promise<void> {
+    this.cipher.destroy();
+    this.closed = true;
+  }
+}
+
+/** Options of {@link openLuks}. */
+export interface OpenLuksOptions {
+  keyslot?: number;
+  readOnly?: boolean;
+  limits?: Partial<LuksLimits>;
+  /** A volume already read with readLuks (saves a read). */
+  volume?: LuksVolume;
+  /** LUKS2: the segment to open (default: the first crypt segment). */
+  segment?: number;
+}
+
+/** The key material to open with: a passphrase / key-file content, or the volume key itself. */
+export type LuksKey = { passphrase: Uint8Array } | { volumeKey: Uint8Array };
+
+/**
+ * Opens a LUKS volume on `device` and returns the decrypted data segment as a BlockDevice.
+ * @throws AuthError on a wrong key, UnsupportedError for ciphers, requirements or integrity
+ *   segments we do not implement.
+ */
+export async function openLuks(
+  device: BlockDevice,
+  key: LuksKey | Uint8Array,
+  options: OpenLuksOptions = {},
+): Promise<LuksDevice & { unlock?: Omit<UnlockResult, 'volumeKey'> }> {
+  const volume = options.volume ?? (await readLuks(device));
+  assertRequirementsMet(volume, 'open');
+  const layout = dataSegmentLayout(volume, device.size, options.segment);
+  const k: LuksKey = key instanceof Uint8Array ? { passphrase: key } : key;
+  let vk: Uint8Array;
+  let info: Omit<UnlockResult, 'volumeKey'> | undefined;
+  if ('volumeKey' in k) {
+    vk = k.volumeKey;
+    if (!(await volumeKeyMatches(volume, vk)))
+      throw new AuthError('LUKS_WRONG_KEY', 'the volume key does not match the header digest');
+  } else {
+    const r = await unlockLuks(device, volume, k.passphrase, {
+      ...(options.keyslot !== undefined ? { keyslot: options.keyslot } : {}),
+      ...(options.limits ? { limits: options.limits } : {}),
+    });
+    if (r.unbound) {
+      zeroize(r.volumeKey);
+      throw new UsageError(
+        'LUKS2_UNBOUND_KEY',
+        `keyslot ${r.keyslot} holds an unbound key, not the data key`,
+      );
+    }
+    vk = r.volumeKey;
+    const { volumeKey: _omit, ...rest } = r;
+    info = rest;
+  }
+  try {
+    const dev = new LuksDevice(
+      device,
+      layout,
+      vk,
+      options.readOnly !== undefined ? { readOnly: options.readOnly } : {},
+    );
+    return Object.assign(dev, info ? { unlock: info } : {});
+  } finally {
+    if ('passphrase' in k) zeroize(vk);
+  }
+}
