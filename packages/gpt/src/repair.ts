@@ -107,8 +107,12 @@ export async function repairGpt(device: BlockDevice, options: RepairGptOptions =
  * can be intact — CRC correct — and still describe an impossible layout).
  */
 function chooseSource(disk: GptDisk): { copy: GptCopy; table: GptTable } {
-  const first = disk.source === 'backup' ? disk.backup : disk.primary;
-  const second = first === disk.primary ? disk.backup : disk.primary;
+  // A copy without any finding beats one with warnings (an unknown revision, say), which beats
+  // one with errors; ties go to the copy openGpt trusts.
+  const rank = (c: GptCopy): number => (c.problems.length === 0 ? 0 : c.valid ? 1 : 2);
+  const preferred = disk.source === 'backup' ? disk.backup : disk.primary;
+  const otherCopy = preferred === disk.primary ? disk.backup : disk.primary;
+  const [first, second] = rank(otherCopy) < rank(preferred) ? [otherCopy, preferred] : [preferred, otherCopy];
   const candidates = [first, second].filter((c) => c.intact);
   let lastError: unknown;
   for (const copy of candidates) {
