@@ -286,6 +286,8 @@ export function stringifyJson(v: JsonValue): string {
   if (typeof v === 'string') return quote(v);
   if (v instanceof JsonNumber) return v.lexeme;
   if (Array.isArray(v)) return `[${v.map(stringifyJson).join(',')}]`;
+  if (typeof v !== 'object')
+    throw new FormatError('LUKS2_JSON_VALUE', `${typeof v} is not a JSON value here`);
   const parts: string[] = [];
   for (const k of Object.keys(v)) parts.push(`${quote(k)}:${stringifyJson(v[k]!)}`);
   return `{${parts.join(',')}}`;

@@ -1,14 +1,7 @@
 import { type BlockDevice, FormatError, UsageError } from '@lsvm/core';
 import { luks2Identity, writeLuks2Headers } from './header-write.js';
 import { LUKS2_MAX_TOKENS } from './limits.js';
-import {
-  type JsonObject,
-  type JsonValue,
-  cloneJson,
-  fromJsonValue,
-  isJsonObject,
-  toJsonValue,
-} from './luks2-json.js';
+import { type JsonObject, cloneJson, fromJsonValue, isJsonObject, toJsonValue } from './luks2-json.js';
 import { decodeBase64Strict } from './metadata-validate.js';
 import { readLuks } from './luks-volume.js';
 import { assertRequirementsMet } from './unlock.js';
@@ -34,7 +27,7 @@ export async function addToken(
   const volume = await readLuks(device);
   if (volume.version !== 2) throw new UsageError('LUKS1_NO_TOKENS', 'LUKS1 has no tokens');
   assertRequirementsMet(volume, 'add a token');
-  const value = isJsonObject(token as JsonValue) ? cloneJson(token as JsonObject) : toJsonValue(token);
+  const value = toJsonValue(token);
   if (!isJsonObject(value) || typeof value.type !== 'string' || !Array.isArray(value.keyslots))
     throw new UsageError(
       'LUKS2_TOKEN',
