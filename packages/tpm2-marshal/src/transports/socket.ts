@@ -1,0 +1,92 @@
+import { type Socket, connect } from 'node:net';
+import { IoError } from '@lsvm/core';
+
+/**
+ * A TCP connection with an exact-length read primitive, shared by the swtpm and mssim transports.
+ * Bytes arrive in arbitrary chunks; `read(n)` resolves once `n` are buffered.
+ */
+export class FramedSocket {
+  private buf: Buffer = Buffer.alloc(0);
+  private waiter: { n: number; resolve: (b: Buffer) => void; reject: (e: Error) => void } | undefined;
+  private error: Error | undefined;
+
+  private constructor(
+    private readonly sock: Socket,
+    private readonly what: string,
+  ) {
+    sock.on('data', (d: Buffer) => {
+      this.buf = this.buf.length === 0 ? d : Buffer.concat([this.buf, d]);
+      this.pump();
+    });
+    const fail = (e: Error): void => {
+      this.error ??= e;
+      const w = this.waiter;
+      this.waiter = undefined;
+      w?.reject(this.error);
+    };
+    sock.on('error', (e) => fail(new IoError('TPM2_TRANSPORT', `${what}: ${e.message}`, { cause: e })));
+    sock.on('close', () => fail(new IoError('TPM2_TRANSPORT', `${what}: connection closed`)));
+  }
+
+  /** Connects to host:port. */
+  static open(host: string, port: number, what: string, timeoutMs = 10_000): Promise<FramedSocket> {
+    return new Promise((resolve, reject) => {
+      const s = connect({ host, port });
+      const t = setTimeout(() => {
+        s.destroy();
+        reject(new IoError('TPM2_TRANSPORT', `${what}: connect to ${host}:${port} timed out`));
+      }, timeoutMs);
+      s.once('connect', () => {
+        clearTimeout(t);
+        s.setNoDelay(true);
+        resolve(new FramedSocket(s, what));
+      });
+      s.once('error', (e) => {
+        clearTimeout(t);
+        reject(new IoError('TPM2_TRANSPORT', `${what}: cannot connect to ${host}:${port}: ${e.message}`, { cause: e }));
+      });
+    });
+  }
+
+  private pump(): void {
+    const w = this.waiter;
+    if (!w || this.buf.length < w.n) return;
+    const out = this.buf.subarray(0, w.n);
+    this.buf = this.buf.subarray(w.n);
+    this.waiter = undefined;
+    w.resolve(Buffer.from(out));
+  }
+
+  write(b: Uint8Array): void {
+    if (this.error) throw this.error;
+    this.sock.write(b);
+  }
+
+  read(n: number): Promise<Buffer> {
+    if (this.waiter) return Promise.reject(new IoError('TPM2_TRANSPORT', `${this.what}: concurrent read`));
+    return new Promise((resolve, reject) => {
+      this.waiter = { n, resolve, reject };
+      if (this.buf.length >= n) this.pump();
+      else if (this.error) {
+        this.waiter = undefined;
+        reject(this.error);
+      }
+    });
+  }
+
+  async u32(): Promise<number> {
+    return (await this.read(4)).readUInt32BE(0);
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.sock.destroyed) return resolve();
+      this.sock.once('close', () => resolve());
+      this.sock.end();
+      setTimeout(() => {
+        this.sock.destroy();
+        resolve();
+      }, 500).unref();
+    });
+  }
+}
