@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FileDevice, MemoryDevice, type BlockDevice, IoError } from '@lsvm/core';
+import { FileDevice, IoError, MemoryDevice } from '@lsvm/core';
 import { runOk } from '@lsvm/testkit';
 import type { FormatOptions } from '../src/index.js';
 
