@@ -66,7 +66,7 @@ export class FaultyDevice extends MemoryDevice {
 /** Counts writes of an operation on a copy of `bytes`. */
 export async function countWrites(
   bytes: Uint8Array,
-  op: (d: BlockDevice) => Promise<unknown>,
+  op: (d: MemoryDevice) => Promise<unknown>,
 ): Promise<number> {
   const d = new FaultyDevice(new Uint8Array(bytes), Number.MAX_SAFE_INTEGER, false);
   await op(d);

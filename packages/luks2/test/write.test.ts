@@ -169,7 +169,7 @@ describe.each(['luks1', 'luks2'] as const)('%s keyslot edits', (type) => {
 describe('LUKS2 header copies', () => {
   test('a damaged primary is reported, the secondary is used, the next write repairs both', async () => {
     const d = await fresh('luks2');
-    d.bytes[4096 + 10] ^= 0xff; // JSON area of the primary
+    d.bytes[4096 + 10] = d.bytes[4096 + 10]! ^ 0xff; // JSON area of the primary
     const v = await readLuks(d);
     if (v.version !== 2) throw new Error('expected LUKS2');
     expect(v.primary).toMatchObject({ valid: false, problem: { code: 'LUKS2_HEADER_CHECKSUM' } });
