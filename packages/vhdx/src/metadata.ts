@@ -235,7 +235,9 @@ export function serializeMetadata(m: MetadataInput, regionLength: number): Uint8
   const u32s = (...xs: number[]): Uint8Array => {
     const b = new Uint8Array(xs.length * 4);
     const dv = new DataView(b.buffer);
-    xs.forEach((x, i) => dv.setUint32(i * 4, x, true));
+    xs.forEach((x, i) => {
+      dv.setUint32(i * 4, x, true);
+    });
     return b;
   };
   const size = new Uint8Array(8);

@@ -1,0 +1,134 @@
+import { MemoryDevice } from '@lsvm/core';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { run, tempDir, which } from '@lsvm/testkit';
+import { MemoryFile, VhdxDevice, convertToVhdx, createVhdx, checkVhdx } from '../src/index.js';
+import { CrashingFile, eq, mixedData } from './helpers.js';
+
+const MiB = 1 << 20;
+
+interface Scenario {
+  name: string;
+  initial: Uint8Array;
+  parent?: VhdxDevice;
+  ops: [number, Uint8Array][];
+}
+
+/** The disk contents after each prefix of the operations: states[k] = after k ops. */
+async function states(s: Scenario): Promise<Uint8Array[]> {
+  const f = new MemoryFile(s.initial.slice());
+  const dev = await VhdxDevice.open(f, { readOnly: false, ...(s.parent ? { parent: s.parent } : {}) });
+  const out = [await dev.read(0, dev.size)];
+  for (const [off, data] of s.ops) {
+    await dev.write(off, data);
+    out.push(await dev.read(0, dev.size));
+  }
+  await dev.close();
+  return out;
+}
+
+/** Runs the scenario on a file that fails at write `n` (optionally tearing that write in half). */
+async function crashAt(
+  s: Scenario,
+  n: number,
+  torn: boolean,
+): Promise<{ bytes: Uint8Array; crashed: boolean }> {
+  const f = new CrashingFile(s.initial, n);
+  if (torn) {
+    const orig = f.write.bind(f);
+    f.write = async (offset: number, data: Uint8Array) => {
+      // Only structure writes (headers, log, BAT: the first 4 MiB here) are torn: a torn payload
+      // write mixes old and new user data on any disk, with or without a log.
+      if (f.writes === n && data.length > 1 && offset < 4 * MiB) {
+        await MemoryFile.prototype.write.call(f, offset, data.subarray(0, data.length >> 1));
+      }
+      return orig(offset, data);
+    };
+  }
+  let crashed = false;
+  try {
+    const dev = await VhdxDevice.open(f, { readOnly: false, ...(s.parent ? { parent: s.parent } : {}) });
+    for (const [off, data] of s.ops) await dev.write(off, data);
+    await dev.close();
+  } catch (e) {
+    if (!String(e).includes('injected crash')) throw e;
+    crashed = true;
+  }
+  return { bytes: f.bytes.slice(), crashed };
+}
+
+async function scenarios(): Promise<Scenario[]> {
+  const dyn = new MemoryFile();
+  await createVhdx(dyn, { size: 4 * MiB, blockSize: MiB });
+  const withData = new MemoryFile();
+  await convertToVhdx(new MemoryDevice(mixedData(4 * MiB, 5)), withData, { blockSize: MiB });
+  const parent = await VhdxDevice.open(withData);
+  const child = new MemoryFile();
+  await createVhdx(child, {
+    parent: {
+      dataWriteGuid: parent.dataWriteGuid,
+      size: parent.size,
+      logicalSectorSize: 512,
+      physicalSectorSize: 4096,
+      blockSize: MiB,
+    },
+  });
+  const ops: [number, Uint8Array][] = [
+    [0, new Uint8Array(64 * 1024).fill(1)],
+    [MiB + MiB / 2, new Uint8Array(4096).fill(2)],
+    [100, new Uint8Array(50).fill(3)],
+  ];
+  return [
+    { name: 'dynamic', initial: dyn.bytes.slice(), ops },
+    { name: 'dynamic with data', initial: withData.bytes.slice(), ops },
+    { name: 'differencing', initial: child.bytes.slice(), parent, ops },
+  ];
+}
+
+describe('crash safety: a crash after any single write opens to the old or the new state', () => {
+  const qemu = which('qemu-img');
+  test.each([false, true])('every write in turn (torn write: %s)', async (torn) => {
+    const tmp = tempDir('lsvm-vhdx-crash-');
+    try {
+      let total = 0;
+      for (const s of await scenarios()) {
+        const expected = await states(s);
+        let n = 0;
+        let qemuChecked = 0;
+        for (; ; n++) {
+          const { bytes, crashed } = await crashAt(s, n, torn);
+          const opts = s.parent ? { parent: s.parent } : {};
+          // Read-only open: the log is replayed in memory and the file stays untouched.
+          const frozen = bytes.slice();
+          const ro = await VhdxDevice.open(new MemoryDevice(frozen, { readOnly: true }), opts);
+          const seen = await ro.read(0, ro.size);
+          const k = expected.findIndex((st) => eq(st, seen));
+          if (k < 0)
+            throw new Error(`${s.name}: crash at write ${n} left a state that is neither old nor new`);
+          expect(eq(frozen, bytes)).toBe(true);
+          // Read-write open: replayed on disk, then the same contents, and a clean check.
+          const rwFile = new MemoryFile(bytes.slice());
+          const rw = await VhdxDevice.open(rwFile, { readOnly: false, ...opts });
+          expect(eq(await rw.read(0, rw.size), seen)).toBe(true);
+          await rw.close();
+          const c = await checkVhdx(rwFile);
+          expect(c.findings).toEqual([]);
+          if (qemu && !s.parent && (ro.logReplayNeeded || n % 4 === 0) && qemuChecked < 6) {
+            const p = join(tmp.path, `c${n}.vhdx`);
+            writeFileSync(p, rwFile.bytes);
+            const r = run(qemu, ['check', '-f', 'vhdx', p]);
+            expect(`${r.status} ${r.stdout}${r.stderr}`).toMatch(/^0 .*No errors were found/s);
+            qemuChecked++;
+          }
+          if (!crashed) break;
+        }
+        expect(n).toBeGreaterThan(5);
+        if (qemu && !s.parent) expect(qemuChecked).toBeGreaterThan(0);
+        total += n;
+      }
+      console.log(`crash points exercised: ${total}`);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});
