@@ -1,59 +1,67 @@
-import { MemoryDevice, SliceDevice, crc32, crc32c, formatSize, randomGuid, toHex } from '@lsvm/core';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { MemoryDevice, crc32, formatSize, toHex } from '@lsvm/core';
+import { addPartition, createGpt, isUsedEntry, openGpt, partitionSlice, writeGpt } from '@lsvm/gpt';
 import type { CliGroup } from '../group.js';
+import { showJson, showText } from './gpt.js';
 
 /**
  * `lsvm demo` — the main job. Until the provisioning flows land it builds something small and real
- * with what exists: an in-memory disk, sliced into partitions, each stamped and checksummed.
+ * with what exists: a 64 MiB GPT disk in memory (ESP, Linux extended boot, Linux root, by alias),
+ * each partition opened as a BlockDevice slice and stamped, then the table re-read, validated and
+ * printed like `lsvm gpt show`.
  */
 export const demoGroup: CliGroup = {
   name: 'demo',
   description: 'run the end-to-end demonstration (no arguments needed)',
   register(cmd, ctx) {
-    cmd.option('--keep <dir>', 'keep every artifact in DIR').action(async () => {
+    cmd.option('--keep <dir>', 'keep every artifact in DIR').action(async (o: { keep?: string }) => {
       const started = Date.now();
-      const disk = new MemoryDevice(16 * 1024 * 1024);
+      const size = 64 * 1024 * 1024;
+      const disk = new MemoryDevice(size);
+      let table = createGpt({ diskSize: size, sectorSize: disk.sectorSize });
       const layout = [
-        { name: 'esp', start: 1 << 20, size: 4 << 20 },
-        { name: 'boot', start: 5 << 20, size: 4 << 20 },
-        { name: 'root', start: 9 << 20, size: 6 << 20 },
+        { type: 'esp', size: 16 * 1024 * 1024, name: 'EFI System Partition' },
+        { type: 'xbootldr', size: 16 * 1024 * 1024, name: 'Linux extended boot' },
+        { type: 'linux-root-x86-64', size: 'rest' as const, name: 'Linux root (x86-64)' },
       ];
-      const rows: {
-        partition: string;
-        guid: string;
-        offset: number;
-        size: number;
-        crc32: number;
-        crc32c: number;
-      }[] = [];
       for (const p of layout) {
-        const slice = new SliceDevice(disk, p.start, p.size);
-        const id = randomGuid();
-        const stamp = new TextEncoder().encode(`lsvm ${p.name} ${id}`);
-        await slice.write(0, stamp);
-        const bytes = await slice.read(0, slice.size);
-        rows.push({
-          partition: p.name,
-          guid: id,
-          offset: p.start,
-          size: p.size,
-          crc32: crc32(bytes),
-          crc32c: crc32c(bytes),
-        });
+        table = addPartition(table, {
+          type: p.type,
+          sizeLba: p.size === 'rest' ? 'rest' : p.size / disk.sectorSize,
+          name: p.name,
+        }).table;
       }
-      const report = {
-        disk: { size: disk.size, sectorSize: disk.sectorSize },
-        partitions: rows,
-        ms: Date.now() - started,
-      };
-      ctx.result(report, () =>
-        [
-          `in-memory disk of ${formatSize(disk.size)}, ${disk.sectorSize}-byte sectors`,
-          ...rows.map(
-            (r) =>
-              `  ${r.partition.padEnd(5)} ${r.guid}  @${formatSize(r.offset).padStart(8)}  ${formatSize(r.size).padStart(8)}  crc32=${toHex(u32be(r.crc32))} crc32c=${toHex(u32be(r.crc32c))}`,
-          ),
-          `done in ${report.ms} ms`,
-        ].join('\n'),
+      await writeGpt(disk, table);
+      const stamps: { index: number; crc32: string }[] = [];
+      for (const e of table.entries.filter(isUsedEntry)) {
+        const slice = partitionSlice(disk, table, e.index);
+        await slice.write(0, new TextEncoder().encode(`lsvm partition ${e.index} ${e.uniqueGuid}`));
+        stamps.push({ index: e.index, crc32: toHex(u32be(crc32(await slice.read(0, 4096)))) });
+      }
+      const read = await openGpt(disk);
+      const problems = read.findings.filter((f) => f.severity !== 'info');
+      if (problems.length > 0) ctx.findings();
+      let kept: string | undefined;
+      if (o.keep) {
+        mkdirSync(o.keep, { recursive: true });
+        kept = join(o.keep, 'demo-gpt.img');
+        writeFileSync(kept, disk.bytes);
+      }
+      const ms = Date.now() - started;
+      ctx.result(
+        { ...showJson(read), clean: problems.length === 0, stamps, ...(kept ? { image: kept } : {}), ms },
+        () =>
+          [
+            showText(kept ?? `(in memory, ${formatSize(size)})`, read),
+            '',
+            problems.length === 0
+              ? 'validation: no problems found'
+              : `validation: ${problems.length} problem(s)`,
+            ...stamps.map((s) => `  partition ${s.index} stamped, first 4 KiB crc32=${s.crc32}`),
+            ...(kept ? [`image kept at ${kept}`] : []),
+            `done in ${ms} ms`,
+          ].join('\n'),
       );
     });
   },

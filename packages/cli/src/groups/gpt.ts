@@ -351,7 +351,7 @@ function partitionJson(e: GptTable['entries'][number], ss: number) {
   };
 }
 
-function showText(image: string, disk: GptDisk): string {
+export function showText(image: string, disk: GptDisk): string {
   const t = disk.table;
   const lines = [
     `Disk ${image}: ${disk.diskSectors} sectors of ${disk.sectorSize} bytes, ${formatSize(disk.diskSectors * disk.sectorSize)}`,
