@@ -68,7 +68,8 @@ function normalize(v: CborValue, depth: number): unknown {
 /** Encodes `value` canonically. */
 export function encodeCanonical(value: CborValue): Uint8Array {
   const b = encoder.encode(normalize(value, 0));
-  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  // cbor-x returns a view of a buffer it reuses for the next encode: copy it out.
+  return new Uint8Array(b);
 }
 
 /**
@@ -87,7 +88,8 @@ export function decodeCanonical(bytes: Uint8Array, structure: string, maxBytes: 
     );
   let value: unknown;
   try {
-    value = encoder.decode(bytes);
+    // A fresh view: cbor-x caches a `dataView` property on the object it decodes from.
+    value = encoder.decode(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   } catch (e) {
     throw new FormatError('CBOR_MALFORMED', 'not well-formed CBOR', { structure, cause: e });
   }

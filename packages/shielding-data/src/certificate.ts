@@ -82,8 +82,25 @@ export function describeKey(
   throw new UnsupportedError('GUARDIAN_KEY_TYPE', `key type ${String(t)} is not RSA or EC`, { structure });
 }
 
+// Parsing a certificate costs ~1 ms in OpenSSL and a key protector names each certificate several
+// times; results are pure functions of the bytes, so a small cache keyed by SHA-256 is safe.
+const cache = new Map<string, CertificateInfo>();
+const CACHE_SIZE = 64;
+
 /** Parses a DER certificate and checks its key is one the formats allow. */
 export function parseCertificate(der: Uint8Array, structure = 'certificate'): CertificateInfo {
+  const key = der.length <= 65536 ? certificateThumbprint(der) : undefined;
+  const hit = key !== undefined ? cache.get(key) : undefined;
+  if (hit) return { ...hit, der: hit.der.slice() };
+  const info = parseCertificateUncached(der, structure);
+  if (key !== undefined) {
+    if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value!);
+    cache.set(key, { ...info, der: info.der.slice() });
+  }
+  return info;
+}
+
+function parseCertificateUncached(der: Uint8Array, structure: string): CertificateInfo {
   // OpenSSL would also accept PEM text here; the formats carry DER only.
   if (der.length < 2 || der[0] !== 0x30)
     throw new FormatError('CERT_MALFORMED', 'not a DER certificate', { structure });
