@@ -104,7 +104,10 @@ function parseEfiTime(r: ByteReader): EfiTime {
 }
 
 /** Parses EFI_VARIABLE_AUTHENTICATION_2 + data (UEFI §8.2.2, "Using the EFI_VARIABLE_AUTHENTICATION_2 descriptor"). */
-export function parseAuthVariable(bytes: Uint8Array, maxEntries = DEFAULT_PE_LIMITS.maxSignatureEntries): AuthVariable {
+export function parseAuthVariable(
+  bytes: Uint8Array,
+  maxEntries = DEFAULT_PE_LIMITS.maxSignatureEntries,
+): AuthVariable {
   const structure = 'EFI_VARIABLE_AUTHENTICATION_2';
   const r = new ByteReader(bytes, { structure });
   const timestamp = parseEfiTime(r);
@@ -120,13 +123,22 @@ export function parseAuthVariable(bytes: Uint8Array, maxEntries = DEFAULT_PE_LIM
     );
   }
   if (length < 24 || hdrAt + length > bytes.length) {
-    throw new FormatError('AUTH2_BAD_LENGTH', `dwLength ${length} does not fit the buffer`, { structure, offset: hdrAt });
+    throw new FormatError('AUTH2_BAD_LENGTH', `dwLength ${length} does not fit the buffer`, {
+      structure,
+      offset: hdrAt,
+    });
   }
   const certType = guidFromBytes(bytes, r.pos);
   r.skip(16);
   const pkcs7 = r.bytesView(length - 24, 'CertData');
   const data = bytes.subarray(hdrAt + length);
-  const out: AuthVariable = { timestamp, certType, pkcs7, signedData: parseSignedData(pkcs7, structure), data };
+  const out: AuthVariable = {
+    timestamp,
+    certType,
+    pkcs7,
+    signedData: parseSignedData(pkcs7, structure),
+    data,
+  };
   try {
     out.lists = parseSignatureLists(data, maxEntries);
   } catch (e) {
@@ -175,7 +187,11 @@ export function verifyAuthVariable(
     v.data,
   );
   const si = v.signedData.signerInfos[0];
-  if (!si) return { trusted: false, failures: [{ code: 'SIGNER_NOT_FOUND', message: 'the SignedData has no signer' }] };
+  if (!si)
+    return {
+      trusted: false,
+      failures: [{ code: 'SIGNER_NOT_FOUND', message: 'the SignedData has no signer' }],
+    };
   const c = checkSigner(v.signedData, si, payload);
   const out: AuthVariableVerification = { trusted: false, failures: [...c.failures] };
   if (c.certificate) {
@@ -186,10 +202,16 @@ export function verifyAuthVariable(
       trust.find((t) => issuedBy(c.certificate!, t)) ??
       // One intermediate from the bag, as firmware's PKCS#7 verification allows.
       trust.find((t) =>
-        v.signedData.certificates.some((m) => m !== c.certificate && issuedBy(c.certificate!, m) && issuedBy(m, t)),
+        v.signedData.certificates.some(
+          (m) => m !== c.certificate && issuedBy(c.certificate!, m) && issuedBy(m, t),
+        ),
       );
     if (anchor) out.anchor = anchor;
-    else out.failures.push({ code: 'UNTRUSTED_CHAIN', message: `${c.certificate.subject} does not chain to a given certificate` });
+    else
+      out.failures.push({
+        code: 'UNTRUSTED_CHAIN',
+        message: `${c.certificate.subject} does not chain to a given certificate`,
+      });
   }
   out.trusted = out.failures.length === 0;
   return out;

@@ -45,9 +45,13 @@ export function parseAuthenticodeSignature(
   const structure = 'Authenticode signature';
   const sd = parseSignedData(pkcs7, structure);
   if (sd.contentType !== OID.spcIndirectData || !sd.content) {
-    throw new FormatError('AUTHENTICODE_NOT_SPC', `SignedData content is ${sd.contentType}, not SpcIndirectDataContent`, {
-      structure,
-    });
+    throw new FormatError(
+      'AUTHENTICODE_NOT_SPC',
+      `SignedData content is ${sd.contentType}, not SpcIndirectDataContent`,
+      {
+        structure,
+      },
+    );
   }
   const si = sd.signerInfos[0];
   if (!si) throw new FormatError('AUTHENTICODE_NO_SIGNER', 'SignedData has no SignerInfo', { structure });
@@ -59,7 +63,9 @@ export function parseAuthenticodeSignature(
   if (opus?.tag === Tag.sequence) {
     const pn = children(opus, structure).find((e) => e.cls === TagClass.context && e.tag === 0);
     const s = pn && pn.constructed ? children(pn, structure)[0] : undefined;
-    if (s) out.programName = s.tag === 0 ? decodeString({ ...s, tag: Tag.bmpString }) : new TextDecoder().decode(s.value);
+    if (s)
+      out.programName =
+        s.tag === 0 ? decodeString({ ...s, tag: Tag.bmpString }) : new TextDecoder().decode(s.value);
   }
   const st = attribute(si.signedAttrs, OID.signingTime);
   if (st) out.signingTime = decodeTime(st, structure);
@@ -68,7 +74,9 @@ export function parseAuthenticodeSignature(
     if (a.type !== OID.spcNestedSignature) continue;
     for (const v of a.values) {
       if (maxDepth <= 0)
-        throw new LimitError('AUTHENTICODE_NESTING', 'nested signatures exceed the depth limit', { structure });
+        throw new LimitError('AUTHENTICODE_NESTING', 'nested signatures exceed the depth limit', {
+          structure,
+        });
       out.nested.push(parseAuthenticodeSignature(v.raw, maxDepth - 1));
     }
   }
@@ -87,7 +95,13 @@ export function imageSignatures(pe: PeImage): ImageSignatureEntry[] {
   const out: ImageSignatureEntry[] = [];
   for (const entry of pe.certificateTable?.entries ?? []) {
     if (entry.certificateType !== WIN_CERT_TYPE_PKCS_SIGNED_DATA) {
-      out.push({ entry, error: { code: 'WIN_CERT_TYPE', message: `certificate type 0x${entry.certificateType.toString(16)} is not PKCS#7` } });
+      out.push({
+        entry,
+        error: {
+          code: 'WIN_CERT_TYPE',
+          message: `certificate type 0x${entry.certificateType.toString(16)} is not PKCS#7`,
+        },
+      });
       continue;
     }
     try {
@@ -107,7 +121,9 @@ export function flattenSignatures(
   const out: { path: string; signature: AuthenticodeSignature }[] = [];
   const walk = (s: AuthenticodeSignature, path: string): void => {
     out.push({ path, signature: s });
-    s.nested.forEach((n, i) => walk(n, `${path}.${i}`));
+    s.nested.forEach((n, i) => {
+      walk(n, `${path}.${i}`);
+    });
   };
   for (const e of entries) if (e.signature) walk(e.signature, String(e.entry.index));
   return out;

@@ -40,10 +40,14 @@ export function parseCertificateTable(
   const max = limits.maxCertificates ?? DEFAULT_PE_LIMITS.maxCertificates;
   const structure = 'certificate table';
   if (offset + size > bytes.length) {
-    throw new FormatError('PE_CERT_TABLE_PAST_EOF', `certificate table of ${size} bytes runs past the end of the file`, {
-      structure,
-      offset,
-    });
+    throw new FormatError(
+      'PE_CERT_TABLE_PAST_EOF',
+      `certificate table of ${size} bytes runs past the end of the file`,
+      {
+        structure,
+        offset,
+      },
+    );
   }
   const r = new ByteReader(bytes, { structure });
   const end = offset + size;
@@ -61,10 +65,14 @@ export function parseCertificateTable(
     const length = r.u32At(p);
     if (length === 0 && bytes.subarray(p, end).every((b) => b === 0)) break;
     if (length < 8 || p + length > end) {
-      throw new FormatError('PE_CERT_BAD_LENGTH', `WIN_CERTIFICATE dwLength ${length} does not fit the table`, {
-        structure,
-        offset: p,
-      });
+      throw new FormatError(
+        'PE_CERT_BAD_LENGTH',
+        `WIN_CERTIFICATE dwLength ${length} does not fit the table`,
+        {
+          structure,
+          offset: p,
+        },
+      );
     }
     if (out.length >= max) {
       throw new LimitError('PE_TOO_MANY_CERTIFICATES', `more than ${max} WIN_CERTIFICATE entries`, {

@@ -22,15 +22,15 @@ export const COFF_SYMBOL_SIZE = 18;
 
 /** Names of common IMAGE_FILE_MACHINE values, for display. */
 export const MACHINE_NAMES: Readonly<Record<number, string>> = {
-  0x14c: 'i386',
-  0x8664: 'x86_64',
-  0x1c2: 'thumb',
-  0x1c4: 'armv7',
-  0xaa64: 'aarch64',
-  0x5064: 'riscv64',
-  0x5032: 'riscv32',
-  0x6264: 'loongarch64',
-  0xebc: 'ebc',
+  332: 'i386',
+  34404: 'x86_64',
+  450: 'thumb',
+  452: 'armv7',
+  43620: 'aarch64',
+  20580: 'riscv64',
+  20530: 'riscv32',
+  25188: 'loongarch64',
+  3772: 'ebc',
 };
 
 /** Parses the signature and COFF header at `offset` (the DOS header's e_lfanew). */

@@ -24,7 +24,10 @@ export function signatureDatabase(lists: SignatureList[]): SignatureDatabase {
   const db: SignatureDatabase = { certificates: [], hashes: new Map(), tbsHashes: new Map(), ignored: 0 };
   const add = (m: Map<DigestAlgorithm, Set<string>>, a: DigestAlgorithm, d: Uint8Array): void => {
     let s = m.get(a);
-    if (!s) m.set(a, (s = new Set()));
+    if (!s) {
+      s = new Set();
+      m.set(a, s);
+    }
     s.add(Buffer.from(d).toString('hex'));
   };
   for (const l of lists) {

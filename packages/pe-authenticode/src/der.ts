@@ -232,7 +232,8 @@ export function integerSmall(el: DerElement | undefined, structure = 'INTEGER'):
 export function decodeString(el: DerElement): string {
   if (el.tag === Tag.bmpString) {
     let s = '';
-    for (let i = 0; i + 1 < el.value.length; i += 2) s += String.fromCharCode((el.value[i]! << 8) | el.value[i + 1]!);
+    for (let i = 0; i + 1 < el.value.length; i += 2)
+      s += String.fromCharCode((el.value[i]! << 8) | el.value[i + 1]!);
     return s;
   }
   return new TextDecoder('utf-8', { fatal: false }).decode(el.value);
@@ -251,7 +252,9 @@ export function decodeTime(el: DerElement | undefined, structure = 'Time'): Date
   let year = Number(m[1]);
   if (el.tag === Tag.utcTime) year += year < 50 ? 2000 : 1900;
   const ms = m[7] !== undefined ? Math.round(Number(`0.${m[7]}`) * 1000) : 0;
-  return new Date(Date.UTC(year, Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6] ?? 0), ms));
+  return new Date(
+    Date.UTC(year, Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6] ?? 0), ms),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------

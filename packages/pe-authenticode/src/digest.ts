@@ -1,5 +1,11 @@
 import { createHash } from 'node:crypto';
-import { type BlockDevice, FormatError, type LongOperationOptions, UsageError, throwIfAborted } from '@lsvm/core';
+import {
+  type BlockDevice,
+  FormatError,
+  type LongOperationOptions,
+  UsageError,
+  throwIfAborted,
+} from '@lsvm/core';
 import { CERTIFICATE_TABLE_INDEX } from './optional-header.js';
 import { type PeHeaders, parsePeHeaders } from './pe-image.js';
 
@@ -128,12 +134,17 @@ export function digestPlan(h: PeHeaders, fileSize: number, options: DigestOption
 }
 
 function checkAlgorithm(a: string): DigestAlgorithm {
-  if (!(a in DIGEST_LENGTHS)) throw new UsageError('PE_DIGEST_ALGORITHM', `unsupported digest algorithm ${a}`);
+  if (!(a in DIGEST_LENGTHS))
+    throw new UsageError('PE_DIGEST_ALGORITHM', `unsupported digest algorithm ${a}`);
   return a as DigestAlgorithm;
 }
 
 /** Authenticode digest of an image held in memory. */
-export function authenticodeDigest(bytes: Uint8Array, options: DigestOptions = {}, headers?: PeHeaders): Uint8Array {
+export function authenticodeDigest(
+  bytes: Uint8Array,
+  options: DigestOptions = {},
+  headers?: PeHeaders,
+): Uint8Array {
   const alg = checkAlgorithm(options.algorithm ?? 'sha256');
   const h = headers ?? parsePeHeaders(bytes);
   const hash = createHash(alg);
@@ -175,7 +186,8 @@ export async function authenticodeDigestDevice(
   const reads: { start: number; len: number }[] = [];
   for (const s of plan) {
     if ('zeros' in s) reads.push({ start: -1, len: s.zeros });
-    else for (let o = s.start; o < s.end; o += CHUNK) reads.push({ start: o, len: Math.min(CHUNK, s.end - o) });
+    else
+      for (let o = s.start; o < s.end; o += CHUNK) reads.push({ start: o, len: Math.min(CHUNK, s.end - o) });
   }
   const issue = (i: number): Promise<Uint8Array> | undefined => {
     const r = reads[i];
@@ -210,7 +222,11 @@ export interface DigestReport {
 }
 
 /** Computes the section-sorted (padded and unpadded) and linear digests of an in-memory image. */
-export function digestReport(bytes: Uint8Array, algorithm: DigestAlgorithm = 'sha256', headers?: PeHeaders): DigestReport {
+export function digestReport(
+  bytes: Uint8Array,
+  algorithm: DigestAlgorithm = 'sha256',
+  headers?: PeHeaders,
+): DigestReport {
   const h = headers ?? parsePeHeaders(bytes);
   const digest = authenticodeDigest(bytes, { algorithm, padded: true }, h);
   const linear = authenticodeDigest(bytes, { algorithm, padded: true, method: 'linear' }, h);

@@ -31,10 +31,14 @@ export function parseDosHeader(bytes: Uint8Array): DosHeader {
   if (peOffset < 0x40 || peOffset % 4 !== 0 || peOffset + 24 > bytes.length) {
     // The spec puts the signature after the 64-byte stub header on an 8-byte boundary; loaders
     // accept 4. An offset pointing outside the file cannot be followed.
-    throw new FormatError('PE_BAD_LFANEW', `e_lfanew ${peOffset} does not point at a PE signature inside the file`, {
-      structure: 'DOS header',
-      offset: 0x3c,
-    });
+    throw new FormatError(
+      'PE_BAD_LFANEW',
+      `e_lfanew ${peOffset} does not point at a PE signature inside the file`,
+      {
+        structure: 'DOS header',
+        offset: 0x3c,
+      },
+    );
   }
   return { magic, peOffset };
 }

@@ -56,7 +56,11 @@ export function parsePe(bytes: Uint8Array, limits: Partial<PeLimits> = {}): PeIm
   };
   const dir = optional.dataDirectories[CERTIFICATE_TABLE_INDEX];
   if (dir !== undefined && dir.size > 0) {
-    const t: NonNullable<PeImage['certificateTable']> = { offset: dir.virtualAddress, size: dir.size, entries: [] };
+    const t: NonNullable<PeImage['certificateTable']> = {
+      offset: dir.virtualAddress,
+      size: dir.size,
+      entries: [],
+    };
     try {
       t.entries = parseCertificateTable(bytes, dir.virtualAddress, dir.size, lim);
     } catch (e) {
@@ -66,10 +70,21 @@ export function parsePe(bytes: Uint8Array, limits: Partial<PeLimits> = {}): PeIm
     image.certificateTable = t;
   }
   const sbat = sections.find((s) => s.name === '.sbat');
-  if (sbat) image.sbat = parseSbat(sectionData(bytes, sbat).subarray(0, sbat.virtualSize || sbat.sizeOfRawData), lim.maxSbatEntries);
+  if (sbat)
+    image.sbat = parseSbat(
+      sectionData(bytes, sbat).subarray(0, sbat.virtualSize || sbat.sizeOfRawData),
+      lim.maxSbatEntries,
+    );
   const computed = peChecksum(bytes, optional.checksumOffset);
   image.checksum = { stored: optional.checkSum, computed, matches: computed === optional.checkSum };
-  image.findings = layoutFindings({ fileSize: bytes.length, coff, optional, sections, sectionTableEnd, bytes });
+  image.findings = layoutFindings({
+    fileSize: bytes.length,
+    coff,
+    optional,
+    sections,
+    sectionTableEnd,
+    bytes,
+  });
   if (!image.checksum.matches && optional.checkSum !== 0) {
     image.findings.push({
       code: 'CHECKSUM_MISMATCH',
@@ -101,10 +116,14 @@ export function parsePeHeaders(bytes: Uint8Array, limits: Partial<PeLimits> = {}
   const dos = parseDosHeader(bytes);
   const coff = parseCoffHeader(bytes, dos.peOffset);
   if (coff.numberOfSections > maxSections) {
-    throw new LimitError('PE_TOO_MANY_SECTIONS', `${coff.numberOfSections} sections exceed the limit of ${maxSections}`, {
-      structure: 'COFF header',
-      offset: dos.peOffset + 6,
-    });
+    throw new LimitError(
+      'PE_TOO_MANY_SECTIONS',
+      `${coff.numberOfSections} sections exceed the limit of ${maxSections}`,
+      {
+        structure: 'COFF header',
+        offset: dos.peOffset + 6,
+      },
+    );
   }
   const optOffset = dos.peOffset + 4 + COFF_HEADER_SIZE;
   if (coff.sizeOfOptionalHeader < 2) {

@@ -31,7 +31,9 @@ export function parseSbat(data: Uint8Array, maxEntries = DEFAULT_PE_LIMITS.maxSb
     const line = rawLine.replace(/\r$/, '');
     if (line.trim() === '') continue;
     if (out.length >= maxEntries)
-      throw new LimitError('PE_SBAT_TOO_MANY', `more than ${maxEntries} SBAT entries`, { structure: '.sbat' });
+      throw new LimitError('PE_SBAT_TOO_MANY', `more than ${maxEntries} SBAT entries`, {
+        structure: '.sbat',
+      });
     const fields = line.split(',');
     const gen = /^\d{1,9}$/.test(fields[1] ?? '') ? Number(fields[1]) : -1;
     out.push({

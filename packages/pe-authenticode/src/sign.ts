@@ -35,10 +35,14 @@ export function loadPrivateKey(key: SigningKey): KeyObject {
     if (text.includes('-----BEGIN')) return createPrivateKey(Buffer.from(key));
     return createPrivateKey({ key: Buffer.from(key), format: 'der', type: 'pkcs8' });
   } catch (e) {
-    throw new FormatError('KEY_MALFORMED', 'the private key could not be loaded (PEM or DER PKCS#8 expected)', {
-      structure: 'private key',
-      cause: e,
-    });
+    throw new FormatError(
+      'KEY_MALFORMED',
+      'the private key could not be loaded (PEM or DER PKCS#8 expected)',
+      {
+        structure: 'private key',
+        cause: e,
+      },
+    );
   }
 }
 
@@ -55,15 +59,30 @@ export interface CmsSignerOptions {
 }
 
 /** Signs `data` with the key, returning the signature algorithm identifier and value. */
-export function rawSign(key: KeyObject, alg: DigestAlgorithm, data: Uint8Array): { algId: Uint8Array; value: Uint8Array } {
+export function rawSign(
+  key: KeyObject,
+  alg: DigestAlgorithm,
+  data: Uint8Array,
+): { algId: Uint8Array; value: Uint8Array } {
   const type = key.asymmetricKeyType;
   if (type === 'rsa') {
     // rsaEncryption with NULL parameters: what signtool, sbsign and osslsigncode write.
-    return { algId: derSequence(derOid(OID.rsaEncryption), derNull()), value: new Uint8Array(cryptoSign(alg, data, key)) };
+    return {
+      algId: derSequence(derOid(OID.rsaEncryption), derNull()),
+      value: new Uint8Array(cryptoSign(alg, data, key)),
+    };
   }
   if (type === 'ec') {
-    const oid = { sha1: OID.ecdsaWithSha1, sha256: OID.ecdsaWithSha256, sha384: OID.ecdsaWithSha384, sha512: OID.ecdsaWithSha512 }[alg];
-    return { algId: derSequence(derOid(oid)), value: new Uint8Array(cryptoSign(alg, data, { key, dsaEncoding: 'der' })) };
+    const oid = {
+      sha1: OID.ecdsaWithSha1,
+      sha256: OID.ecdsaWithSha256,
+      sha384: OID.ecdsaWithSha384,
+      sha512: OID.ecdsaWithSha512,
+    }[alg];
+    return {
+      algId: derSequence(derOid(oid)),
+      value: new Uint8Array(cryptoSign(alg, data, { key, dsaEncoding: 'der' })),
+    };
   }
   throw new UsageError('SIGN_KEY_TYPE', `unsupported key type ${type ?? 'unknown'} (RSA or EC expected)`);
 }
@@ -116,7 +135,9 @@ export function buildSignedData(
   const signedData = derSequence(
     derInteger(1),
     derSet(digestAlgId),
-    eContent === undefined ? derSequence(derOid(eContentType)) : derSequence(derOid(eContentType), derExplicit(0, eContent)),
+    eContent === undefined
+      ? derSequence(derOid(eContentType))
+      : derSequence(derOid(eContentType), derExplicit(0, eContent)),
     tlv(0xa0, ...certs.map((x) => x.der)),
     derSet(signerInfo),
   );
@@ -129,7 +150,11 @@ export function buildSignedData(
  * contentType, messageDigest (over the SEQUENCE's content octets), SpcSpOpusInfo (empty) and
  * SpcStatementType (individual code signing).
  */
-export function buildAuthenticodeSignature(o: CmsSignerOptions, digest: Uint8Array, signingTime?: Date): Uint8Array {
+export function buildAuthenticodeSignature(
+  o: CmsSignerOptions,
+  digest: Uint8Array,
+  signingTime?: Date,
+): Uint8Array {
   const alg = o.algorithm ?? 'sha256';
   const spc = encodeSpcIndirectData(alg, digest);
   const attrs = [
@@ -144,12 +169,19 @@ export function buildAuthenticodeSignature(o: CmsSignerOptions, digest: Uint8Arr
 function splitImage(bytes: Uint8Array, pe: PeImage): { body: Uint8Array; table: Uint8Array } {
   const t = pe.certificateTable;
   if (!t) return { body: bytes, table: new Uint8Array(0) };
-  if (t.error) throw new FormatError(t.error.code, `the certificate table is malformed: ${t.error.message}`, { structure: 'certificate table' });
-  if (t.offset + t.size !== bytes.length) {
-    throw new FormatError('PE_CERT_TABLE_NOT_AT_END', 'the certificate table is not at the end of the file; refusing to re-sign', {
+  if (t.error)
+    throw new FormatError(t.error.code, `the certificate table is malformed: ${t.error.message}`, {
       structure: 'certificate table',
-      offset: t.offset,
     });
+  if (t.offset + t.size !== bytes.length) {
+    throw new FormatError(
+      'PE_CERT_TABLE_NOT_AT_END',
+      'the certificate table is not at the end of the file; refusing to re-sign',
+      {
+        structure: 'certificate table',
+        offset: t.offset,
+      },
+    );
   }
   return { body: bytes.subarray(0, t.offset), table: bytes.subarray(t.offset, t.offset + t.size) };
 }
@@ -197,9 +229,13 @@ export interface SignImageOptions extends CmsSignerOptions {
 export function signImage(bytes: Uint8Array, options: SignImageOptions): Uint8Array {
   const pe = parsePe(bytes);
   if (pe.optional.dataDirectories.length <= CERTIFICATE_TABLE_INDEX) {
-    throw new FormatError('PE_NO_CERT_DIRECTORY', 'NumberOfRvaAndSizes < 5: the image has no certificate table directory', {
-      structure: 'optional header',
-    });
+    throw new FormatError(
+      'PE_NO_CERT_DIRECTORY',
+      'NumberOfRvaAndSizes < 5: the image has no certificate table directory',
+      {
+        structure: 'optional header',
+      },
+    );
   }
   const { body } = splitImage(bytes, pe);
   const padded = new Uint8Array(align8(body.length));

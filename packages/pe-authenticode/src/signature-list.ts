@@ -73,43 +73,62 @@ export function parseSignatureLists(
   let total = 0;
   while (r.remaining > 0) {
     const offset = r.pos;
-    if (r.remaining < 28) throw new FormatError('ESL_TRUNCATED', 'signature list header is truncated', { structure, offset });
+    if (r.remaining < 28)
+      throw new FormatError('ESL_TRUNCATED', 'signature list header is truncated', { structure, offset });
     const type = guidFromBytes(bytes, offset);
     r.skip(16);
     const listSize = r.u32();
     const headerSize = r.u32();
     const signatureSize = r.u32();
     if (listSize < 28 || listSize > bytes.length - offset) {
-      throw new FormatError('ESL_BAD_SIZE', `SignatureListSize ${listSize} does not fit the buffer`, { structure, offset: offset + 16 });
+      throw new FormatError('ESL_BAD_SIZE', `SignatureListSize ${listSize} does not fit the buffer`, {
+        structure,
+        offset: offset + 16,
+      });
     }
     const body = listSize - 28;
     if (headerSize > body) {
-      throw new FormatError('ESL_BAD_HEADER_SIZE', `SignatureHeaderSize ${headerSize} exceeds the list`, { structure, offset: offset + 20 });
+      throw new FormatError('ESL_BAD_HEADER_SIZE', `SignatureHeaderSize ${headerSize} exceeds the list`, {
+        structure,
+        offset: offset + 20,
+      });
     }
     const sigArea = body - headerSize;
     if (signatureSize < 16 || sigArea % signatureSize !== 0) {
-      throw new FormatError('ESL_BAD_SIGNATURE_SIZE', `SignatureSize ${signatureSize} does not divide the ${sigArea}-byte signature area`, {
-        structure,
-        offset: offset + 24,
-      });
+      throw new FormatError(
+        'ESL_BAD_SIGNATURE_SIZE',
+        `SignatureSize ${signatureSize} does not divide the ${sigArea}-byte signature area`,
+        {
+          structure,
+          offset: offset + 24,
+        },
+      );
     }
     const typeName = signatureTypeName(type);
     const fixed = typeName ? EFI_CERT_TYPES[typeName].dataSize : undefined;
     if (fixed !== undefined && signatureSize !== 16 + fixed) {
-      throw new FormatError('ESL_BAD_SIGNATURE_SIZE', `SignatureSize ${signatureSize} is wrong for ${typeName} (expected ${16 + fixed})`, {
-        structure,
-        offset: offset + 24,
-      });
+      throw new FormatError(
+        'ESL_BAD_SIGNATURE_SIZE',
+        `SignatureSize ${signatureSize} is wrong for ${typeName} (expected ${16 + fixed})`,
+        {
+          structure,
+          offset: offset + 24,
+        },
+      );
     }
     const header = r.bytesView(headerSize, 'SignatureHeader');
     const count = sigArea / signatureSize;
     total += count;
-    if (total > maxEntries) throw new LimitError('ESL_TOO_MANY', `more than ${maxEntries} signatures`, { structure, offset });
+    if (total > maxEntries)
+      throw new LimitError('ESL_TOO_MANY', `more than ${maxEntries} signatures`, { structure, offset });
     const signatures: SignatureData[] = [];
     for (let i = 0; i < count; i++) {
       const at = r.pos;
       r.skip(16);
-      signatures.push({ owner: guidFromBytes(bytes, at), data: r.bytesView(signatureSize - 16, 'SignatureData') });
+      signatures.push({
+        owner: guidFromBytes(bytes, at),
+        data: r.bytesView(signatureSize - 16, 'SignatureData'),
+      });
     }
     const list: SignatureList = { type, header, signatureSize, signatures, offset };
     if (typeName) list.typeName = typeName;
@@ -130,12 +149,19 @@ export function buildSignatureList(input: SignatureListInput): Uint8Array {
   const known = EFI_CERT_TYPES[input.type as SignatureTypeName];
   const guid = known ? known.guid : input.type;
   const header = input.header ?? new Uint8Array(0);
-  if (input.signatures.length === 0) throw new UsageError('ESL_EMPTY', 'a signature list needs at least one signature');
+  if (input.signatures.length === 0)
+    throw new UsageError('ESL_EMPTY', 'a signature list needs at least one signature');
   const dataSize = input.signatures[0]!.data.length;
   if (input.signatures.some((s) => s.data.length !== dataSize))
-    throw new UsageError('ESL_MIXED_SIZES', 'all signatures of one list must have the same size; build one list per size');
+    throw new UsageError(
+      'ESL_MIXED_SIZES',
+      'all signatures of one list must have the same size; build one list per size',
+    );
   if (known?.dataSize !== undefined && dataSize !== known.dataSize)
-    throw new UsageError('ESL_BAD_DATA_SIZE', `${input.type} signatures are ${known.dataSize} bytes, got ${dataSize}`);
+    throw new UsageError(
+      'ESL_BAD_DATA_SIZE',
+      `${input.type} signatures are ${known.dataSize} bytes, got ${dataSize}`,
+    );
   const signatureSize = 16 + dataSize;
   const listSize = 28 + header.length + signatureSize * input.signatures.length;
   const out = new Uint8Array(listSize);

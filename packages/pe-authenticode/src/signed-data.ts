@@ -72,7 +72,9 @@ export function parseSignedData(bytes: Uint8Array, structure = 'PKCS#7 SignedDat
   if (kids[0]?.tag === Tag.oid && kids[0].cls === TagClass.universal) {
     const ct = decodeOid(kids[0], structure);
     if (ct !== OID.signedData) {
-      throw new FormatError('PKCS7_NOT_SIGNED_DATA', `ContentInfo holds ${ct}, not SignedData`, { structure });
+      throw new FormatError('PKCS7_NOT_SIGNED_DATA', `ContentInfo holds ${ct}, not SignedData`, {
+        structure,
+      });
     }
     const wrapped = expectTag(kids[1], 0, structure, TagClass.context);
     return parseSignedDataSequence(children(wrapped, structure)[0], structure);
@@ -113,7 +115,8 @@ export function parseSignerInfo(el: DerElement, structure: string): SignerInfo {
   }
   out.signatureAlgorithm = decodeOid(sequence(f[i++], structure)[0], structure);
   out.signature = expectTag(f[i++], Tag.octetString, structure).value;
-  if (f[i]?.cls === TagClass.context && f[i]!.tag === 1) out.unsignedAttrs = parseAttributes(f[i]!, structure);
+  if (f[i]?.cls === TagClass.context && f[i]!.tag === 1)
+    out.unsignedAttrs = parseAttributes(f[i]!, structure);
   return out as SignerInfo;
 }
 

@@ -62,14 +62,20 @@ export function checkSigner(
   const failures: VerifyReason[] = [];
   const hashAlg = DIGEST_BY_OID[si.digestAlgorithm];
   if (!hashAlg) {
-    failures.push({ code: 'UNSUPPORTED_ALGORITHM', message: `digest algorithm ${si.digestAlgorithm} is not supported` });
+    failures.push({
+      code: 'UNSUPPORTED_ALGORITHM',
+      message: `digest algorithm ${si.digestAlgorithm} is not supported`,
+    });
     return { failures };
   }
   let signedBytes = content;
   if (si.signedAttrs) {
     const md = attribute(si.signedAttrs, OID.messageDigest);
     if (!md || md.tag !== Tag.octetString) {
-      failures.push({ code: 'MISSING_MESSAGE_DIGEST', message: 'the signed attributes carry no messageDigest' });
+      failures.push({
+        code: 'MISSING_MESSAGE_DIGEST',
+        message: 'the signed attributes carry no messageDigest',
+      });
     } else if (!Buffer.from(md.value).equals(hashBytes(hashAlg, content))) {
       failures.push({
         code: 'MESSAGE_DIGEST_MISMATCH',
@@ -78,7 +84,10 @@ export function checkSigner(
     }
     const ct = attribute(si.signedAttrs, OID.contentType);
     if (ct && decodeOid(ct) !== sd.contentType) {
-      failures.push({ code: 'CONTENT_TYPE_MISMATCH', message: 'the contentType attribute differs from the eContentType' });
+      failures.push({
+        code: 'CONTENT_TYPE_MISMATCH',
+        message: 'the contentType attribute differs from the eContentType',
+      });
     }
     signedBytes = si.signedAttrsDer!;
   }
@@ -88,9 +97,15 @@ export function checkSigner(
     return { failures };
   }
   const sigHash = SIGNATURE_HASH_BY_OID[si.signatureAlgorithm] ?? hashAlg;
-  const known = si.signatureAlgorithm in SIGNATURE_HASH_BY_OID || si.signatureAlgorithm === OID.rsaEncryption || si.signatureAlgorithm === OID.ecPublicKey;
+  const known =
+    si.signatureAlgorithm in SIGNATURE_HASH_BY_OID ||
+    si.signatureAlgorithm === OID.rsaEncryption ||
+    si.signatureAlgorithm === OID.ecPublicKey;
   if (!known) {
-    failures.push({ code: 'UNSUPPORTED_ALGORITHM', message: `signature algorithm ${si.signatureAlgorithm} is not supported` });
+    failures.push({
+      code: 'UNSUPPORTED_ALGORITHM',
+      message: `signature algorithm ${si.signatureAlgorithm} is not supported`,
+    });
     return { certificate, failures };
   }
   let ok = false;
@@ -99,6 +114,10 @@ export function checkSigner(
   } catch {
     ok = false;
   }
-  if (!ok) failures.push({ code: 'BAD_SIGNATURE', message: `the signature by ${certificate.subject} does not verify` });
+  if (!ok)
+    failures.push({
+      code: 'BAD_SIGNATURE',
+      message: `the signature by ${certificate.subject} does not verify`,
+    });
   return { certificate, failures };
 }

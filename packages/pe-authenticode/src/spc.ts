@@ -82,12 +82,15 @@ export function parseSpcIndirectData(el: DerElement): SpcIndirectData {
     let flags: Uint8Array = new Uint8Array(0);
     if (pe[i]?.tag === Tag.bitString && pe[i]?.cls === TagClass.universal) flags = pe[i++]!.value.subarray(1);
     const peImage: NonNullable<SpcIndirectData['peImage']> = { flags };
-    const link = pe[i]?.cls === TagClass.context && pe[i]?.tag === 0 ? children(pe[i]!, structure)[0] : undefined;
+    const link =
+      pe[i]?.cls === TagClass.context && pe[i]?.tag === 0 ? children(pe[i]!, structure)[0] : undefined;
     if (link?.cls === TagClass.context) {
       if (link.tag === 0) peImage.file = new TextDecoder().decode(link.value);
       else if (link.tag === 2) {
         const s = children(link, structure)[0];
-        if (s) peImage.file = s.tag === 0 ? decodeString({ ...s, tag: Tag.bmpString }) : new TextDecoder().decode(s.value);
+        if (s)
+          peImage.file =
+            s.tag === 0 ? decodeString({ ...s, tag: Tag.bmpString }) : new TextDecoder().decode(s.value);
       } else if (link.tag === 1) {
         const so = children(link, structure);
         const classId = so[0] ? Buffer.from(so[0].value).toString('hex') : '';

@@ -1,7 +1,13 @@
 import { FormatError } from '@lsvm/core';
 import { Tag, decodeOid, decodeTime, expectTag, parseDer, sequence } from './der.js';
 import { DIGEST_BY_OID, OID } from './oids.js';
-import { type SignedData, type SignerInfo, attribute, parseSignedData, parseSignerInfo } from './signed-data.js';
+import {
+  type SignedData,
+  type SignerInfo,
+  attribute,
+  parseSignedData,
+  parseSignerInfo,
+} from './signed-data.js';
 import { type VerifyReason, checkSigner, hashBytes } from './signer-check.js';
 import type { Certificate } from './x509.js';
 
@@ -40,7 +46,9 @@ function rfc3161(token: Uint8Array, outer: SignerInfo): TimestampInfo {
   try {
     const tsd = parseSignedData(token, 'RFC 3161 token');
     if (tsd.contentType !== OID.tstInfo || !tsd.content || tsd.content.tag !== Tag.octetString) {
-      throw new FormatError('TST_NOT_TSTINFO', 'token does not encapsulate a TSTInfo', { structure: 'RFC 3161 token' });
+      throw new FormatError('TST_NOT_TSTINFO', 'token does not encapsulate a TSTInfo', {
+        structure: 'RFC 3161 token',
+      });
     }
     const tstBytes = tsd.content.value;
     // TSTInfo ::= SEQUENCE { version, policy, messageImprint, serialNumber, genTime, … } (RFC 3161 §2.4.2)
@@ -50,10 +58,16 @@ function rfc3161(token: Uint8Array, outer: SignerInfo): TimestampInfo {
     const imprint = expectTag(mi[1], Tag.octetString, 'TSTInfo').value;
     t.time = decodeTime(f[4], 'TSTInfo');
     if (!alg || !Buffer.from(imprint).equals(hashBytes(alg, outer.signature))) {
-      t.failures.push({ code: 'TIMESTAMP_IMPRINT_MISMATCH', message: 'the timestamp imprint does not match the signature' });
+      t.failures.push({
+        code: 'TIMESTAMP_IMPRINT_MISMATCH',
+        message: 'the timestamp imprint does not match the signature',
+      });
     }
     const si = tsd.signerInfos[0];
-    if (!si) throw new FormatError('TST_NO_SIGNER', 'timestamp token has no signer', { structure: 'RFC 3161 token' });
+    if (!si)
+      throw new FormatError('TST_NO_SIGNER', 'timestamp token has no signer', {
+        structure: 'RFC 3161 token',
+      });
     const c = checkSigner(tsd, si, tstBytes);
     if (c.certificate) t.signer = c.certificate;
     t.failures.push(...c.failures);
@@ -77,7 +91,10 @@ function counterSignature(raw: Uint8Array, sd: SignedData, outer: SignerInfo): T
     if (c.certificate) t.signer = c.certificate;
     for (const f of c.failures) {
       if (f.code === 'MESSAGE_DIGEST_MISMATCH')
-        t.failures.push({ code: 'TIMESTAMP_IMPRINT_MISMATCH', message: 'the countersignature digest does not match the signature' });
+        t.failures.push({
+          code: 'TIMESTAMP_IMPRINT_MISMATCH',
+          message: 'the countersignature digest does not match the signature',
+        });
       else if (f.code !== 'CONTENT_TYPE_MISMATCH') t.failures.push(f);
     }
   } catch (e) {

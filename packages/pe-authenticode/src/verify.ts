@@ -99,21 +99,32 @@ function buildChain(
                 code: 'BAD_CERTIFICATE_SIGNATURE',
                 message: `the certificate of ${cur.subject} does not verify with its issuer's key`,
               }
-            : { code: 'UNTRUSTED_CHAIN', message: `no trust anchor issued ${cur.subject} (issuer ${cur.issuer})` },
+            : {
+                code: 'UNTRUSTED_CHAIN',
+                message: `no trust anchor issued ${cur.subject} (issuer ${cur.issuer})`,
+              },
         ],
       };
     }
     chain.push(next);
     cur = next;
   }
-  return { chain, failures: [{ code: 'CHAIN_TOO_LONG', message: `no anchor within ${maxLength} certificates` }] };
+  return {
+    chain,
+    failures: [{ code: 'CHAIN_TOO_LONG', message: `no anchor within ${maxLength} certificates` }],
+  };
 }
 
 function checkEku(chain: Certificate[], anchor: Certificate | undefined): VerifyReason[] {
   for (const c of chain) {
     if (c === anchor || c.extKeyUsage === undefined) continue;
     if (!c.extKeyUsage.includes(OID.ekuCodeSigning) && !c.extKeyUsage.includes(OID.anyExtendedKeyUsage)) {
-      return [{ code: 'EKU_NOT_CODE_SIGNING', message: `${c.subject} has an extended key usage without code signing` }];
+      return [
+        {
+          code: 'EKU_NOT_CODE_SIGNING',
+          message: `${c.subject} has an extended key usage without code signing`,
+        },
+      ];
     }
   }
   return [];
@@ -123,9 +134,15 @@ function checkValidity(chain: Certificate[], at: Date): VerifyReason[] {
   const out: VerifyReason[] = [];
   for (const c of chain) {
     if (at < c.notBefore)
-      out.push({ code: 'CERTIFICATE_NOT_YET_VALID', message: `${c.subject} is valid from ${c.notBefore.toISOString()}` });
+      out.push({
+        code: 'CERTIFICATE_NOT_YET_VALID',
+        message: `${c.subject} is valid from ${c.notBefore.toISOString()}`,
+      });
     else if (at > c.notAfter)
-      out.push({ code: 'CERTIFICATE_EXPIRED', message: `${c.subject} expired on ${c.notAfter.toISOString()}` });
+      out.push({
+        code: 'CERTIFICATE_EXPIRED',
+        message: `${c.subject} expired on ${c.notAfter.toISOString()}`,
+      });
   }
   return out;
 }
@@ -148,7 +165,10 @@ export function verifySignature(
   };
   const alg = sig.spc.digestAlgorithm;
   if (sig.spc.dataType !== OID.spcPeImageData) {
-    out.failures.push({ code: 'NOT_AUTHENTICODE', message: `the signed data type ${sig.spc.dataType} is not a PE image` });
+    out.failures.push({
+      code: 'NOT_AUTHENTICODE',
+      message: `the signed data type ${sig.spc.dataType} is not a PE image`,
+    });
   }
   if (!alg) {
     out.failures.push({
@@ -159,9 +179,18 @@ export function verifySignature(
     out.digestAlgorithm = alg;
     const computed = digestOf(alg);
     if (computed === undefined) {
-      out.failures.push({ code: 'IMAGE_MALFORMED', message: 'the image layout cannot be hashed (headers or sections point outside the file)' });
-    } else if (((out.computedDigest = computed), !constantTimeEqual(computed, sig.spc.digest))) {
-      out.failures.push({ code: 'DIGEST_MISMATCH', message: 'the image digest differs from the signed digest' });
+      out.failures.push({
+        code: 'IMAGE_MALFORMED',
+        message: 'the image layout cannot be hashed (headers or sections point outside the file)',
+      });
+    } else {
+      out.computedDigest = computed;
+      if (!constantTimeEqual(computed, sig.spc.digest)) {
+        out.failures.push({
+          code: 'DIGEST_MISMATCH',
+          message: 'the image digest differs from the signed digest',
+        });
+      }
     }
   }
   const sc = checkSigner(sig.signedData, sig.signerInfo, sig.spc.contentOctets);
@@ -191,7 +220,11 @@ export function verifySignature(
  * 2. otherwise trusted when any signature verifies and chains to an anchor (`trust` or the db
  *    certificates), or when db lists the image digest.
  */
-export function verifyImage(bytes: Uint8Array, options: VerifyOptions = {}, parsed?: PeImage): ImageVerification {
+export function verifyImage(
+  bytes: Uint8Array,
+  options: VerifyOptions = {},
+  parsed?: PeImage,
+): ImageVerification {
   const pe = parsed ?? parsePe(bytes);
   const db = options.db ?? emptyDatabase();
   const dbx = options.dbx ?? emptyDatabase();
@@ -217,7 +250,11 @@ export function verifyImage(bytes: Uint8Array, options: VerifyOptions = {}, pars
       .map((e) => ({ index: e.entry.index, code: e.error!.code, message: e.error!.message })),
   };
   if (pe.certificateTable?.error) {
-    out.undecodable.push({ index: -1, code: pe.certificateTable.error.code, message: pe.certificateTable.error.message });
+    out.undecodable.push({
+      index: -1,
+      code: pe.certificateTable.error.code,
+      message: pe.certificateTable.error.message,
+    });
   }
   for (const { path, signature } of flattenSignatures(entries)) {
     out.signatures.push(verifySignature(signature, path, digestOf, anchors, options));
@@ -246,7 +283,10 @@ export function verifyImage(bytes: Uint8Array, options: VerifyOptions = {}, pars
     }
   }
   if (out.forbidden) {
-    out.reason = { code: 'FORBIDDEN_BY_DBX', message: `forbidden by dbx (${out.forbidden.by}: ${out.forbidden.detail})` };
+    out.reason = {
+      code: 'FORBIDDEN_BY_DBX',
+      message: `forbidden by dbx (${out.forbidden.by}: ${out.forbidden.detail})`,
+    };
     return out;
   }
   for (const alg of hashAlgorithms(db)) {

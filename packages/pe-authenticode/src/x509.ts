@@ -107,12 +107,17 @@ export function parseCertificate(der: Uint8Array): Certificate {
   try {
     x509 = new X509Certificate(el.raw);
   } catch (e) {
-    throw new FormatError('X509_MALFORMED', `certificate rejected by the X.509 decoder: ${(e as Error).message}`, {
-      structure,
-      cause: e,
-    });
+    throw new FormatError(
+      'X509_MALFORMED',
+      `certificate rejected by the X.509 decoder: ${(e as Error).message}`,
+      {
+        structure,
+        cause: e,
+      },
+    );
   }
-  const serialBytes = serialEl.value.length > 1 && serialEl.value[0] === 0 ? serialEl.value.subarray(1) : serialEl.value;
+  const serialBytes =
+    serialEl.value.length > 1 && serialEl.value[0] === 0 ? serialEl.value.subarray(1) : serialEl.value;
   const out: Certificate = {
     der: el.raw,
     tbs: (tbsEl as DerElement).raw,

@@ -64,7 +64,9 @@ d('Debian EFI binaries', () => {
   });
 
   test('shim verifies against the Microsoft UEFI CA 2011 and its vendor certificate verifies grub', () => {
-    const ca = parseCertificate(new Uint8Array(readFileSync(join(sharedVectors, 'secureboot/microsoft-uefi-ca-2011.der'))));
+    const ca = parseCertificate(
+      new Uint8Array(readFileSync(join(sharedVectors, 'secureboot/microsoft-uefi-ca-2011.der'))),
+    );
     const shim = read(BINARIES.shimSigned);
     const v = verifyImage(shim, { trust: [ca] });
     expect(v.trusted).toBe(true);
@@ -80,7 +82,9 @@ d('Debian EFI binaries', () => {
   });
 
   test('time validity is ignored by default and checkable on request', () => {
-    const ca = parseCertificate(new Uint8Array(readFileSync(join(sharedVectors, 'secureboot/microsoft-uefi-ca-2011.der'))));
+    const ca = parseCertificate(
+      new Uint8Array(readFileSync(join(sharedVectors, 'secureboot/microsoft-uefi-ca-2011.der'))),
+    );
     const shim = read(BINARIES.shimSigned);
     const far = verifyImage(shim, { trust: [ca], checkTime: new Date('2099-01-01T00:00:00Z') });
     expect(far.trusted).toBe(false);
@@ -90,14 +94,17 @@ d('Debian EFI binaries', () => {
   });
 
   test('any byte flipped in a hashed range breaks the signature; excluded fields do not', () => {
-    const ca = parseCertificate(new Uint8Array(readFileSync(join(sharedVectors, 'secureboot/microsoft-uefi-ca-2011.der'))));
+    const ca = parseCertificate(
+      new Uint8Array(readFileSync(join(sharedVectors, 'secureboot/microsoft-uefi-ca-2011.der'))),
+    );
     const shim = read(BINARIES.shimSigned);
     const pe = parsePe(shim);
     const ck = pe.optional.checksumOffset;
     const table = pe.certificateTable!.offset;
     // Offsets across the headers, every section, the trailing data before the table.
     const offsets = [0x3c - 4, ck - 1, ck + 4, pe.optional.sizeOfHeaders - 1, table - 1];
-    for (const s of pe.sections) if (s.sizeOfRawData > 0) offsets.push(s.pointerToRawData, s.pointerToRawData + s.sizeOfRawData - 1);
+    for (const s of pe.sections)
+      if (s.sizeOfRawData > 0) offsets.push(s.pointerToRawData, s.pointerToRawData + s.sizeOfRawData - 1);
     for (const off of offsets) {
       const copy = shim.slice();
       copy[off]! ^= 0x01;

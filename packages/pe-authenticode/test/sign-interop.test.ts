@@ -50,7 +50,12 @@ describeWithPeers(['openssl', 'sbsign', 'sbverify', 'osslsigncode', 'pesign'], '
     const sig = parseAuthenticodeSignature(extractSignature(out));
     expect(sig.signedData.version).toBe(1);
     expect(sig.signerInfo.signedAttrs!.map((a) => a.type).sort()).toEqual(
-      ['1.2.840.113549.1.9.3', '1.2.840.113549.1.9.4', '1.3.6.1.4.1.311.2.1.11', '1.3.6.1.4.1.311.2.1.12'].sort(),
+      [
+        '1.2.840.113549.1.9.3',
+        '1.2.840.113549.1.9.4',
+        '1.3.6.1.4.1.311.2.1.11',
+        '1.3.6.1.4.1.311.2.1.12',
+      ].sort(),
     );
     expect(Buffer.from(sig.spc.digest).equals(authenticodeDigest(input))).toBe(true);
     expect(verifyImage(out, { trust: [cert(pki.caPem)] }).trusted).toBe(true);
@@ -67,7 +72,11 @@ describeWithPeers(['openssl', 'sbsign', 'sbverify', 'osslsigncode', 'pesign'], '
 
   test('SHA-384 and SHA-512 image digests', () => {
     for (const algorithm of ['sha384', 'sha512'] as const) {
-      const out = signImage(input, { certificate: cert(pki.rsaCert), key: readFileSync(pki.rsaKey, 'utf8'), algorithm });
+      const out = signImage(input, {
+        certificate: cert(pki.rsaCert),
+        key: readFileSync(pki.rsaKey, 'utf8'),
+        algorithm,
+      });
       writeFileSync(f(`ours-${algorithm}.efi`), out);
       expect(osslVerify(f(`ours-${algorithm}.efi`)).stdout).toContain('Signature verification: ok');
       const v = verifyImage(out, { trust: [cert(pki.caPem)] });
@@ -79,11 +88,27 @@ describeWithPeers(['openssl', 'sbsign', 'sbverify', 'osslsigncode', 'pesign'], '
   test('sbsign and osslsigncode signatures verify with us', () => {
     writeFileSync(f('in.efi'), input);
     runOk('sbsign', ['--key', pki.rsaKey, '--cert', pki.rsaCert, '--output', f('sb.efi'), f('in.efi')]);
-    runOk('osslsigncode', ['sign', '-certs', pki.rsaCert, '-key', pki.rsaKey, '-h', 'sha256', '-in', f('in.efi'), '-out', f('oss.efi')]);
+    runOk('osslsigncode', [
+      'sign',
+      '-certs',
+      pki.rsaCert,
+      '-key',
+      pki.rsaKey,
+      '-h',
+      'sha256',
+      '-in',
+      f('in.efi'),
+      '-out',
+      f('oss.efi'),
+    ]);
     for (const n of ['sb.efi', 'oss.efi']) {
       const b = new Uint8Array(readFileSync(f(n)));
       const v = verifyImage(b, { trust: [cert(pki.caPem)] });
-      expect({ n, trusted: v.trusted, failures: v.signatures[0]?.failures }).toEqual({ n, trusted: true, failures: [] });
+      expect({ n, trusted: v.trusted, failures: v.signatures[0]?.failures }).toEqual({
+        n,
+        trusted: true,
+        failures: [],
+      });
     }
   });
 
@@ -94,7 +119,10 @@ describeWithPeers(['openssl', 'sbsign', 'sbverify', 'osslsigncode', 'pesign'], '
     const two = new Uint8Array(readFileSync(f('two.efi')));
     const pe = parsePe(two);
     expect(pe.certificateTable!.entries).toHaveLength(2);
-    expect(imageSignatures(pe).map((s) => s.signature?.signer?.subject)).toEqual(['CN=lsvm rsa signer', 'CN=lsvm ec signer']);
+    expect(imageSignatures(pe).map((s) => s.signature?.signer?.subject)).toEqual([
+      'CN=lsvm rsa signer',
+      'CN=lsvm ec signer',
+    ]);
     const v = verifyImage(two, { trust: [cert(pki.caPem)] });
     expect(v.signatures.map((s) => s.trusted)).toEqual([true, true]);
     expect(sbverify(f('two.efi')).stdout).toContain('Signature verification OK');
@@ -104,11 +132,17 @@ describeWithPeers(['openssl', 'sbsign', 'sbverify', 'osslsigncode', 'pesign'], '
     expect(p.stdout).toContain('lsvm ec signer');
     // Appending a third signature with us keeps the others.
     const three = signImage(two, { certificate: cert(pki.ecCert), key: readFileSync(pki.ecKey) });
-    expect(verifyImage(three, { trust: [cert(pki.caPem)] }).signatures.map((s) => s.trusted)).toEqual([true, true, true]);
+    expect(verifyImage(three, { trust: [cert(pki.caPem)] }).signatures.map((s) => s.trusted)).toEqual([
+      true,
+      true,
+      true,
+    ]);
     // Remove the first: the sbsign signature remains and still verifies with sbverify.
     const rest = removeSignature(two, 0);
     writeFileSync(f('rest.efi'), rest);
-    expect(imageSignatures(parsePe(rest)).map((s) => s.signature?.signer?.subject)).toEqual(['CN=lsvm ec signer']);
+    expect(imageSignatures(parsePe(rest)).map((s) => s.signature?.signer?.subject)).toEqual([
+      'CN=lsvm ec signer',
+    ]);
     expect(sbverify(f('rest.efi')).stdout).toContain('Signature verification OK');
     // Remove all: the image is unsigned again, padded to 8, with a valid checksum.
     const none = removeSignature(two);
@@ -125,7 +159,20 @@ describeWithPeers(['openssl', 'sbsign', 'sbverify', 'osslsigncode', 'pesign'], '
   test('a signature osslsigncode nests inside ours (1.3.6.1.4.1.311.2.4.1) verifies with both', () => {
     const ours = signImage(input, { certificate: cert(pki.rsaCert), key: readFileSync(pki.rsaKey, 'utf8') });
     writeFileSync(f('outer.efi'), ours);
-    runOk('osslsigncode', ['sign', '-nest', '-certs', pki.ecCert, '-key', pki.ecKey, '-h', 'sha384', '-in', f('outer.efi'), '-out', f('nested.efi')]);
+    runOk('osslsigncode', [
+      'sign',
+      '-nest',
+      '-certs',
+      pki.ecCert,
+      '-key',
+      pki.ecKey,
+      '-h',
+      'sha384',
+      '-in',
+      f('outer.efi'),
+      '-out',
+      f('nested.efi'),
+    ]);
     const b = new Uint8Array(readFileSync(f('nested.efi')));
     const v = verifyImage(b, { trust: [cert(pki.caPem)] });
     expect(v.signatures.map((s) => [s.path, s.digestAlgorithm, s.trusted])).toEqual([
@@ -138,7 +185,10 @@ describeWithPeers(['openssl', 'sbsign', 'sbverify', 'osslsigncode', 'pesign'], '
   });
 
   test('a leaf whose EKU lacks code signing is refused with its own reason', () => {
-    const out = signImage(input, { certificate: cert(pki.serverCert), key: readFileSync(pki.serverKey, 'utf8') });
+    const out = signImage(input, {
+      certificate: cert(pki.serverCert),
+      key: readFileSync(pki.serverKey, 'utf8'),
+    });
     const v = verifyImage(out, { trust: [cert(pki.caPem)] });
     expect(v.trusted).toBe(false);
     expect(v.signatures[0]!.failures.map((x) => x.code)).toEqual(['EKU_NOT_CODE_SIGNING']);

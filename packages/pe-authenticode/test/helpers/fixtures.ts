@@ -25,7 +25,9 @@ export function systemFile(path: string, pkg: string): Uint8Array | undefined {
 
 /** True when every listed binary exists (printing a skip reason otherwise). */
 export function haveBinaries(...paths: string[]): boolean {
-  return paths.every((p) => systemFile(p, 'shim-signed / shim-unsigned / grub-efi-amd64-signed') !== undefined);
+  return paths.every(
+    (p) => systemFile(p, 'shim-signed / shim-unsigned / grub-efi-amd64-signed') !== undefined,
+  );
 }
 
 /** A throwaway PKI made with openssl: a root CA, an RSA and an EC code-signing leaf. */
@@ -52,7 +54,25 @@ export function makePki(): TestPki {
     runOk('openssl', args);
   };
   const ca = (name: string, cn: string): void =>
-    ossl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', p(`${name}.key`), '-out', p(`${name}.pem`), '-days', '3650', '-subj', `/CN=${cn}`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=keyCertSign,cRLSign');
+    ossl(
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      p(`${name}.key`),
+      '-out',
+      p(`${name}.pem`),
+      '-days',
+      '3650',
+      '-subj',
+      `/CN=${cn}`,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=keyCertSign,cRLSign',
+    );
   ca('ca', 'lsvm test CA');
   ca('other', 'lsvm other CA');
   const leaf = (name: string, cn: string, keyArgs: string[], eku: string): void => {
@@ -62,8 +82,27 @@ export function makePki(): TestPki {
       ossl('genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', p(`${name}.key`));
     }
     ossl('req', '-new', '-key', p(`${name}.key`), '-out', p(`${name}.csr`), '-subj', `/CN=${cn}`);
-    writeFileSync(p(`${name}.ext`), `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=${eku}\n`);
-    ossl('x509', '-req', '-in', p(`${name}.csr`), '-CA', p('ca.pem'), '-CAkey', p('ca.key'), '-CAcreateserial', '-out', p(`${name}.pem`), '-days', '3650', '-extfile', p(`${name}.ext`));
+    writeFileSync(
+      p(`${name}.ext`),
+      `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=${eku}\n`,
+    );
+    ossl(
+      'x509',
+      '-req',
+      '-in',
+      p(`${name}.csr`),
+      '-CA',
+      p('ca.pem'),
+      '-CAkey',
+      p('ca.key'),
+      '-CAcreateserial',
+      '-out',
+      p(`${name}.pem`),
+      '-days',
+      '3650',
+      '-extfile',
+      p(`${name}.ext`),
+    );
   };
   leaf('rsa', 'lsvm rsa signer', ['rsa'], 'codeSigning');
   leaf('ec', 'lsvm ec signer', ['ec'], 'codeSigning');

@@ -19,6 +19,8 @@ export interface SyntheticPe {
   fileAlignment?: number;
   /** Extra file length (zeros) to make the total not a multiple of 8, etc. */
   trailingZeros?: number;
+  /** Build a PE32 (magic 0x10b) image instead of PE32+. */
+  pe32?: boolean;
 }
 
 const FILE_ALIGN = 0x200;
@@ -27,7 +29,8 @@ export function makePe(spec: SyntheticPe): Uint8Array {
   const fa = spec.fileAlignment ?? FILE_ALIGN;
   const nDirs = spec.numberOfRvaAndSizes ?? 16;
   const peOff = 0x80;
-  const optSize = 112 + nDirs * 8;
+  const dirsAt = spec.pe32 ? 96 : 112;
+  const optSize = dirsAt + nDirs * 8;
   const tableOff = peOff + 24 + optSize;
   const headersEnd = tableOff + spec.sections.length * 40;
   const sizeOfHeaders = Math.ceil(headersEnd / fa) * fa;
@@ -48,18 +51,18 @@ export function makePe(spec: SyntheticPe): Uint8Array {
   out[1] = 0x5a;
   v.setUint32(0x3c, peOff, true);
   v.setUint32(peOff, 0x4550, true);
-  v.setUint16(peOff + 4, 0x8664, true);
+  v.setUint16(peOff + 4, spec.pe32 ? 0x14c : 0x8664, true);
   v.setUint16(peOff + 6, spec.sections.length, true);
   v.setUint16(peOff + 20, optSize, true);
   v.setUint16(peOff + 22, 0x2022, true);
   const o = peOff + 24;
-  v.setUint16(o, 0x20b, true);
+  v.setUint16(o, spec.pe32 ? 0x10b : 0x20b, true);
   v.setUint32(o + 32, 0x1000, true); // SectionAlignment
   v.setUint32(o + 36, fa, true);
   let va = 0x1000;
   v.setUint32(o + 60, sizeOfHeaders, true);
   v.setUint16(o + 68, 10, true); // EFI application
-  v.setUint32(o + 108, nDirs, true);
+  v.setUint32(o + dirsAt - 4, nDirs, true);
   placed.forEach((s, i) => {
     const h = tableOff + i * 40;
     new TextEncoder().encodeInto(s.name.slice(0, 8), out.subarray(h, h + 8));
