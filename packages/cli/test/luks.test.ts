@@ -1,0 +1,93 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readXz, sharedVectors, tempDir } from '@lsvm/testkit';
+import { runCli } from '../src/index.js';
+
+function io(stdin: Uint8Array = new Uint8Array(0)) {
+  const out: string[] = [];
+  const err: string[] = [];
+  return {
+    out,
+    err,
+    io: {
+      stdout: {
+        write: (s: string | Uint8Array) => out.push(typeof s === 'string' ? s : Buffer.from(s).toString()),
+      },
+      stderr: { write: (s: string) => err.push(s) },
+      readStdin: async () => stdin,
+      env: {},
+    },
+  };
+}
+
+describe('lsvm luks', () => {
+  const dir = tempDir('lsvm-cli-luks-');
+  afterAll(() => dir.cleanup());
+  const img = join(dir.path, 'compat2.img');
+  const kf = join(dir.path, 'kf');
+  beforeAll(() => {
+    writeFileSync(img, readXz(join(sharedVectors, 'luks', 'compatimage2.img.xz')));
+    writeFileSync(kf, 'compatkey');
+  });
+
+  test('dump --json: version, uuid, keyslots, copies; no secret', async () => {
+    const t = io();
+    expect(await runCli(['luks', 'dump', img, '--json'], t.io)).toBe(0);
+    const j = JSON.parse(t.out.join(''));
+    expect(j).toMatchObject({ version: 2, uuid: expect.any(String), epoch: expect.any(String) });
+    expect(j.keyslots.map((k: { id: number }) => k.id)).toEqual([0, 1]);
+    expect(j.copies.primary.valid && j.copies.secondary.valid).toBe(true);
+    expect(t.out.join('')).not.toContain('d47ee2cdc40f39be9a3e8d72a149cc4d');
+  });
+
+  test('open-test: 0 with the right key, 5 with a wrong one', async () => {
+    expect(await runCli(['luks', 'open-test', img, '--key-file', kf], io().io)).toBe(0);
+    const bad = io(new TextEncoder().encode('nope'));
+    expect(await runCli(['luks', 'open-test', img, '--key-file', '-'], bad.io)).toBe(5);
+    expect(bad.err.join('')).toContain('LUKS_WRONG_KEY');
+  });
+
+  test('dump-volume-key prints only the hex key (stdin key file)', async () => {
+    const t = io(new TextEncoder().encode('compatkey'));
+    expect(await runCli(['luks', 'dump-volume-key', img, '--key-file', '-'], t.io)).toBe(0);
+    expect(t.out.join('')).toBe('d47ee2cdc40f39be9a3e8d72a149cc4d\n');
+  });
+
+  test('encrypt, add-key, remove-key, decrypt round trip', async () => {
+    const plain = join(dir.path, 'plain.bin');
+    const data = new Uint8Array(300_000).map((_, i) => (i * 31) & 0xff);
+    writeFileSync(plain, data);
+    const enc = join(dir.path, 'enc.img');
+    const fast = ['--pbkdf', 'pbkdf2', '--pbkdf-force-iterations', '1000'];
+    expect(
+      await runCli(
+        ['luks', 'encrypt', plain, enc, '--key-file', kf, ...fast, '--sector-size', '4096'],
+        io().io,
+      ),
+    ).toBe(0);
+    const kf2 = join(dir.path, 'kf2');
+    writeFileSync(kf2, 'second');
+    const add = io();
+    expect(
+      await runCli(
+        ['luks', 'add-key', enc, '--key-file', kf, '--new-key-file', kf2, ...fast, '--json'],
+        add.io,
+      ),
+    ).toBe(0);
+    expect(JSON.parse(add.out.join(''))).toEqual({ keyslot: 1 });
+    expect(await runCli(['luks', 'remove-key', enc, '--key-file', kf], io().io)).toBe(0);
+    expect(await runCli(['luks', 'open-test', enc, '--key-file', kf], io().io)).toBe(5);
+    const out = join(dir.path, 'out.bin');
+    expect(await runCli(['luks', 'decrypt', enc, out, '--key-file', kf2], io().io)).toBe(0);
+    const back = new Uint8Array(readFileSync(out));
+    expect(Buffer.from(back.subarray(0, data.length)).equals(Buffer.from(data))).toBe(true);
+    expect(back.subarray(data.length).every((b) => b === 0)).toBe(true);
+  });
+
+  test('bad input and bad options map to exit codes 3 and 2', async () => {
+    const notLuks = join(dir.path, 'zeros');
+    writeFileSync(notLuks, new Uint8Array(8192));
+    expect(await runCli(['luks', 'dump', notLuks], io().io)).toBe(3);
+    expect(await runCli(['luks', 'format', notLuks, '--key-file', kf, '--type', 'luks3'], io().io)).toBe(2);
+  });
+});
