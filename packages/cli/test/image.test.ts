@@ -1,0 +1,45 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describeWithPeers, runOk, tempDir } from '@lsvm/testkit';
+import { isVhdxFile, openImage } from '../src/image.js';
+
+describeWithPeers(['sgdisk', 'qemu-img'], 'openImage: raw and VHDX disks, GPT partitions', () => {
+  const t = tempDir('lsvm-cli-image-');
+  afterAll(() => t.cleanup());
+
+  test('a partition inside a raw disk and inside the same disk converted to VHDX read the same bytes', async () => {
+    const raw = join(t.path, 'disk.img');
+    writeFileSync(raw, new Uint8Array(0));
+    runOk('truncate', ['-s', '16M', raw]);
+    runOk('sgdisk', ['-n', '1:2048:+4M', '-t', '1:ef00', '-n', '2:0:+4M', '-t', '2:8300', raw]);
+    const start2 = Number(/First sector: (\d+)/.exec(runOk('sgdisk', ['-i', '2', raw]))![1]);
+    const marker = Buffer.from('lsvm partition 2 marker');
+    runOk('dd', [`of=${raw}`, `seek=${start2 * 512}`, 'bs=1', 'conv=notrunc', 'status=none'], {
+      input: marker,
+    });
+    const vhdx = join(t.path, 'disk.vhdx');
+    runOk('qemu-img', ['convert', '-f', 'raw', '-O', 'vhdx', raw, vhdx]);
+    expect(await isVhdxFile(vhdx)).toBe(true);
+    expect(await isVhdxFile(raw)).toBe(false);
+    for (const path of [raw, vhdx]) {
+      const img = await openImage(path, { partition: 2 });
+      try {
+        expect(img.format).toBe(path === vhdx ? 'vhdx' : 'raw');
+        expect(img.device.size).toBe(4 << 20);
+        expect(Buffer.from(await img.device.read(0, marker.length)).equals(marker)).toBe(true);
+        expect(img.device.readOnly).toBe(true);
+      } finally {
+        await img.close();
+      }
+    }
+  });
+
+  test('a missing partition and a disk without GPT are typed errors', async () => {
+    const raw = join(t.path, 'plain.img');
+    writeFileSync(raw, new Uint8Array(1 << 20));
+    await expect(openImage(raw, { partition: 1 })).rejects.toMatchObject({ code: 'GPT_NOT_FOUND' });
+    await expect(openImage(raw, { partition: 0 })).rejects.toMatchObject({ code: 'BAD_PARTITION' });
+    const disk = join(t.path, 'disk.img');
+    await expect(openImage(disk, { partition: 9 })).rejects.toHaveProperty('code');
+  });
+});
