@@ -50,7 +50,8 @@ describe('defects of npm gpt@3.0.0 that we must not share', () => {
 
   it('rewriting never renumbers: slots keep their numbers through delete, edit and rewrite', async () => {
     let t = createGpt({ diskSize: 8 * MiB });
-    for (let i = 0; i < 4; i++) t = addPartition(t, { type: 'linux', sizeLba: 2048, name: `p${i + 1}` }).table;
+    for (let i = 0; i < 4; i++)
+      t = addPartition(t, { type: 'linux', sizeLba: 2048, name: `p${i + 1}` }).table;
     t = deletePartition(t, 2);
     t = setPartition(t, 4, { name: 'still four' });
     const dev = await onDisk(t);
