@@ -233,7 +233,7 @@ export class TpmError extends LsvmError {
   constructor(rc: number, command: string) {
     const d = decodeRc(rc);
     const kind = d.base === 0x8e || d.base === 0xa2 || d.base === 0x9d || d.base === 0x921 ? 'auth' : 'format';
-    super(kind, d.name ? d.name.replace(/^TPM_RC_/, 'TPM2_RC_') : 'TPM2_RC_UNKNOWN', `${command}: ${formatRc(d)}`, {
+    super(kind, d.name ? d.name.replace(/^TPM_RC_/, 'TPM2_RC_') : 'TPM2_RC_UNKNOWN', formatRc(d), {
       structure: command,
     });
     this.rc = d;
