@@ -98,6 +98,8 @@ export {
   verifyLuks1Key,
   volumeKeyMatches,
   openLuks2Keyslot,
+  luks2KeyslotCandidate,
+  luks1KeyslotCandidate,
 } from './unlock.js';
 export {
   type DataSegmentLayout,

@@ -144,26 +144,71 @@ export async function openLuks2Keyslot(
     limits,
     `digest ${digest.id}`,
   );
-  const length = keyMaterialSize(ks.keySize, ks.af.stripes);
-  if (length > ks.area.size)
+  if (keyMaterialSize(ks.keySize, ks.af.stripes) > ks.area.size)
     throw new UnsupportedError('LUKS_AREA_SIZE', `keyslot ${ks.id}: key material larger than its area`);
   const dk = await deriveKey(ks.kdf, pass, ks.area.keySize, limits, `keyslot ${ks.id}`);
-  let material: Uint8Array | undefined;
   try {
-    material = await readKeyslotArea(
-      device,
-      ks.area.offset,
-      length,
-      ks.area.encryption,
-      dk,
-      limits.maxKeyslotAreaBytes,
-    );
-    const vk = afMerge(material, ks.keySize, ks.af.stripes, ks.af.hash);
+    const vk = await luks2KeyslotCandidate(device, ks, dk, limits);
     if (await verifyLuks2Digest(digest, vk)) return vk;
     zeroize(vk);
     return undefined;
   } finally {
-    zeroize(dk, material);
+    zeroize(dk);
+  }
+}
+
+/**
+ * The key-recovery half of a LUKS2 keyslot after the KDF: decrypt the area with the derived key
+ * and AF-merge. The result is only a candidate until a digest accepts it. Exposed for the
+ * `luks-open` fuzz target, which exercises everything but the (slow) KDF.
+ */
+export async function luks2KeyslotCandidate(
+  device: BlockDevice,
+  ks: Luks2Keyslot,
+  derivedKey: Uint8Array,
+  limits: LuksLimits,
+): Promise<Uint8Array> {
+  const length = keyMaterialSize(ks.keySize, ks.af.stripes);
+  if (length > ks.area.size)
+    throw new UnsupportedError('LUKS_AREA_SIZE', `keyslot ${ks.id}: key material larger than its area`);
+  const material = await readKeyslotArea(
+    device,
+    ks.area.offset,
+    length,
+    ks.area.encryption,
+    derivedKey,
+    limits.maxKeyslotAreaBytes,
+  );
+  try {
+    return afMerge(material, ks.keySize, ks.af.stripes, ks.af.hash);
+  } finally {
+    zeroize(material);
+  }
+}
+
+/** LUKS1 counterpart of {@link luks2KeyslotCandidate}. */
+export async function luks1KeyslotCandidate(
+  device: BlockDevice,
+  hdr: Luks1Header,
+  slot: number,
+  derivedKey: Uint8Array,
+  limits: LuksLimits,
+): Promise<Uint8Array> {
+  const ks = hdr.keyslots[slot];
+  if (!ks) throw new UnsupportedError('LUKS1_BAD_KEYSLOT', `keyslot ${slot} does not exist`);
+  const length = luks1KeyslotSectors(hdr.keyBytes, ks.stripes) * 512;
+  const material = await readKeyslotArea(
+    device,
+    ks.keyMaterialOffset * 512,
+    length,
+    luks1CipherSpec(hdr),
+    derivedKey,
+    limits.maxKeyslotAreaBytes,
+  );
+  try {
+    return afMerge(material, hdr.keyBytes, ks.stripes, hdr.hashSpec);
+  } finally {
+    zeroize(material);
   }
 }
 
@@ -205,23 +250,13 @@ async function unlockLuks1(
     try {
       const kdf = { type: 'pbkdf2' as const, hash: hdr.hashSpec, iterations: ks.iterations, salt: ks.salt };
       const dk = await deriveKey(kdf, pass, hdr.keyBytes, limits, `keyslot ${ks.index}`);
-      let material: Uint8Array | undefined;
       try {
-        const length = luks1KeyslotSectors(hdr.keyBytes, ks.stripes) * 512;
-        material = await readKeyslotArea(
-          device,
-          ks.keyMaterialOffset * 512,
-          length,
-          spec.text,
-          dk,
-          limits.maxKeyslotAreaBytes,
-        );
-        const vk = afMerge(material, hdr.keyBytes, ks.stripes, hdr.hashSpec);
+        const vk = await luks1KeyslotCandidate(device, hdr, ks.index, dk, limits);
         if (await verifyLuks1Key(hdr, vk))
           return { volumeKey: vk, keyslot: ks.index, segments: [0], unbound: false };
         zeroize(vk);
       } finally {
-        zeroize(dk, material);
+        zeroize(dk);
       }
     } catch (e) {
       deferred = defer(e, deferred);
