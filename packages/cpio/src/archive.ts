@@ -1,6 +1,6 @@
 import { ChecksumError, FormatError, LimitError, UsageError, checkLimit, resolveLimits } from '@lsvm/core';
 import type { CpioEntry } from './entry.js';
-import { S_IFDIR, S_IFMT } from './entry.js';
+import { S_IFDIR, S_IFMT, S_IFREG } from './entry.js';
 import { DEFAULT_CPIO_LIMITS, type CpioLimits } from './limits.js';
 import {
   type CpioFormat,
@@ -103,7 +103,9 @@ export function parseCpioArchive(bytes: Uint8Array, offset = 0, limitsIn?: Parti
       });
     }
     const data = bytes.slice(dataAt, dataAt + h.fileSize);
-    if (format === 'crc') {
+    // The checksum covers regular files only (GNU cpio writes 0 for symlinks; the kernel checks
+    // regular files only).
+    if (format === 'crc' && (h.mode & S_IFMT) === S_IFREG) {
       const sum = newcChecksum(data);
       if (sum !== h.check) {
         throw new ChecksumError(
@@ -198,7 +200,7 @@ export function serializeCpio(entries: readonly CpioEntry[], options: SerializeC
         rdevMajor: e.rdevMajor,
         rdevMinor: e.rdevMinor,
         nameSize: name.length + 1,
-        check: format === 'crc' ? newcChecksum(e.data) : 0,
+        check: format === 'crc' && (e.mode & S_IFMT) === S_IFREG ? newcChecksum(e.data) : 0,
       }),
     );
     push(name);

@@ -1,4 +1,4 @@
-import { FormatError, LimitError, UnsupportedError, isLsvmError } from '@lsvm/core';
+import { ChecksumError, FormatError, LimitError, UnsupportedError, crc32, isLsvmError } from '@lsvm/core';
 import { Gunzip, gzipSync } from 'fflate';
 import { Decompress as ZstdDecompress } from 'fzstd';
 
@@ -68,24 +68,176 @@ class Sink {
 
 const CHUNK = 1 << 20;
 
-function runGzip(data: Uint8Array, sink: Sink): void {
-  // Streaming, so the limit stops a bomb after a bounded amount of output; multi-member gzip
-  // (concatenated members) is decoded as one stream, as gzip -d does.
+function u32le(b: Uint8Array, at: number): number {
+  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+}
+
+function corrupt(kind: Compression, why: string, offset?: number, cause?: unknown): FormatError {
+  return new FormatError('CPIO_DECOMPRESS', `${kind} data is corrupt: ${why}`, {
+    structure: `${kind} stream`,
+    ...(offset !== undefined ? { offset } : {}),
+    ...(cause !== undefined ? { cause } : {}),
+  });
+}
+
+/**
+ * gzip (RFC 1952) with fflate, streaming so the limit stops a bomb early. Concatenated members are
+ * one stream, as `gzip -d` treats them. fflate neither reports where the last member ends nor
+ * checks trailers, so both are done here: each member's CRC-32 and ISIZE must match its output,
+ * and the last member ends where its trailer is (whatever follows is the next segment).
+ */
+function runGzip(data: Uint8Array, sink: Sink): number {
+  const starts = [0];
+  const marks = [0];
   const g = new Gunzip((chunk) => sink.push(chunk));
-  for (let i = 0; i < data.length; i += CHUNK) {
-    g.push(data.subarray(i, Math.min(data.length, i + CHUNK)), i + CHUNK >= data.length);
+  g.onmember = (offset) => {
+    starts.push(offset);
+    marks.push(sink.total);
+  };
+  let failure: unknown;
+  try {
+    for (let i = 0; i < data.length; i += CHUNK) {
+      g.push(data.subarray(i, Math.min(data.length, i + CHUNK)), i + CHUNK >= data.length);
+    }
+  } catch (e) {
+    if (isLsvmError(e)) throw e;
+    // Either corruption, or data after the last member that is not another member: the trailer
+    // search below tells which.
+    failure = e;
   }
-  if (data.length === 0) g.push(new Uint8Array(0), true);
+  const out = sink.result();
+  sink.chunks = [out];
+  const trailerOk = (at: number, from: number, to: number): boolean =>
+    at >= 0 &&
+    at + 8 <= data.length &&
+    u32le(data, at) === crc32(out.subarray(from, to)) &&
+    u32le(data, at + 4) === (to - from) >>> 0;
+  for (let m = 0; m + 1 < starts.length; m++) {
+    if (!trailerOk(starts[m + 1]! - 8, marks[m]!, marks[m + 1]!)) {
+      throw new ChecksumError(
+        'CPIO_GZIP_CRC',
+        `gzip member ${m + 1}: CRC-32 or length does not match its trailer`,
+        {
+          structure: 'gzip trailer',
+          offset: starts[m + 1]! - 8,
+        },
+      );
+    }
+  }
+  const last = starts.length - 1;
+  const from = marks[last]!;
+  const crc = crc32(out.subarray(from));
+  const size = (out.length - from) >>> 0;
+  // The trailer follows the deflate data directly; its first occurrence after the header is it.
+  for (let at = starts[last]! + 10; at + 8 <= data.length; at++) {
+    if (u32le(data, at) === crc && u32le(data, at + 4) === size) return at + 8;
+  }
+  if (failure !== undefined)
+    throw corrupt('gzip', failure instanceof Error ? failure.message : String(failure), undefined, failure);
+  throw new ChecksumError(
+    'CPIO_GZIP_CRC',
+    `gzip member ${last + 1}: CRC-32 or length does not match its trailer`,
+    {
+      structure: 'gzip trailer',
+    },
+  );
 }
 
-function runZstd(data: Uint8Array, sink: Sink): void {
+const ZSTD_MAGIC = 0xfd2fb528;
+
+/**
+ * The length of the run of Zstandard frames (and skippable frames) at the start of `data`, found
+ * from the frame and block headers alone (RFC 8878 §3.1) without decoding.
+ */
+export function zstdFramesLength(data: Uint8Array): number {
+  let p = 0;
+  let frames = 0;
+  for (;;) {
+    if (p + 4 > data.length) break;
+    const magic = u32le(data, p);
+    if ((magic & 0xfffffff0) === 0x184d2a50) {
+      if (p + 8 > data.length) throw corrupt('zstd', 'skippable frame truncated', p);
+      p += 8 + u32le(data, p + 4);
+      if (p > data.length) throw corrupt('zstd', 'skippable frame truncated', p);
+      frames++;
+      continue;
+    }
+    if (magic !== ZSTD_MAGIC) break;
+    const fhd = data[p + 4];
+    if (fhd === undefined) throw corrupt('zstd', 'frame header truncated', p);
+    const fcsFlag = fhd >> 6;
+    const single = (fhd >> 5) & 1;
+    const hasChecksum = (fhd >> 2) & 1;
+    const dictFlag = fhd & 3;
+    let q = p + 5 + (single ? 0 : 1) + [0, 1, 2, 4][dictFlag]! + [single ? 1 : 0, 2, 4, 8][fcsFlag]!;
+    for (;;) {
+      if (q + 3 > data.length) throw corrupt('zstd', 'block header truncated', q);
+      const h = data[q]! | (data[q + 1]! << 8) | (data[q + 2]! << 16);
+      const type = (h >> 1) & 3;
+      if (type === 3) throw corrupt('zstd', 'reserved block type', q);
+      q += 3 + (type === 1 ? 1 : h >>> 3);
+      if (q > data.length) throw corrupt('zstd', 'block runs past the end', q);
+      if (h & 1) break;
+    }
+    q += hasChecksum ? 4 : 0;
+    if (q > data.length) throw corrupt('zstd', 'frame checksum truncated', q);
+    p = q;
+    frames++;
+  }
+  if (frames === 0) throw corrupt('zstd', 'no frame', 0);
+  return p;
+}
+
+function runZstd(data: Uint8Array, sink: Sink): number {
+  const end = zstdFramesLength(data);
   const z = new ZstdDecompress((chunk) => sink.push(chunk));
-  for (let i = 0; i < data.length; i += CHUNK) {
-    z.push(data.subarray(i, Math.min(data.length, i + CHUNK)), i + CHUNK >= data.length);
+  try {
+    for (let i = 0; i < end; i += CHUNK) z.push(data.subarray(i, Math.min(end, i + CHUNK)), i + CHUNK >= end);
+  } catch (e) {
+    if (isLsvmError(e)) throw e;
+    throw corrupt('zstd', e instanceof Error ? e.message : String(e), undefined, e);
   }
+  return end;
 }
 
-async function runXz(data: Uint8Array, sink: Sink): Promise<void> {
+/**
+ * The length of the xz stream(s) at the start of `data` (xz file format §2.1): a stream ends with
+ * a 12-byte footer (CRC32, backward size, flags, "YZ") whose CRC32 covers its fields and whose
+ * flags repeat the header's; stream padding (zeros in 4-byte units) and further streams may follow.
+ */
+export function xzStreamsLength(data: Uint8Array): number {
+  const HEADER = [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00];
+  let p = 0;
+  let streams = 0;
+  while (p + 12 <= data.length && HEADER.every((b, i) => data[p + i] === b)) {
+    const flags0 = data[p + 6]!;
+    const flags1 = data[p + 7]!;
+    let end = -1;
+    // Streams are a multiple of 4 bytes long, so the footer's "YZ" sits at p + 4k + 10.
+    for (let at = p + 24; at + 12 <= data.length; at += 4) {
+      if (
+        data[at + 10] === 0x59 &&
+        data[at + 11] === 0x5a &&
+        data[at + 8] === flags0 &&
+        data[at + 9] === flags1
+      ) {
+        if (crc32(data.subarray(at + 4, at + 10)) === u32le(data, at)) {
+          end = at + 12;
+          break;
+        }
+      }
+    }
+    if (end < 0) throw corrupt('xz', 'no stream footer found', p);
+    p = end;
+    streams++;
+    while (p + 4 <= data.length && u32le(data, p) === 0) p += 4;
+  }
+  if (streams === 0) throw corrupt('xz', 'no stream header', 0);
+  return p;
+}
+
+async function runXz(data: Uint8Array, sink: Sink): Promise<number> {
+  const end = xzStreamsLength(data);
   // xz-decompress is CommonJS with a WebAssembly build of XZ Embedded; loaded lazily so the
   // gzip/zstd paths (and browsers that never see xz) do not pay for it.
   const mod = (await import('xz-decompress')) as unknown as {
@@ -95,7 +247,7 @@ async function runXz(data: Uint8Array, sink: Sink): Promise<void> {
   const Xz = mod.XzReadableStream ?? mod.default!.XzReadableStream;
   const input = new ReadableStream<Uint8Array>({
     start(c) {
-      for (let i = 0; i < data.length; i += CHUNK) c.enqueue(data.slice(i, Math.min(data.length, i + CHUNK)));
+      for (let i = 0; i < end; i += CHUNK) c.enqueue(data.slice(i, Math.min(end, i + CHUNK)));
       c.close();
     },
   });
@@ -108,26 +260,32 @@ async function runXz(data: Uint8Array, sink: Sink): Promise<void> {
     }
   } catch (e) {
     await reader.cancel().catch(() => undefined);
-    throw e;
+    if (isLsvmError(e)) throw e;
+    throw corrupt('xz', e instanceof Error ? e.message : String(e), undefined, e);
   }
+  return end;
 }
 type XzCtor = new (s: ReadableStream<Uint8Array>) => ReadableStream<Uint8Array>;
 
-async function runOnce(data: Uint8Array, kind: Compression, max: number): Promise<Uint8Array> {
-  const sink = new Sink(max);
-  if (kind === 'gzip') runGzip(data, sink);
-  else if (kind === 'zstd') runZstd(data, sink);
-  else if (kind === 'xz') await runXz(data, sink);
-  return sink.result();
+/** What {@link decompressStream} returns. */
+export interface DecompressResult {
+  data: Uint8Array;
+  /** Bytes of the input the compressed stream occupies; what follows belongs to the next segment. */
+  consumed: number;
 }
 
 /**
- * Decompresses `data` (gzip with fflate, zstd with fzstd, xz with xz-decompress), producing at
- * most `maxBytes` (else {@link LimitError}: a decompression bomb). Concatenated members or frames
- * are decoded as one stream. Zero padding after the stream (boot loaders pad images) is tolerated.
+ * Decompresses the stream at the start of `input` (gzip with fflate, zstd with fzstd, xz with
+ * xz-decompress), producing at most `maxBytes` (else {@link LimitError}: a decompression bomb),
+ * and says where the stream ends. Concatenated gzip members, zstd frames and xz streams are one
+ * stream.
  */
-export async function decompress(data: Uint8Array, kind: Compression, maxBytes: number): Promise<Uint8Array> {
-  if (kind === 'none') return data;
+export async function decompressStream(
+  input: Uint8Array,
+  kind: Compression,
+  maxBytes: number,
+): Promise<DecompressResult> {
+  if (kind === 'none') return { data: input, consumed: input.length };
   if (!DECOMPRESSIBLE.includes(kind)) {
     throw new UnsupportedError(
       'CPIO_COMPRESSION',
@@ -137,30 +295,21 @@ export async function decompress(data: Uint8Array, kind: Compression, maxBytes: 
       },
     );
   }
-  try {
-    return await runOnce(data, kind, maxBytes);
-  } catch (first) {
-    if (isLsvmError(first)) throw first;
-    // The stream may be followed by zero padding, which decoders read as a broken next member.
-    // The real end lies within the last run of zeros, at most 8 bytes (a trailer's zero bytes)
-    // into it: try those ends before giving up.
-    let end = data.length;
-    while (end > 0 && data[end - 1] === 0) end--;
-    if (end < data.length) {
-      for (let k = 0; k <= 8 && end + k <= data.length; k++) {
-        try {
-          return await runOnce(data.subarray(0, end + k), kind, maxBytes);
-        } catch (e) {
-          if (isLsvmError(e)) throw e;
-        }
-      }
-    }
-    throw new FormatError(
-      'CPIO_DECOMPRESS',
-      `${kind} data is corrupt: ${first instanceof Error ? first.message : String(first)}`,
-      { structure: 'initramfs segment', cause: first },
-    );
-  }
+  const sink = new Sink(maxBytes);
+  let consumed: number;
+  if (kind === 'gzip') consumed = runGzip(input, sink);
+  else if (kind === 'zstd') consumed = runZstd(input, sink);
+  else consumed = await runXz(input, sink);
+  return { data: sink.result(), consumed };
+}
+
+/** {@link decompressStream} when only the data matters. */
+export async function decompress(
+  input: Uint8Array,
+  kind: Compression,
+  maxBytes: number,
+): Promise<Uint8Array> {
+  return (await decompressStream(input, kind, maxBytes)).data;
 }
 
 /** Compresses `data` for a rewritten segment: `none` or `gzip` (deterministic: no timestamp). */

@@ -45,8 +45,12 @@ export {
   type Compression,
   DECOMPRESSIBLE,
   COMPRESSIBLE,
+  type DecompressResult,
   detectCompression,
   decompress,
+  decompressStream,
+  zstdFramesLength,
+  xzStreamsLength,
   compress,
 } from './compression.js';
 export {

@@ -1,6 +1,6 @@
 import { FormatError, UsageError, checkLimit, resolveLimits } from '@lsvm/core';
 import { type CpioArchive, parseCpioArchive, resolveHardLinks, serializeCpio } from './archive.js';
-import { type Compression, compress, decompress, detectCompression } from './compression.js';
+import { type Compression, compress, decompressStream, detectCompression } from './compression.js';
 import { type CpioEntry, S_IFDIR, S_IFMT, normalizeName } from './entry.js';
 import { type CpioLimits, DEFAULT_CPIO_LIMITS } from './limits.js';
 import type { CpioFormat } from './newc.js';
@@ -66,8 +66,9 @@ function parseArchives(data: Uint8Array, limits: CpioLimits, base: number): Cpio
 /**
  * Splits an initramfs into its segments and parses every archive (kernel semantics, Linux
  * Documentation/driver-api/early-userspace/buffer-format.rst): uncompressed archives follow each
- * other, zero padding between them is skipped, and a compressed segment runs to the end of the
- * image (as `unmkinitramfs` treats it; concatenated members/frames inside it are one stream).
+ * other or compressed streams, zero padding between segments is skipped; a compressed segment
+ * ends where its stream ends (concatenated gzip members, zstd frames or xz streams are one
+ * segment), and anything after it is the next segment, as the kernel reads it.
  */
 export async function parseInitramfs(bytes: Uint8Array, limitsIn?: Partial<CpioLimits>): Promise<Initramfs> {
   const limits = resolveLimits(DEFAULT_CPIO_LIMITS, limitsIn);
@@ -101,9 +102,13 @@ export async function parseInitramfs(bytes: Uint8Array, limitsIn?: Partial<CpioL
       end = skipZeros(bytes, a.end);
       expandedSize = a.end - pos;
     } else {
-      const data = await decompress(bytes.subarray(pos), kind, limits.maxExpandedBytes - expanded);
+      const { data, consumed } = await decompressStream(
+        bytes.subarray(pos),
+        kind,
+        limits.maxExpandedBytes - expanded,
+      );
       archives = parseArchives(data, remaining, pos);
-      end = bytes.length;
+      end = skipZeros(bytes, pos + consumed);
       expandedSize = data.length;
     }
     expanded += expandedSize;
