@@ -209,10 +209,10 @@ describe('newc headers and archives', () => {
 
 describe('compression', () => {
   test('a gzip bomb stops at the expansion limit with a LimitError', async () => {
-    const bomb = compress(new Uint8Array(8 << 20), 'gzip', { level: 1 });
-    expect(bomb.length).toBeLessThan(64 * 1024);
+    const bomb = compress(new Uint8Array(4 << 20), 'gzip', { level: 1 });
+    expect(bomb.length).toBeLessThan(32 * 1024);
     await expect(decompress(bomb, 'gzip', 1 << 20)).rejects.toBeInstanceOf(LimitError);
-    expect((await decompress(bomb, 'gzip', 16 << 20)).length).toBe(8 << 20);
+    expect((await decompress(bomb, 'gzip', 16 << 20)).length).toBe(4 << 20);
   });
 
   test('zero padding after a gzip stream is tolerated; corruption is a FormatError', async () => {
