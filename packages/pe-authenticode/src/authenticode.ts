@@ -62,7 +62,7 @@ export function parseAuthenticodeSignature(
   const opus = attribute(si.signedAttrs, OID.spcSpOpusInfo);
   if (opus?.tag === Tag.sequence) {
     const pn = children(opus, structure).find((e) => e.cls === TagClass.context && e.tag === 0);
-    const s = pn && pn.constructed ? children(pn, structure)[0] : undefined;
+    const s = pn?.constructed ? children(pn, structure)[0] : undefined;
     if (s)
       out.programName =
         s.tag === 0 ? decodeString({ ...s, tag: Tag.bmpString }) : new TextDecoder().decode(s.value);

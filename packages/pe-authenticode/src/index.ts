@@ -141,3 +141,4 @@ export {
   verifyAuthVariable,
   buildAuthVariable,
 } from './auth-variable.js';
+export { type TrustInput, parseTrustInput } from './trust-input.js';
