@@ -49,6 +49,21 @@ describe('published vectors (test-vectors/shielding-data)', () => {
     expect(unpackSpecialization(read('specialization-mode1.aes'), key).authenticated).toBe(false);
   });
 
+  test('the format document and the vector README quote the files exactly', () => {
+    const { createHash } = require('node:crypto') as typeof import('node:crypto');
+    const readme = readFileSync(join(vectorDir, 'README.md'), 'utf8');
+    for (const name of Object.keys(built)) {
+      const row = new RegExp(`\\| ${name.replace('.', '\\.')} \\| (\\d+) \\| ([0-9a-f]{64}) \\|`).exec(readme);
+      expect(row).not.toBeNull();
+      expect(Number(row![1])).toBe(read(name).length);
+      expect(row![2]).toBe(createHash('sha256').update(read(name)).digest('hex'));
+    }
+    const doc = readFileSync(join(vectorDir, '..', '..', 'docs', 'formats', 'shielding-data.md'), 'utf8');
+    const blocks = [...doc.matchAll(/```\n([0-9a-f \n]+)```/g)].map((m) => m[1]!.replace(/\s+/g, ''));
+    expect(blocks).toContain(toHex(read('clear-data.bin')));
+    expect(blocks).toContain(toHex(read('specialization-mode2.aes')));
+  });
+
   test('the transport key of the vector is the first 32 DRBG bytes', () => {
     const { deterministicRandom } = require('../src/index.js') as typeof import('../src/index.js');
     const tk = deterministicRandom(VECTOR.pdkSeed)(32);
