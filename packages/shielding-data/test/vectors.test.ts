@@ -53,7 +53,9 @@ describe('published vectors (test-vectors/shielding-data)', () => {
     const { createHash } = require('node:crypto') as typeof import('node:crypto');
     const readme = readFileSync(join(vectorDir, 'README.md'), 'utf8');
     for (const name of Object.keys(built)) {
-      const row = new RegExp(`\\| ${name.replace('.', '\\.')} \\| (\\d+) \\| ([0-9a-f]{64}) \\|`).exec(readme);
+      const row = new RegExp(`\\| ${name.replace('.', '\\.')} \\| (\\d+) \\| ([0-9a-f]{64}) \\|`).exec(
+        readme,
+      );
       expect(row).not.toBeNull();
       expect(Number(row![1])).toBe(read(name).length);
       expect(row![2]).toBe(createHash('sha256').update(read(name)).digest('hex'));
