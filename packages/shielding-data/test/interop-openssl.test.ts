@@ -12,8 +12,13 @@ import {
   exportGuardian,
   generateGuardian,
   guardianToPem,
+  encodeKeyProtector,
+  keyProtectorToCbor,
   parseFsk,
+  parseKeyProtector,
   parsePdk,
+  signData,
+  unwrapTransportKey,
 } from '../src/index.js';
 import { vectorDir, vectorGuardians } from './vectors.js';
 
@@ -178,6 +183,133 @@ describeWithPeers(['openssl'], 'shielding-data crypto re-done with openssl(1)', 
       ).toContain('Verified OK');
     },
   );
+
+  test('wrappings made by openssl (OAEP encrypt; ECDH + HKDF + AES key wrap) unwrap with our reader', () => {
+    const { owner, fabric } = vectorGuardians();
+    const kp = pdk.keyProtector;
+    // Owner wrapping: OAEP-SHA256 ciphertext from openssl pkeyutl.
+    writeFileSync(p('tk.bin'), Buffer.from(tk, 'hex'));
+    runOk('openssl', [
+      'x509',
+      '-in',
+      join(vectorDir, 'owner/encryption.crt.pem'),
+      '-pubkey',
+      '-noout',
+      '-out',
+      p('oenc.pub'),
+    ]);
+    const w0 = runBytes('openssl', [
+      'pkeyutl',
+      '-encrypt',
+      '-pubin',
+      '-inkey',
+      p('oenc.pub'),
+      '-pkeyopt',
+      'rsa_padding_mode:oaep',
+      '-pkeyopt',
+      'rsa_oaep_md:sha256',
+      '-pkeyopt',
+      'rsa_mgf1_md:sha256',
+      '-in',
+      p('tk.bin'),
+    ]);
+    // Fabric wrapping: openssl's own ephemeral key, shared secret, HKDF and key wrap.
+    runOk('openssl', [
+      'genpkey',
+      '-algorithm',
+      'EC',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-out',
+      p('eph.pem'),
+    ]);
+    const epk = runBytes('openssl', ['pkey', '-in', p('eph.pem'), '-pubout', '-outform', 'DER']);
+    runOk('openssl', [
+      'x509',
+      '-in',
+      join(vectorDir, 'fabric/encryption.crt.pem'),
+      '-pubkey',
+      '-noout',
+      '-out',
+      p('fenc.pub'),
+    ]);
+    const z = runBytes('openssl', ['pkeyutl', '-derive', '-inkey', p('eph.pem'), '-peerkey', p('fenc.pub')]);
+    const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+    const info =
+      toHex(new TextEncoder().encode('lsvm key-protector ecdh-es+a256kw v1')) +
+      sha(epk) +
+      sha(fabric.encryptionCertificate);
+    const kek = runOk('openssl', [
+      'kdf',
+      '-keylen',
+      '32',
+      '-kdfopt',
+      'digest:SHA256',
+      '-kdfopt',
+      `hexkey:${toHex(new Uint8Array(z))}`,
+      '-kdfopt',
+      'salt:',
+      '-kdfopt',
+      `hexinfo:${info}`,
+      'HKDF',
+    ])
+      .trim()
+      .replace(/:/g, '');
+    const w1 = runBytes('openssl', [
+      'enc',
+      '-id-aes256-wrap',
+      '-K',
+      kek,
+      '-iv',
+      'A6A6A6A6A6A6A6A6',
+      '-in',
+      p('tk.bin'),
+    ]);
+    const wrappings = [
+      { ...kp.wrappings[0]!, wrappedKey: new Uint8Array(w0) },
+      { ...kp.wrappings[1]!, ephemeralKey: new Uint8Array(epk), wrappedKey: new Uint8Array(w1) },
+    ];
+    // MAC and owner signature exactly as the format document defines them.
+    const wcbor = (keyProtectorToCbor({ ...kp, wrappings }) as { wrappings: CborValue }).wrappings;
+    const macKey = runOk('openssl', [
+      'kdf',
+      '-keylen',
+      '32',
+      '-kdfopt',
+      'digest:SHA256',
+      '-kdfopt',
+      `hexkey:${tk}`,
+      '-kdfopt',
+      'salt:',
+      '-kdfopt',
+      'info:lsvm key-protector wrapping-mac v1',
+      'HKDF',
+    ])
+      .trim()
+      .replace(/:/g, '');
+    writeFileSync(p('mac.in'), encodeCanonical(['lsvm key-protector wrappings v1', wcbor]));
+    const mac = new Uint8Array(
+      runBytes('openssl', [
+        'dgst',
+        '-sha256',
+        '-mac',
+        'HMAC',
+        '-macopt',
+        `hexkey:${macKey}`,
+        '-binary',
+        p('mac.in'),
+      ]),
+    );
+    const ownerSignature = signData(
+      owner.signingKey,
+      encodeCanonical(['lsvm key-protector v1', 1, wcbor, mac]),
+    );
+    const rebuilt = parseKeyProtector(
+      encodeKeyProtector({ version: 1, wrappings, wrappingMac: mac, ownerSignature }),
+    );
+    expect(toHex(unwrapTransportKey(rebuilt, fabric))).toBe(tk);
+    expect(toHex(unwrapTransportKey(rebuilt, owner))).toBe(tk);
+  });
 
   test('openssl dgst verifies the FSK vector signature', () => {
     const fsk = parseFsk(new Uint8Array(readFileSync(join(vectorDir, 'vector.fsk'))));
