@@ -80,7 +80,13 @@ export { type VhdxLimits, DEFAULT_VHDX_LIMITS, resolveVhdxLimits } from './limit
 export { MemoryFile, type ResizableDevice, isResizable } from './memory-file.js';
 export { LogOverlayDevice } from './overlay-device.js';
 export type { VhdxLayout } from './image.js';
-export { VhdxDevice, type VhdxOpenOptions, type VhdxInfo, type VhdxType } from './vhdx-device.js';
+export {
+  VhdxDevice,
+  readVhdxInfo,
+  type VhdxOpenOptions,
+  type VhdxInfo,
+  type VhdxType,
+} from './vhdx-device.js';
 export { type LayoutPlan, defaultBlockSize, planLayout } from './layout-plan.js';
 export { createVhdx, type VhdxCreateOptions, type DifferencingParent, CREATOR } from './create.js';
 export {

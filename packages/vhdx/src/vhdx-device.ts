@@ -202,30 +202,7 @@ export class VhdxDevice extends BaseBlockDevice {
 
   /** Summary for `info`. */
   info(): VhdxInfo {
-    const m = this.layout.metadata;
-    const g = this.layout.geometry;
-    let allocated = 0;
-    for (let b = 0; b < g.dataBlocks; b++) {
-      if (isAllocated(this.blockEntry(b).state)) allocated += g.blockSize;
-    }
-    const loc = m.parentLocator;
-    return {
-      virtualSize: m.virtualDiskSize,
-      blockSize: m.blockSize,
-      logicalSectorSize: m.logicalSectorSize,
-      physicalSectorSize: m.physicalSectorSize,
-      type: m.hasParent ? 'differencing' : m.leaveBlocksAllocated ? 'fixed' : 'dynamic',
-      diskId: m.virtualDiskId,
-      parent: loc
-        ? { linkage: parentLinkage(loc)[0] ?? null, locator: Object.fromEntries(loc.entries) }
-        : null,
-      logReplayNeeded: this.logReplayNeeded && this.readOnly,
-      allocatedBytes: allocated,
-      fileSize: this.file.size,
-      dataWriteGuid: this.header.dataWriteGuid,
-      fileWriteGuid: this.header.fileWriteGuid,
-      creator: this.layout.creator,
-    };
+    return describeLayout(this.layout, this.header, this.logReplayNeeded && this.readOnly, this.file.size);
   }
 
   /** The BAT entry of payload block `block`. */
@@ -546,6 +523,59 @@ export class VhdxDevice extends BaseBlockDevice {
     if (this.owns) await this.file.close();
     if (this.ownsParent && this.parent) await this.parent.close();
   }
+}
+
+/** The {@link VhdxInfo} of a parsed layout. */
+export function describeLayout(
+  layout: VhdxLayout,
+  header: VhdxHeader,
+  logReplayNeeded: boolean,
+  fileSize: number,
+): VhdxInfo {
+  const m = layout.metadata;
+  const g = layout.geometry;
+  let allocated = 0;
+  for (let b = 0; b < g.dataBlocks; b++) {
+    if (isAllocated(readBatEntry(layout.bat, payloadEntryIndex(g, b)).state)) allocated += g.blockSize;
+  }
+  const loc = m.parentLocator;
+  return {
+    virtualSize: m.virtualDiskSize,
+    blockSize: m.blockSize,
+    logicalSectorSize: m.logicalSectorSize,
+    physicalSectorSize: m.physicalSectorSize,
+    type: m.hasParent ? 'differencing' : m.leaveBlocksAllocated ? 'fixed' : 'dynamic',
+    diskId: m.virtualDiskId,
+    parent: loc ? { linkage: parentLinkage(loc)[0] ?? null, locator: Object.fromEntries(loc.entries) } : null,
+    logReplayNeeded,
+    allocatedBytes: allocated,
+    fileSize,
+    dataWriteGuid: header.dataWriteGuid,
+    fileWriteGuid: header.fileWriteGuid,
+    creator: layout.creator,
+  };
+}
+
+/**
+ * Reads the {@link VhdxInfo} of an image without opening its parent or touching the file (a dirty
+ * log is replayed in memory): what `lsvm vhdx info` prints.
+ */
+export async function readVhdxInfo(
+  file: BlockDevice,
+  options: { limits?: Partial<VhdxLimits> } = {},
+): Promise<VhdxInfo> {
+  const limits = resolveVhdxLimits(options.limits);
+  const { creator, current } = await readHeaders(file);
+  const seq = await readActiveLog(file, current.header, limits);
+  const src = seq
+    ? new LogOverlayDevice(
+        file,
+        seq.entries.flatMap((e) => e.writes),
+        seq.lastFileOffset,
+      )
+    : file;
+  const layout = await readLayout(src, current, creator, limits);
+  return describeLayout(layout, current.header, seq !== undefined, file.size);
 }
 
 /** Checks that `parent` can serve as the parent of a disk with metadata `m`. */
