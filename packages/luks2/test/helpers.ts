@@ -6,7 +6,7 @@ import type { FormatOptions } from '../src/index.js';
 
 /** Small KDF costs so the whole suite stays fast. */
 export const FAST_PBKDF2 = { type: 'pbkdf2' as const, iterations: 1000 };
-export const FAST_ARGON2 = { type: 'argon2id' as const, iterations: 4, memoryKiB: 32 * 1024, parallel: 1 };
+export const FAST_ARGON2 = { type: 'argon2id' as const, iterations: 4, memoryKiB: 8 * 1024, parallel: 1 };
 export const FAST_FORMAT: FormatOptions = { kdf: FAST_PBKDF2, digestIterations: 1000 };
 
 export const enc = (s: string): Uint8Array => new TextEncoder().encode(s);

@@ -17,6 +17,7 @@ import {
 import { FAST_ARGON2, FAST_PBKDF2, cryptsetupVolumeKey, enc, makeImage } from './helpers.js';
 
 const MiB = 1024 * 1024;
+jest.setTimeout(120_000);
 
 describeWithPeers(['cryptsetup'], 'cryptsetup interop', () => {
   const dir = tempDir('lsvm-luks-interop-');
@@ -77,7 +78,7 @@ describeWithPeers(['cryptsetup'], 'cryptsetup interop', () => {
           '--pbkdf-force-iterations',
           '4',
           '--pbkdf-memory',
-          '32768',
+          '8192',
           '--sector-size',
           '4096',
         ],
@@ -92,7 +93,7 @@ describeWithPeers(['cryptsetup'], 'cryptsetup interop', () => {
           '--pbkdf-force-iterations',
           '4',
           '--pbkdf-memory',
-          '32768',
+          '8192',
           '--pbkdf-parallel',
           '2',
           '--sector-size',

@@ -6,6 +6,7 @@ import { openLuks, parseLuks1Header, readLuks, unlockLuks, checkLuks1DeviceSize 
 import { enc } from './helpers.js';
 
 const V = join(sharedVectors, 'luks');
+jest.setTimeout(120_000);
 const mem = (name: string): MemoryDevice =>
   new MemoryDevice(new Uint8Array(readXz(join(V, name))), { readOnly: true });
 

@@ -24,7 +24,7 @@ const MiB = 1024 * 1024;
 const OLD = enc('old passphrase');
 const NEW = enc('new passphrase');
 
-jest.setTimeout(60_000);
+jest.setTimeout(120_000);
 
 /** A small volume: LUKS2 with a 1 MiB data offset (room for 3 keyslots), LUKS1 with its 2 MiB layout. */
 async function fresh(type: 'luks1' | 'luks2', size = 3 * MiB): Promise<MemoryDevice> {
