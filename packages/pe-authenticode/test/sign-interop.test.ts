@@ -101,6 +101,10 @@ describeWithPeers(['openssl', 'sbsign', 'sbverify', 'osslsigncode', 'pesign'], '
       '-out',
       f('oss.efi'),
     ]);
+    // osslsigncode's "Current message digest" of what it signed is our padded digest of the input.
+    const ov = run('osslsigncode', ['verify', '-in', f('oss.efi')]);
+    const cur = /Current message digest\s*:\s*([0-9A-F]+)/.exec(ov.stdout)![1]!.toLowerCase();
+    expect(cur).toBe(Buffer.from(authenticodeDigest(input)).toString('hex'));
     for (const n of ['sb.efi', 'oss.efi']) {
       const b = new Uint8Array(readFileSync(f(n)));
       const v = verifyImage(b, { trust: [cert(pki.caPem)] });
