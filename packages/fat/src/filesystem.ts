@@ -646,8 +646,10 @@ export class FatFileSystem {
 
   private freeClusters(chain: readonly number[]): void {
     if (chain.length === 0) return;
+    // Count first: a lazy count taken after the free would include these clusters twice.
+    const before = this.getFreeCount();
     this.fat.free(chain);
-    this.freeCount = this.getFreeCount() + chain.length;
+    this.freeCount = before + chain.length;
   }
 
   /** Grows or shrinks an existing chain to `count` clusters. */

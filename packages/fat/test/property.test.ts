@@ -11,16 +11,19 @@ const nameArb = fc.oneof(
 );
 
 /** Operations applied both to an in-memory model and to the file system. */
-const opArb = fc.oneof(
-  fc.record({
-    kind: fc.constant('write' as const),
-    dir: fc.constantFrom('', '/d1', '/d1/d2', '/D1'),
-    name: nameArb,
-    size: fc.integer({ min: 0, max: 9000 }),
-    seed: fc.integer(),
-  }),
-  fc.record({ kind: fc.constant('remove' as const), pick: fc.nat() }),
-  fc.record({ kind: fc.constant('rename' as const), pick: fc.nat(), name: nameArb }),
+const opArb = fc.tuple(
+  fc.boolean(),
+  fc.oneof(
+    fc.record({
+      kind: fc.constant('write' as const),
+      dir: fc.constantFrom('', '/d1', '/d1/d2', '/D1'),
+      name: nameArb,
+      size: fc.integer({ min: 0, max: 9000 }),
+      seed: fc.integer(),
+    }),
+    fc.record({ kind: fc.constant('remove' as const), pick: fc.nat() }),
+    fc.record({ kind: fc.constant('rename' as const), pick: fc.nat(), name: nameArb }),
+  ),
 );
 
 describe('FAT model-based properties', () => {
@@ -84,4 +87,20 @@ describe('FAT model-based properties', () => {
       }),
     );
   });
+});
+
+test('regression: removing right after opening keeps the FSInfo free count exact', async () => {
+  const dev = new MemoryDevice(34 << 20);
+  await mkfs(dev, { type: 32 });
+  let fs = await FatFileSystem.open(dev);
+  await fs.writeFile('/a/b.bin', new Uint8Array(5000), { createParents: true });
+  await fs.close();
+  fs = await FatFileSystem.open(dev);
+  await fs.remove('/a/b.bin');
+  await fs.close();
+  fs = await FatFileSystem.open(dev);
+  await fs.remove('/a');
+  await fs.close();
+  const report = await checkFat(await FatFileSystem.open(dev));
+  expect(report.findings).toEqual([]);
 });
