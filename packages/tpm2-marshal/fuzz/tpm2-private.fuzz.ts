@@ -16,5 +16,6 @@ export function fuzz(data: Buffer): void {
     if (!(e instanceof LsvmError)) throw e;
   }
   const priv = unmarshal(TPM2B_PRIVATE, bytes);
-  if (Buffer.compare(marshal(TPM2B_PRIVATE, priv), bytes) !== 0) throw new Error('TPM2B_PRIVATE round trip changed the bytes');
+  if (Buffer.compare(marshal(TPM2B_PRIVATE, priv), bytes) !== 0)
+    throw new Error('TPM2B_PRIVATE round trip changed the bytes');
 }

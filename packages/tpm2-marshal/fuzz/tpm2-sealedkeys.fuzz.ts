@@ -4,6 +4,7 @@ import { checkLsvmloadSealedKeys, parseSealedKeys, serializeSealedKeys } from '.
 export function fuzz(data: Buffer): void {
   const bytes = new Uint8Array(data);
   const k = parseSealedKeys(bytes);
-  if (Buffer.compare(serializeSealedKeys(k), bytes) !== 0) throw new Error('sealedkeys round trip changed the bytes');
+  if (Buffer.compare(serializeSealedKeys(k), bytes) !== 0)
+    throw new Error('sealedkeys round trip changed the bytes');
   checkLsvmloadSealedKeys(k);
 }

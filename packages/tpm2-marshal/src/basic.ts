@@ -21,7 +21,8 @@ export const MAX_BUFFER_SIZE = 1024;
 /** sizeof(TPMU_SENSITIVE_COMPOSITE) = (MAX_RSA_KEY_BYTES / 2) * 5, the RSA private-prime arm. */
 export const MAX_SENSITIVE_COMPOSITE = (MAX_RSA_KEY_BYTES / 2) * 5;
 /** Upper bound for TPM2B_PRIVATE and TPM2B_ID_OBJECT payloads (MAX_DIGEST + sizeof(_PRIVATE)). */
-export const MAX_PRIVATE_SIZE = 2 + MAX_DIGEST_SIZE + 2 + MAX_DIGEST_SIZE + 2 + MAX_DIGEST_SIZE + 2 + MAX_SENSITIVE_COMPOSITE + 16;
+export const MAX_PRIVATE_SIZE =
+  2 + MAX_DIGEST_SIZE + 2 + MAX_DIGEST_SIZE + 2 + MAX_DIGEST_SIZE + 2 + MAX_SENSITIVE_COMPOSITE + 16;
 /** MAX_CONTEXT_SIZE for the contexts a software TPM produces. */
 export const MAX_CONTEXT_SIZE = 5120;
 
@@ -55,9 +56,20 @@ export const TPMI_ALG_HASH = restricted('TPMI_ALG_HASH', u16, HASH_ALGS);
 export const TPMI_ALG_HASH_NULL = restricted('TPMI_ALG_HASH', u16, plusNull(HASH_ALGS));
 
 /** Symmetric block ciphers an object may name (TPMI_ALG_SYM_OBJECT). */
-export const SYM_OBJECT_ALGS: ReadonlySet<number> = new Set([TPM_ALG.AES, TPM_ALG.SM4, TPM_ALG.CAMELLIA, TPM_ALG.TDES]);
+export const SYM_OBJECT_ALGS: ReadonlySet<number> = new Set([
+  TPM_ALG.AES,
+  TPM_ALG.SM4,
+  TPM_ALG.CAMELLIA,
+  TPM_ALG.TDES,
+]);
 /** Block cipher modes (TPMI_ALG_SYM_MODE). */
-export const SYM_MODES: ReadonlySet<number> = new Set([TPM_ALG.CTR, TPM_ALG.OFB, TPM_ALG.CBC, TPM_ALG.CFB, TPM_ALG.ECB]);
+export const SYM_MODES: ReadonlySet<number> = new Set([
+  TPM_ALG.CTR,
+  TPM_ALG.OFB,
+  TPM_ALG.CBC,
+  TPM_ALG.CFB,
+  TPM_ALG.ECB,
+]);
 export const TPMI_ALG_SYM_MODE_NULL = restricted('TPMI_ALG_SYM_MODE', u16, plusNull(SYM_MODES));
 
 /** Curves (TPMI_ECC_CURVE) the TCG ECC profile defines. */
@@ -75,4 +87,8 @@ export const KDF_ALGS: ReadonlySet<number> = new Set([
 ]);
 
 /** TPMI_YES_NO. */
-export const TPMI_YES_NO: Codec<number> = restricted('TPMI_YES_NO', { name: 'BYTE', write: (w, v) => void w.u8(v), read: (r) => r.u8() }, new Set([0, 1]));
+export const TPMI_YES_NO: Codec<number> = restricted(
+  'TPMI_YES_NO',
+  { name: 'BYTE', write: (w, v) => void w.u8(v), read: (r) => r.u8() },
+  new Set([0, 1]),
+);

@@ -1,6 +1,12 @@
 import { TPM_CAP } from './constants.js';
 import { type Codec, bad, hex, list, struct, u16, u32, within } from './marshal.js';
-import { PCR_SELECT_MAX, PCR_SELECT_MIN, TPML_PCR_SELECTION, type TpmsPcrSelection, pcrsFromBitmap } from './pcr-selection.js';
+import {
+  PCR_SELECT_MAX,
+  PCR_SELECT_MIN,
+  TPML_PCR_SELECTION,
+  type TpmsPcrSelection,
+  pcrsFromBitmap,
+} from './pcr-selection.js';
 import { TPMT_HA, type TpmtHa } from './schemes.js';
 
 /**
@@ -64,7 +70,8 @@ const TPMS_TAGGED_PCR_SELECT: Codec<TpmsTaggedPcrSelect> = {
     const tag = r.u32();
     const at = r.pos;
     const n = r.u8();
-    if (n < PCR_SELECT_MIN || n > PCR_SELECT_MAX) bad('TPM2_BAD_VALUE', `sizeofSelect ${n} is out of bounds`, r, at);
+    if (n < PCR_SELECT_MIN || n > PCR_SELECT_MAX)
+      bad('TPM2_BAD_VALUE', `sizeofSelect ${n} is out of bounds`, r, at);
     return { tag, pcrs: pcrsFromBitmap(r.bytesView(n)) };
   },
 };

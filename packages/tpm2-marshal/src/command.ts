@@ -29,7 +29,13 @@ export interface CommandShape {
   encryptResponse: boolean;
 }
 
-const S = (handles: number, auth: number, responseHandles: number, enc: boolean, dec: boolean): CommandShape => ({
+const S = (
+  handles: number,
+  auth: number,
+  responseHandles: number,
+  enc: boolean,
+  dec: boolean,
+): CommandShape => ({
   handles,
   auth,
   responseHandles,
@@ -97,7 +103,8 @@ export function commandName(code: number): string {
 /** The shape of a command, or an {@link UnsupportedError} for one this library does not know. */
 export function commandShape(code: number): CommandShape {
   const s = COMMAND_SHAPES.get(code);
-  if (!s) throw new UnsupportedError('TPM2_COMMAND_UNSUPPORTED', `command ${commandName(code)} is not supported`);
+  if (!s)
+    throw new UnsupportedError('TPM2_COMMAND_UNSUPPORTED', `command ${commandName(code)} is not supported`);
   return s;
 }
 
@@ -112,9 +119,12 @@ export interface ParsedCommand {
 
 /** Marshals a whole command. With no `auths` the tag is TPM_ST_NO_SESSIONS. */
 export function buildCommand(c: Omit<ParsedCommand, 'tag'>): Uint8Array {
-  if (c.auths.length > MAX_SESSIONS) throw new FormatError('TPM2_TOO_MANY_SESSIONS', 'at most three sessions');
+  if (c.auths.length > MAX_SESSIONS)
+    throw new FormatError('TPM2_TOO_MANY_SESSIONS', 'at most three sessions');
   const w = tpmWriter(HEADER_SIZE + 4 * c.handles.length + c.parameters.length + 128);
-  w.u16(c.auths.length > 0 ? TPM_ST.SESSIONS : TPM_ST.NO_SESSIONS).u32(0).u32(c.code);
+  w.u16(c.auths.length > 0 ? TPM_ST.SESSIONS : TPM_ST.NO_SESSIONS)
+    .u32(0)
+    .u32(c.code);
   for (const h of c.handles) w.u32(h >>> 0);
   if (c.auths.length > 0) {
     const a = tpmWriter();
@@ -124,18 +134,24 @@ export function buildCommand(c: Omit<ParsedCommand, 'tag'>): Uint8Array {
   }
   w.bytes(c.parameters);
   const end = w.pos;
-  if (end > MAX_MESSAGE_SIZE) throw new LimitError('TPM2_COMMAND_TOO_LARGE', `command of ${end} bytes is too large`);
+  if (end > MAX_MESSAGE_SIZE)
+    throw new LimitError('TPM2_COMMAND_TOO_LARGE', `command of ${end} bytes is too large`);
   w.seek(2).u32(end).seek(end);
   return w.finish().slice();
 }
 
 /** Reads and checks a 10-byte header; returns tag, size and code/rc. */
-export function readHeader(r: ByteReader, total: number, what: string): { tag: number; size: number; code: number } {
+export function readHeader(
+  r: ByteReader,
+  total: number,
+  what: string,
+): { tag: number; size: number; code: number } {
   const tag = r.u16();
   const sizeAt = r.pos;
   const size = r.u32();
   const code = r.u32();
-  if (size !== total) bad('TPM2_SIZE', `${what} size field ${size} does not match the ${total} bytes given`, r, sizeAt);
+  if (size !== total)
+    bad('TPM2_SIZE', `${what} size field ${size} does not match the ${total} bytes given`, r, sizeAt);
   if (size > MAX_MESSAGE_SIZE)
     throw new LimitError('TPM2_MESSAGE_TOO_LARGE', `${what} of ${size} bytes exceeds ${MAX_MESSAGE_SIZE}`, {
       structure: what,
@@ -146,7 +162,8 @@ export function readHeader(r: ByteReader, total: number, what: string): { tag: n
 /** Reads an authorization area of exactly `size` bytes. */
 export function readAuthArea<T>(r: ByteReader, size: number, read: (r: ByteReader) => T, what: string): T[] {
   const start = r.pos;
-  if (size > r.remaining) bad('TPM2_AUTHSIZE', `${what} size ${size} exceeds the ${r.remaining} bytes left`, r, start - 4);
+  if (size > r.remaining)
+    bad('TPM2_AUTHSIZE', `${what} size ${size} exceeds the ${r.remaining} bytes left`, r, start - 4);
   const end = start + size;
   const out: T[] = [];
   while (r.pos < end) {
@@ -165,7 +182,8 @@ export function parseCommand(bytes: Uint8Array): ParsedCommand {
   const r = tpmReader(bytes, 'TPM command');
   return within(r, 'TPM command', () => {
     const { tag, code } = readHeader(r, bytes.length, 'command');
-    if (tag !== TPM_ST.SESSIONS && tag !== TPM_ST.NO_SESSIONS) bad('TPM2_BAD_TAG', `bad command tag ${hex(tag)}`, r, 0);
+    if (tag !== TPM_ST.SESSIONS && tag !== TPM_ST.NO_SESSIONS)
+      bad('TPM2_BAD_TAG', `bad command tag ${hex(tag)}`, r, 0);
     const shape = COMMAND_SHAPES.get(code);
     if (!shape) bad('TPM2_COMMAND_CODE', `unknown or unsupported command code ${hex(code, 8)}`, r, 6);
     const handles: number[] = [];
@@ -173,11 +191,19 @@ export function parseCommand(bytes: Uint8Array): ParsedCommand {
     let auths: TpmsAuthCommand[] = [];
     if (tag === TPM_ST.SESSIONS) {
       const size = r.u32();
-      auths = within(r, 'authorization area', () => readAuthArea(r, size, (x) => TPMS_AUTH_COMMAND.read(x), 'authorizationSize'));
-      if (auths.length === 0) bad('TPM2_AUTHSIZE', 'TPM_ST_SESSIONS with an empty authorization area', r, r.pos);
+      auths = within(r, 'authorization area', () =>
+        readAuthArea(r, size, (x) => TPMS_AUTH_COMMAND.read(x), 'authorizationSize'),
+      );
+      if (auths.length === 0)
+        bad('TPM2_AUTHSIZE', 'TPM_ST_SESSIONS with an empty authorization area', r, r.pos);
     }
     if (auths.length < shape.auth)
-      bad('TPM2_AUTH_MISSING', `${commandName(code)} needs ${shape.auth} authorization(s), has ${auths.length}`, r, r.pos);
+      bad(
+        'TPM2_AUTH_MISSING',
+        `${commandName(code)} needs ${shape.auth} authorization(s), has ${auths.length}`,
+        r,
+        r.pos,
+      );
     return { tag, code, handles, auths, parameters: r.bytesCopy(r.remaining) };
   });
 }

@@ -68,7 +68,8 @@ function cmd<R>(
       const name = `${commandName(code)} response parameters`;
       const r = tpmReader(parameters, name);
       const v = within(r, name, () => read(r, rh));
-      if (r.remaining !== 0) bad('TPM2_TRAILING_BYTES', `${r.remaining} unexpected bytes after the parameters`, r, r.pos, name);
+      if (r.remaining !== 0)
+        bad('TPM2_TRAILING_BYTES', `${r.remaining} unexpected bytes after the parameters`, r, r.pos, name);
       return v;
     },
   };
@@ -86,7 +87,12 @@ export const SelfTest = (fullTest: boolean): TpmCommand<void> =>
   cmd(TPM_CC.SelfTest, [], (w) => w.u8(fullTest ? 1 : 0), none);
 /** TPM2_GetRandom(bytesRequested) → randomBytes. */
 export const GetRandom = (bytesRequested: number): TpmCommand<Uint8Array> =>
-  cmd(TPM_CC.GetRandom, [], (w) => w.u16(bytesRequested), (r) => TPM2B_DIGEST.read(r));
+  cmd(
+    TPM_CC.GetRandom,
+    [],
+    (w) => w.u16(bytesRequested),
+    (r) => TPM2B_DIGEST.read(r),
+  );
 
 /** Result of GetCapability. */
 export interface GetCapabilityResult {
@@ -94,7 +100,11 @@ export interface GetCapabilityResult {
   capabilityData: TpmsCapabilityData;
 }
 /** TPM2_GetCapability(capability, property, propertyCount). */
-export const GetCapability = (capability: number, property: number, propertyCount: number): TpmCommand<GetCapabilityResult> =>
+export const GetCapability = (
+  capability: number,
+  property: number,
+  propertyCount: number,
+): TpmCommand<GetCapabilityResult> =>
   cmd(
     TPM_CC.GetCapability,
     [],
@@ -272,7 +282,12 @@ export const ContextSave = (handle: number): TpmCommand<TpmsContext> =>
   cmd(TPM_CC.ContextSave, [handle], none, (r) => TPMS_CONTEXT.read(r));
 /** TPM2_ContextLoad(context) → loadedHandle. */
 export const ContextLoad = (context: TpmsContext): TpmCommand<number> =>
-  cmd(TPM_CC.ContextLoad, [], (w) => TPMS_CONTEXT.write(w, context), (_r, h) => h[0] ?? 0);
+  cmd(
+    TPM_CC.ContextLoad,
+    [],
+    (w) => TPMS_CONTEXT.write(w, context),
+    (_r, h) => h[0] ?? 0,
+  );
 
 /** Inputs of TPM2_StartAuthSession. */
 export interface StartAuthSessionInputs {
@@ -305,7 +320,11 @@ export const StartAuthSession = (i: StartAuthSessionInputs): TpmCommand<StartAut
   );
 
 /** TPM2_PolicyPCR(policySession, pcrDigest, pcrs). */
-export const PolicyPCR = (session: number, pcrDigest: Uint8Array, pcrs: TpmsPcrSelection[]): TpmCommand<void> =>
+export const PolicyPCR = (
+  session: number,
+  pcrDigest: Uint8Array,
+  pcrs: TpmsPcrSelection[],
+): TpmCommand<void> =>
   cmd(
     TPM_CC.PolicyPCR,
     [session],
@@ -316,14 +335,17 @@ export const PolicyPCR = (session: number, pcrDigest: Uint8Array, pcrs: TpmsPcrS
     none,
   );
 /** TPM2_PolicyAuthValue(policySession). */
-export const PolicyAuthValue = (session: number): TpmCommand<void> => cmd(TPM_CC.PolicyAuthValue, [session], none, none);
+export const PolicyAuthValue = (session: number): TpmCommand<void> =>
+  cmd(TPM_CC.PolicyAuthValue, [session], none, none);
 /** TPM2_PolicyPassword(policySession). */
-export const PolicyPassword = (session: number): TpmCommand<void> => cmd(TPM_CC.PolicyPassword, [session], none, none);
+export const PolicyPassword = (session: number): TpmCommand<void> =>
+  cmd(TPM_CC.PolicyPassword, [session], none, none);
 /** TPM2_PolicyGetDigest(policySession) → policyDigest. */
 export const PolicyGetDigest = (session: number): TpmCommand<Uint8Array> =>
   cmd(TPM_CC.PolicyGetDigest, [session], none, (r) => TPM2B_DIGEST.read(r));
 /** TPM2_PolicyRestart(sessionHandle). */
-export const PolicyRestart = (session: number): TpmCommand<void> => cmd(TPM_CC.PolicyRestart, [session], none, none);
+export const PolicyRestart = (session: number): TpmCommand<void> =>
+  cmd(TPM_CC.PolicyRestart, [session], none, none);
 /** TPM2_PolicyOR(policySession, pHashList) — 2 to 8 branch digests. */
 export const PolicyOR = (session: number, digests: Uint8Array[]): TpmCommand<void> =>
   cmd(TPM_CC.PolicyOR, [session], (w) => TPML_DIGEST.write(w, digests), none);
@@ -351,7 +373,11 @@ export const PolicyAuthorize = (
   );
 
 /** TPM2_NV_DefineSpace(authHandle, auth, publicInfo). */
-export const NV_DefineSpace = (authHandle: number, auth: Uint8Array, publicInfo: TpmsNvPublic): TpmCommand<void> =>
+export const NV_DefineSpace = (
+  authHandle: number,
+  auth: Uint8Array,
+  publicInfo: TpmsNvPublic,
+): TpmCommand<void> =>
   cmd(
     TPM_CC.NV_DefineSpace,
     [authHandle],
@@ -365,7 +391,12 @@ export const NV_DefineSpace = (authHandle: number, auth: Uint8Array, publicInfo:
 export const NV_UndefineSpace = (authHandle: number, nvIndex: number): TpmCommand<void> =>
   cmd(TPM_CC.NV_UndefineSpace, [authHandle, nvIndex], none, none);
 /** TPM2_NV_Write(authHandle, nvIndex, data, offset). */
-export const NV_Write = (authHandle: number, nvIndex: number, data: Uint8Array, offset: number): TpmCommand<void> =>
+export const NV_Write = (
+  authHandle: number,
+  nvIndex: number,
+  data: Uint8Array,
+  offset: number,
+): TpmCommand<void> =>
   cmd(
     TPM_CC.NV_Write,
     [authHandle, nvIndex],
@@ -376,8 +407,18 @@ export const NV_Write = (authHandle: number, nvIndex: number, data: Uint8Array, 
     none,
   );
 /** TPM2_NV_Read(authHandle, nvIndex, size, offset) → data. */
-export const NV_Read = (authHandle: number, nvIndex: number, size: number, offset: number): TpmCommand<Uint8Array> =>
-  cmd(TPM_CC.NV_Read, [authHandle, nvIndex], (w) => w.u16(size).u16(offset), (r) => TPM2B_MAX_NV_BUFFER.read(r));
+export const NV_Read = (
+  authHandle: number,
+  nvIndex: number,
+  size: number,
+  offset: number,
+): TpmCommand<Uint8Array> =>
+  cmd(
+    TPM_CC.NV_Read,
+    [authHandle, nvIndex],
+    (w) => w.u16(size).u16(offset),
+    (r) => TPM2B_MAX_NV_BUFFER.read(r),
+  );
 /** Result of NV_ReadPublic. */
 export interface NvReadPublicResult {
   nvPublic: TpmsNvPublic;
@@ -385,7 +426,10 @@ export interface NvReadPublicResult {
 }
 /** TPM2_NV_ReadPublic(nvIndex). */
 export const NV_ReadPublic = (nvIndex: number): TpmCommand<NvReadPublicResult> =>
-  cmd(TPM_CC.NV_ReadPublic, [nvIndex], none, (r) => ({ nvPublic: TPM2B_NV_PUBLIC.read(r), nvName: TPM2B_NAME.read(r) }));
+  cmd(TPM_CC.NV_ReadPublic, [nvIndex], none, (r) => ({
+    nvPublic: TPM2B_NV_PUBLIC.read(r),
+    nvName: TPM2B_NAME.read(r),
+  }));
 /** TPM2_DictionaryAttackLockReset(lockHandle). */
 export const DictionaryAttackLockReset = (lockHandle: number = TPM_RH.LOCKOUT): TpmCommand<void> =>
   cmd(TPM_CC.DictionaryAttackLockReset, [lockHandle], none, none);
@@ -408,45 +452,85 @@ export const DictionaryAttackParameters = (
  * parameters. The builders' arguments do not matter to the parsers, so each is built with
  * placeholders.
  */
-export const RESPONSE_PARSERS: ReadonlyMap<number, (parameters: Uint8Array, handles: readonly number[]) => unknown> =
-  (() => {
-    const dummyPublic = { type: 0x0008, nameAlg: 0x000b, objectAttributes: 0, authPolicy: new Uint8Array(0), parameters: { scheme: { scheme: 0x10 } }, unique: new Uint8Array(0) } as TpmtPublic;
-    const ctx: TpmsContext = { sequence: 0n, savedHandle: 0x80000000, hierarchy: TPM_RH.NULL, contextBlob: new Uint8Array(0) };
-    const all: TpmCommand<unknown>[] = [
-      Startup(0),
-      Shutdown(0),
-      SelfTest(true),
-      GetRandom(1),
-      GetCapability(0, 0, 0),
-      PCR_Read([]),
-      PCR_Extend(0, []),
-      PCR_Reset(0),
-      CreatePrimary(TPM_RH.OWNER, { inSensitive: { userAuth: new Uint8Array(0), data: new Uint8Array(0) }, inPublic: dummyPublic }),
-      Create(0, { inSensitive: { userAuth: new Uint8Array(0), data: new Uint8Array(0) }, inPublic: dummyPublic }),
-      Load(0, new Uint8Array(0), dummyPublic),
-      LoadExternal(undefined, dummyPublic),
-      Import(0, { encryptionKey: new Uint8Array(0), objectPublic: dummyPublic, duplicate: new Uint8Array(0), inSymSeed: new Uint8Array(0), symmetricAlg: { algorithm: 0x10 } }),
-      ReadPublic(0),
-      Unseal(0),
-      FlushContext(0),
-      EvictControl(0, 0, 0),
-      ContextSave(0),
-      ContextLoad(ctx),
-      StartAuthSession({ tpmKey: 0, bind: 0, nonceCaller: new Uint8Array(0), encryptedSalt: new Uint8Array(0), sessionType: 0, symmetric: { algorithm: 0x10 }, authHash: 0x000b }),
-      PolicyPCR(0, new Uint8Array(0), []),
-      PolicyAuthValue(0),
-      PolicyPassword(0),
-      PolicyGetDigest(0),
-      PolicyRestart(0),
-      PolicyOR(0, []),
-      PolicyAuthorize(0, new Uint8Array(0), new Uint8Array(0), new Uint8Array(0)),
-      NV_DefineSpace(0, new Uint8Array(0), { nvIndex: 0x01000000, nameAlg: 0x000b, attributes: 0, authPolicy: new Uint8Array(0), dataSize: 0 }),
-      NV_UndefineSpace(0, 0),
-      NV_Write(0, 0, new Uint8Array(0), 0),
-      NV_Read(0, 0, 0, 0),
-      NV_ReadPublic(0),
-      DictionaryAttackLockReset(),
-      DictionaryAttackParameters(0, 0, 0),
-    ];
-    return new Map(all.map((c) => [c.code, (p: Uint8Array, h: readonly number[]) => c.parse(p, h)]));
-  })();
+export const RESPONSE_PARSERS: ReadonlyMap<
+  number,
+  (parameters: Uint8Array, handles: readonly number[]) => unknown
+> = (() => {
+  const dummyPublic = {
+    type: 0x0008,
+    nameAlg: 0x000b,
+    objectAttributes: 0,
+    authPolicy: new Uint8Array(0),
+    parameters: { scheme: { scheme: 0x10 } },
+    unique: new Uint8Array(0),
+  } as TpmtPublic;
+  const ctx: TpmsContext = {
+    sequence: 0n,
+    savedHandle: 0x80000000,
+    hierarchy: TPM_RH.NULL,
+    contextBlob: new Uint8Array(0),
+  };
+  const all: TpmCommand<unknown>[] = [
+    Startup(0),
+    Shutdown(0),
+    SelfTest(true),
+    GetRandom(1),
+    GetCapability(0, 0, 0),
+    PCR_Read([]),
+    PCR_Extend(0, []),
+    PCR_Reset(0),
+    CreatePrimary(TPM_RH.OWNER, {
+      inSensitive: { userAuth: new Uint8Array(0), data: new Uint8Array(0) },
+      inPublic: dummyPublic,
+    }),
+    Create(0, {
+      inSensitive: { userAuth: new Uint8Array(0), data: new Uint8Array(0) },
+      inPublic: dummyPublic,
+    }),
+    Load(0, new Uint8Array(0), dummyPublic),
+    LoadExternal(undefined, dummyPublic),
+    Import(0, {
+      encryptionKey: new Uint8Array(0),
+      objectPublic: dummyPublic,
+      duplicate: new Uint8Array(0),
+      inSymSeed: new Uint8Array(0),
+      symmetricAlg: { algorithm: 0x10 },
+    }),
+    ReadPublic(0),
+    Unseal(0),
+    FlushContext(0),
+    EvictControl(0, 0, 0),
+    ContextSave(0),
+    ContextLoad(ctx),
+    StartAuthSession({
+      tpmKey: 0,
+      bind: 0,
+      nonceCaller: new Uint8Array(0),
+      encryptedSalt: new Uint8Array(0),
+      sessionType: 0,
+      symmetric: { algorithm: 0x10 },
+      authHash: 0x000b,
+    }),
+    PolicyPCR(0, new Uint8Array(0), []),
+    PolicyAuthValue(0),
+    PolicyPassword(0),
+    PolicyGetDigest(0),
+    PolicyRestart(0),
+    PolicyOR(0, []),
+    PolicyAuthorize(0, new Uint8Array(0), new Uint8Array(0), new Uint8Array(0)),
+    NV_DefineSpace(0, new Uint8Array(0), {
+      nvIndex: 0x01000000,
+      nameAlg: 0x000b,
+      attributes: 0,
+      authPolicy: new Uint8Array(0),
+      dataSize: 0,
+    }),
+    NV_UndefineSpace(0, 0),
+    NV_Write(0, 0, new Uint8Array(0), 0),
+    NV_Read(0, 0, 0, 0),
+    NV_ReadPublic(0),
+    DictionaryAttackLockReset(),
+    DictionaryAttackParameters(0, 0, 0),
+  ];
+  return new Map(all.map((c) => [c.code, (p: Uint8Array, h: readonly number[]) => c.parse(p, h)]));
+})();

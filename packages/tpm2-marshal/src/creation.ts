@@ -24,7 +24,10 @@ export const TPMS_CREATION_DATA: Codec<TpmsCreationData> = struct<TpmsCreationDa
   ['outsideInfo', TPM2B_DATA],
 ]);
 /** TPM2B_CREATION_DATA: sized, size zero refused. */
-export const TPM2B_CREATION_DATA = sized('TPM2B_CREATION_DATA', TPMS_CREATION_DATA) as Codec<TpmsCreationData>;
+export const TPM2B_CREATION_DATA = sized(
+  'TPM2B_CREATION_DATA',
+  TPMS_CREATION_DATA,
+) as Codec<TpmsCreationData>;
 
 /** TPMI_RH_HIERARCHY+ : owner, platform, endorsement or null. */
 export const TPMI_RH_HIERARCHY = restricted(

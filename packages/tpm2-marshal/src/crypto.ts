@@ -1,4 +1,12 @@
-import { createCipheriv, createDecipheriv, createECDH, createPublicKey, constants, publicEncrypt, randomBytes } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createECDH,
+  createPublicKey,
+  constants,
+  publicEncrypt,
+  randomBytes,
+} from 'node:crypto';
 import { UnsupportedError } from '@lsvm/core';
 import { TPM_ALG, TPM_ECC, algName } from './constants.js';
 import { digestSize } from './hash.js';
@@ -35,7 +43,10 @@ export function aesCfb(key: Uint8Array, iv: Uint8Array, data: Uint8Array, decryp
 /** Checks a symmetric definition is AES-CFB (the only block mode parameter encryption allows). */
 export function checkAesCfb(sym: TpmtSymDef): number {
   if (sym.algorithm !== TPM_ALG.AES || sym.mode !== TPM_ALG.CFB || sym.keyBits === undefined)
-    throw new UnsupportedError('TPM2_SYM_UNSUPPORTED', `symmetric ${algName(sym.algorithm)}/${algName(sym.mode ?? 0)} is not supported (AES-CFB only)`);
+    throw new UnsupportedError(
+      'TPM2_SYM_UNSUPPORTED',
+      `symmetric ${algName(sym.algorithm)}/${algName(sym.mode ?? 0)} is not supported (AES-CFB only)`,
+    );
   return sym.keyBits;
 }
 
@@ -52,7 +63,10 @@ function b64u(b: Uint8Array): string {
  * (`IDENTITY`). `seedBytes` is the digest size of the key's nameAlg (Part 1 Annex B.10.3, C.6.1).
  * @returns the seed and its encrypted form (the contents of a TPM2B_ENCRYPTED_SECRET)
  */
-export function createEncryptedSecret(key: TpmtPublic, label: string): { seed: Uint8Array; encrypted: Uint8Array } {
+export function createEncryptedSecret(
+  key: TpmtPublic,
+  label: string,
+): { seed: Uint8Array; encrypted: Uint8Array } {
   const size = digestSize(key.nameAlg);
   if (key.type === TPM_ALG.RSA) {
     const nodeHash = NODE_HASH[key.nameAlg];
@@ -70,7 +84,11 @@ export function createEncryptedSecret(key: TpmtPublic, label: string): { seed: U
   }
   if (key.type === TPM_ALG.ECC) {
     const curve = CURVES[key.parameters.curveID];
-    if (!curve) throw new UnsupportedError('TPM2_CURVE_UNSUPPORTED', `ECC curve 0x${key.parameters.curveID.toString(16)}`);
+    if (!curve)
+      throw new UnsupportedError(
+        'TPM2_CURVE_UNSUPPORTED',
+        `ECC curve 0x${key.parameters.curveID.toString(16)}`,
+      );
     const ecdh = createECDH(curve.node);
     ecdh.generateKeys();
     const pad = (b: Uint8Array): Uint8Array => {

@@ -21,13 +21,15 @@ export const HASH_ALGS: ReadonlySet<number> = new Set(HASHES.keys());
 export function digestSize(alg: number): number {
   if (alg === TPM_ALG.NULL) return 0;
   const h = HASHES.get(alg);
-  if (!h) throw new UnsupportedError('TPM2_HASH_UNSUPPORTED', `hash algorithm ${algName(alg)} is not supported`);
+  if (!h)
+    throw new UnsupportedError('TPM2_HASH_UNSUPPORTED', `hash algorithm ${algName(alg)} is not supported`);
   return h.size;
 }
 
 function nodeName(alg: number): string {
   const h = HASHES.get(alg);
-  if (!h) throw new UnsupportedError('TPM2_HASH_UNSUPPORTED', `hash algorithm ${algName(alg)} is not supported`);
+  if (!h)
+    throw new UnsupportedError('TPM2_HASH_UNSUPPORTED', `hash algorithm ${algName(alg)} is not supported`);
   return h.node;
 }
 
@@ -59,6 +61,7 @@ export function parseHashAlg(name: string): number {
     sha3512: TPM_ALG.SHA3_512,
   };
   const v = table[n];
-  if (v === undefined) throw new UnsupportedError('TPM2_HASH_UNSUPPORTED', `unknown hash algorithm '${name}'`);
+  if (v === undefined)
+    throw new UnsupportedError('TPM2_HASH_UNSUPPORTED', `unknown hash algorithm '${name}'`);
   return v;
 }

@@ -7,7 +7,7 @@ import { kdfa } from './kdf.js';
 import { marshal, sized } from './marshal.js';
 import { objectName } from './names.js';
 import type { TpmtPublic, TpmtPublicKeyedHash } from './public.js';
-import { type ImportInputs } from './commands.js';
+import type { ImportInputs } from './commands.js';
 import { SYM_NULL } from './schemes.js';
 import { TPMT_SENSITIVE } from './sensitive.js';
 import { sealedDataTemplate, isStorageKey } from './templates.js';
@@ -45,10 +45,19 @@ export interface ImportBlob {
  * `HMAC(KDFa(parentNameAlg, seed, "INTEGRITY", "", "", digestBits), encSensitive || name)` is the
  * outer integrity.
  */
-export function createImportBlob(parentPublic: TpmtPublic, data: Uint8Array, policy: Uint8Array, o: ImportBlobOptions = {}): ImportBlob {
-  if (!isStorageKey(parentPublic)) throw new UsageError('TPM2_NOT_A_PARENT', 'the parent must be a restricted decrypt key');
-  if (data.length > 128) throw new UsageError('TPM2_SEAL_TOO_LARGE', `sealed data is limited to 128 bytes, got ${data.length}`);
-  const sym = (parentPublic.parameters as { symmetric: { algorithm: number; keyBits?: number; mode?: number } }).symmetric;
+export function createImportBlob(
+  parentPublic: TpmtPublic,
+  data: Uint8Array,
+  policy: Uint8Array,
+  o: ImportBlobOptions = {},
+): ImportBlob {
+  if (!isStorageKey(parentPublic))
+    throw new UsageError('TPM2_NOT_A_PARENT', 'the parent must be a restricted decrypt key');
+  if (data.length > 128)
+    throw new UsageError('TPM2_SEAL_TOO_LARGE', `sealed data is limited to 128 bytes, got ${data.length}`);
+  const sym = (
+    parentPublic.parameters as { symmetric: { algorithm: number; keyBits?: number; mode?: number } }
+  ).symmetric;
   if (sym.algorithm !== TPM_ALG.AES || sym.mode !== TPM_ALG.CFB || !sym.keyBits)
     throw new UnsupportedError('TPM2_SYM_UNSUPPORTED', 'parent symmetric algorithm must be AES-CFB');
   const nameAlg = o.nameAlg ?? TPM_ALG.SHA256;

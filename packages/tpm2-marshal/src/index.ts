@@ -25,7 +25,22 @@ export {
   nameOf,
   algName,
 } from './constants.js';
-export { type Codec, marshal, unmarshal, tpmReader, tpmWriter, tpm2b, sized, list, struct, restricted, u8, u16, u32, u64 } from './marshal.js';
+export {
+  type Codec,
+  marshal,
+  unmarshal,
+  tpmReader,
+  tpmWriter,
+  tpm2b,
+  sized,
+  list,
+  struct,
+  restricted,
+  u8,
+  u16,
+  u32,
+  u64,
+} from './marshal.js';
 export { digestSize, hash, hmac, parseHashAlg, HASH_ALGS } from './hash.js';
 export {
   TPM2B_DIGEST,
@@ -122,7 +137,12 @@ export {
 } from './capability.js';
 export { type TpmsNvPublic, TPMS_NV_PUBLIC, TPM2B_NV_PUBLIC, nvType, MAX_NV_INDEX_SIZE } from './nv.js';
 export { type TpmsContext, TPMS_CONTEXT } from './context.js';
-export { type TpmsAuthCommand, type TpmsAuthResponse, TPMS_AUTH_COMMAND, TPMS_AUTH_RESPONSE } from './auth-area.js';
+export {
+  type TpmsAuthCommand,
+  type TpmsAuthResponse,
+  TPMS_AUTH_COMMAND,
+  TPMS_AUTH_RESPONSE,
+} from './auth-area.js';
 export { type DecodedRc, decodeRc, formatRc, TpmError, RC } from './rc.js';
 export {
   type ParsedCommand,
@@ -171,7 +191,13 @@ export { DeviceTransport } from './transports/device.js';
 export { type TctiConfig, parseTcti, openTcti } from './tcti.js';
 export { Tpm, type AuthOptions, type StartSessionOptions, type PcrValue } from './tpm.js';
 export { type SwtpmInstance, startSwtpm } from './swtpm.js';
-export { srkTemplateRsa, srkTemplateEcc, sealedDataTemplate, isStorageKey, SRK_ATTRIBUTES } from './templates.js';
+export {
+  srkTemplateRsa,
+  srkTemplateEcc,
+  sealedDataTemplate,
+  isStorageKey,
+  SRK_ATTRIBUTES,
+} from './templates.js';
 export {
   type SealOptions,
   type UnsealOptions,

@@ -32,7 +32,7 @@ function finish(blocks: Uint8Array[], bits: number): Uint8Array {
     off += n;
     b.fill(0);
   }
-  if (bits % 8 !== 0) out[0]! &= (1 << bits % 8) - 1;
+  if (bits % 8 !== 0) out[0]! &= (1 << (bits % 8)) - 1;
   return out;
 }
 
@@ -57,7 +57,8 @@ export function kdfa(
   const l = labelBytes(label);
   const size = digestSize(hashAlg);
   const blocks: Uint8Array[] = [];
-  for (let i = 1; (i - 1) * size * 8 < bits; i++) blocks.push(hmac(hashAlg, key, u32(i), l, contextU, contextV, u32(bits)));
+  for (let i = 1; (i - 1) * size * 8 < bits; i++)
+    blocks.push(hmac(hashAlg, key, u32(i), l, contextU, contextV, u32(bits)));
   return finish(blocks, bits);
 }
 
@@ -77,6 +78,7 @@ export function kdfe(
   const l = labelBytes(label);
   const size = digestSize(hashAlg);
   const blocks: Uint8Array[] = [];
-  for (let i = 1; (i - 1) * size * 8 < bits; i++) blocks.push(hash(hashAlg, u32(i), z, l, partyUInfo, partyVInfo));
+  for (let i = 1; (i - 1) * size * 8 < bits; i++)
+    blocks.push(hash(hashAlg, u32(i), z, l, partyUInfo, partyVInfo));
   return finish(blocks, bits);
 }

@@ -154,7 +154,8 @@ export function sized<T>(name: string, inner: Codec<T>, allowEmpty = false): Cod
         if (allowEmpty) return undefined;
         bad('TPM2_SIZE', `${name} has size zero`, r, at, name);
       }
-      if (n > r.remaining) bad('TPM2_SIZE', `${name} size ${n} exceeds the ${r.remaining} bytes left`, r, at, name);
+      if (n > r.remaining)
+        bad('TPM2_SIZE', `${name} size ${n} exceeds the ${r.remaining} bytes left`, r, at, name);
       const end = r.pos + n;
       const v = within(r, inner.name, () => inner.read(r));
       if (r.pos !== end)

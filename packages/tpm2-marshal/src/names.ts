@@ -35,5 +35,7 @@ export function handleName(handle: number): Uint8Array {
 /** True for handles whose name is the handle value (no ReadPublic needed). */
 export function isSelfNamed(handle: number): boolean {
   const ht = handle >>> 24;
-  return ht === TPM_HT.PCR || ht === TPM_HT.HMAC_SESSION || ht === TPM_HT.POLICY_SESSION || ht === TPM_HT.PERMANENT;
+  return (
+    ht === TPM_HT.PCR || ht === TPM_HT.HMAC_SESSION || ht === TPM_HT.POLICY_SESSION || ht === TPM_HT.PERMANENT
+  );
 }

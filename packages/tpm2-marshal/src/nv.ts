@@ -31,7 +31,8 @@ const TPMA_NV_CODEC: Codec<number> = {
   read(r) {
     const at = r.pos;
     const v = r.u32();
-    if ((v & TPMA_NV_RESERVED) !== 0) bad('TPM2_RESERVED_BITS', `TPMA_NV ${hex(v, 8)} sets reserved bits`, r, at);
+    if ((v & TPMA_NV_RESERVED) !== 0)
+      bad('TPM2_RESERVED_BITS', `TPMA_NV ${hex(v, 8)} sets reserved bits`, r, at);
     return v;
   },
 };

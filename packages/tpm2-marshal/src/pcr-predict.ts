@@ -12,7 +12,10 @@ export class PcrBank {
 
   constructor(hashAlg: number, initial: ReadonlyMap<number, Uint8Array> | Record<number, Uint8Array> = {}) {
     this.hashAlg = hashAlg;
-    const entries = initial instanceof Map ? [...initial] : Object.entries(initial).map(([k, v]) => [Number(k), v] as const);
+    const entries =
+      initial instanceof Map
+        ? [...initial]
+        : Object.entries(initial).map(([k, v]) => [Number(k), v] as const);
     for (const [k, v] of entries) this.set(k, v);
   }
 
@@ -24,7 +27,10 @@ export class PcrBank {
   /** Sets a PCR's starting value. */
   set(pcr: number, value: Uint8Array): this {
     if (value.length !== digestSize(this.hashAlg))
-      throw new UsageError('TPM2_PCR_VALUE', `a ${algName(this.hashAlg)} PCR value has ${digestSize(this.hashAlg)} bytes`);
+      throw new UsageError(
+        'TPM2_PCR_VALUE',
+        `a ${algName(this.hashAlg)} PCR value has ${digestSize(this.hashAlg)} bytes`,
+      );
     this.values.set(pcr, value.slice());
     return this;
   }

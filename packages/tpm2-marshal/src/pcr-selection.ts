@@ -83,7 +83,11 @@ export const TPMS_PCR_SELECTION: Codec<TpmsPcrSelection> = {
 };
 
 /** TPML_PCR_SELECTION (at most {@link MAX_PCR_BANKS} banks). */
-export const TPML_PCR_SELECTION: Codec<TpmsPcrSelection[]> = list('TPML_PCR_SELECTION', TPMS_PCR_SELECTION, MAX_PCR_BANKS);
+export const TPML_PCR_SELECTION: Codec<TpmsPcrSelection[]> = list(
+  'TPML_PCR_SELECTION',
+  TPMS_PCR_SELECTION,
+  MAX_PCR_BANKS,
+);
 
 /**
  * Parses the tpm2-tools selection syntax: `sha256:0,7,11`, `sha1:all+sha256:7`, `sha256:0-7`.
@@ -92,7 +96,11 @@ export function parsePcrSelection(spec: string): TpmsPcrSelection[] {
   const out: TpmsPcrSelection[] = [];
   for (const part of spec.split('+')) {
     const m = /^([a-zA-Z0-9_-]+):(.*)$/.exec(part.trim());
-    if (!m) throw new UsageError('TPM2_BAD_PCR_SPEC', `bad PCR selection '${part}' (expected BANK:PCRS, e.g. sha256:7,11)`);
+    if (!m)
+      throw new UsageError(
+        'TPM2_BAD_PCR_SPEC',
+        `bad PCR selection '${part}' (expected BANK:PCRS, e.g. sha256:7,11)`,
+      );
     const hash = parseHashAlg(m[1]!);
     const pcrs = new Set<number>();
     const list = m[2]!.trim();

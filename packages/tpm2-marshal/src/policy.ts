@@ -16,7 +16,8 @@ export class PolicyCalculator {
   constructor(hashAlg: number, initial?: Uint8Array) {
     this.hashAlg = hashAlg;
     this.d = initial ? initial.slice() : new Uint8Array(digestSize(hashAlg));
-    if (this.d.length !== digestSize(hashAlg)) throw new UsageError('TPM2_POLICY_DIGEST', 'initial digest has the wrong size');
+    if (this.d.length !== digestSize(hashAlg))
+      throw new UsageError('TPM2_POLICY_DIGEST', 'initial digest has the wrong size');
   }
 
   /** The current policy digest (a copy). */

@@ -67,12 +67,14 @@ export const TPMS_ECC_PARMS: Codec<TpmsEccParms> = struct<TpmsEccParms>('TPMS_EC
   ['curveID', TPMI_ECC_CURVE],
   ['kdf', TPMT_KDF_SCHEME],
 ]);
-export const TPMS_KEYEDHASH_PARMS: Codec<TpmsKeyedHashParms> = struct<TpmsKeyedHashParms>('TPMS_KEYEDHASH_PARMS', [
-  ['scheme', TPMT_KEYEDHASH_SCHEME],
-]);
-export const TPMS_SYMCIPHER_PARMS: Codec<TpmsSymCipherParms> = struct<TpmsSymCipherParms>('TPMS_SYMCIPHER_PARMS', [
-  ['sym', TPMT_SYM_DEF_OBJECT],
-]);
+export const TPMS_KEYEDHASH_PARMS: Codec<TpmsKeyedHashParms> = struct<TpmsKeyedHashParms>(
+  'TPMS_KEYEDHASH_PARMS',
+  [['scheme', TPMT_KEYEDHASH_SCHEME]],
+);
+export const TPMS_SYMCIPHER_PARMS: Codec<TpmsSymCipherParms> = struct<TpmsSymCipherParms>(
+  'TPMS_SYMCIPHER_PARMS',
+  [['sym', TPMT_SYM_DEF_OBJECT]],
+);
 
 interface PublicBase {
   /** TPMI_ALG_HASH+ name algorithm. */
@@ -154,14 +156,22 @@ export const TPMT_PUBLIC: Codec<TpmtPublic> = {
         TPM2B_DIGEST.write(w, v.unique);
         return;
       default:
-        throw new FormatError('TPM2_BAD_SELECTOR', `${hex((v as { type: number }).type)} is not a TPMI_ALG_PUBLIC`);
+        throw new FormatError(
+          'TPM2_BAD_SELECTOR',
+          `${hex((v as { type: number }).type)} is not a TPMI_ALG_PUBLIC`,
+        );
     }
   },
   read(r) {
     return within(r, 'TPMT_PUBLIC', () => {
       const at = r.pos;
       const type = r.u16();
-      if (type !== TPM_ALG.RSA && type !== TPM_ALG.ECC && type !== TPM_ALG.KEYEDHASH && type !== TPM_ALG.SYMCIPHER)
+      if (
+        type !== TPM_ALG.RSA &&
+        type !== TPM_ALG.ECC &&
+        type !== TPM_ALG.KEYEDHASH &&
+        type !== TPM_ALG.SYMCIPHER
+      )
         bad('TPM2_BAD_SELECTOR', `${hex(type)} is not a valid TPMI_ALG_PUBLIC`, r, at);
       const nameAlg = TPMI_ALG_HASH_NULL.read(r);
       const objectAttributes = TPMA_OBJECT_CODEC.read(r);

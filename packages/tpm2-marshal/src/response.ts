@@ -25,13 +25,15 @@ export function parseResponse(bytes: Uint8Array, responseHandles: number): Parse
     if (tag !== TPM_ST.SESSIONS && tag !== TPM_ST.NO_SESSIONS && tag !== TPM_ST.RSP_COMMAND)
       bad('TPM2_BAD_TAG', `bad response tag ${hex(tag)}`, r, 0);
     if (rc !== 0) {
-      if (bytes.length !== HEADER_SIZE) bad('TPM2_SIZE', `error response carries ${bytes.length - HEADER_SIZE} extra bytes`, r, HEADER_SIZE);
+      if (bytes.length !== HEADER_SIZE)
+        bad('TPM2_SIZE', `error response carries ${bytes.length - HEADER_SIZE} extra bytes`, r, HEADER_SIZE);
       return { tag, rc, handles: [], parameters: new Uint8Array(0), auths: [] };
     }
     if (tag === TPM_ST.RSP_COMMAND) bad('TPM2_BAD_TAG', 'TPM_ST_RSP_COMMAND with a success code', r, 0);
     const handles: number[] = [];
     for (let i = 0; i < responseHandles; i++) handles.push(r.u32());
-    if (tag === TPM_ST.NO_SESSIONS) return { tag, rc, handles, parameters: r.bytesCopy(r.remaining), auths: [] };
+    if (tag === TPM_ST.NO_SESSIONS)
+      return { tag, rc, handles, parameters: r.bytesCopy(r.remaining), auths: [] };
     const psAt = r.pos;
     const parameterSize = r.u32();
     if (parameterSize > r.remaining)
@@ -40,7 +42,8 @@ export function parseResponse(bytes: Uint8Array, responseHandles: number): Parse
     const auths = within(r, 'response authorization area', () =>
       readAuthArea(r, r.remaining, (x: ByteReader) => TPMS_AUTH_RESPONSE.read(x), 'authorization area'),
     );
-    if (auths.length === 0) bad('TPM2_AUTHSIZE', 'TPM_ST_SESSIONS response without an authorization area', r, r.pos);
+    if (auths.length === 0)
+      bad('TPM2_AUTHSIZE', 'TPM_ST_SESSIONS response without an authorization area', r, r.pos);
     return { tag, rc, handles, parameters, auths };
   });
 }

@@ -41,7 +41,8 @@ function symDef(name: string, allowXor: boolean): Codec<TpmtSymDef> {
         return;
       }
       const sizes = KEY_BITS.get(v.algorithm);
-      if (!sizes) throw new FormatError('TPM2_BAD_SELECTOR', `${hex(v.algorithm)} is not a ${name} algorithm`);
+      if (!sizes)
+        throw new FormatError('TPM2_BAD_SELECTOR', `${hex(v.algorithm)} is not a ${name} algorithm`);
       if (!sizes.has(v.keyBits ?? 0)) throw new FormatError('TPM2_BAD_VALUE', `bad key size ${v.keyBits}`);
       if (v.mode === undefined || !(SYM_MODES.has(v.mode) || v.mode === TPM_ALG.NULL))
         throw new FormatError('TPM2_BAD_VALUE', `bad symmetric mode ${v.mode}`);
@@ -58,7 +59,8 @@ function symDef(name: string, allowXor: boolean): Codec<TpmtSymDef> {
           bad('TPM2_BAD_SELECTOR', `${hex(algorithm)} is not a valid ${name} algorithm`, r, at);
         const kAt = r.pos;
         const keyBits = r.u16();
-        if (!sizes.has(keyBits)) bad('TPM2_BAD_VALUE', `key size ${keyBits} is not valid for this cipher`, r, kAt);
+        if (!sizes.has(keyBits))
+          bad('TPM2_BAD_VALUE', `key size ${keyBits} is not valid for this cipher`, r, kAt);
         const mAt = r.pos;
         const mode = r.u16();
         if (!SYM_MODES.has(mode) && mode !== TPM_ALG.NULL)
@@ -75,7 +77,11 @@ export const TPMT_SYM_DEF = symDef('TPMT_SYM_DEF', true);
 export const TPMT_SYM_DEF_OBJECT = symDef('TPMT_SYM_DEF_OBJECT', false);
 
 /** AES-128-CFB, the parameter-encryption and storage-key cipher nearly everyone uses. */
-export const AES_128_CFB: Readonly<TpmtSymDef> = Object.freeze({ algorithm: TPM_ALG.AES, keyBits: 128, mode: TPM_ALG.CFB });
+export const AES_128_CFB: Readonly<TpmtSymDef> = Object.freeze({
+  algorithm: TPM_ALG.AES,
+  keyBits: 128,
+  mode: TPM_ALG.CFB,
+});
 /** TPM_ALG_NULL symmetric definition. */
 export const SYM_NULL: Readonly<TpmtSymDef> = Object.freeze({ algorithm: TPM_ALG.NULL });
 
@@ -98,7 +104,8 @@ function scheme(name: string, arms: ReadonlyMap<number, Arm>): Codec<TpmtScheme>
     name,
     write(w, v) {
       const arm = arms.get(v.scheme);
-      if (arm === undefined) throw new FormatError('TPM2_BAD_SELECTOR', `${hex(v.scheme)} is not a ${name} scheme`);
+      if (arm === undefined)
+        throw new FormatError('TPM2_BAD_SELECTOR', `${hex(v.scheme)} is not a ${name} scheme`);
       w.u16(v.scheme);
       if (arm === 'none') return;
       TPMI_ALG_HASH.write(w, v.hashAlg ?? 0);

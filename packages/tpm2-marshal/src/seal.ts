@@ -27,14 +27,23 @@ interface Parent {
  * (or {@link srkTemplateEcc} when asked), which the caller must flush.
  */
 async function resolveParent(tpm: Tpm, spec: ParentSpec = 'srk'): Promise<Parent> {
-  if (typeof spec === 'number') return { handle: spec, public: (await tpm.readPublic(spec)).outPublic, transient: false };
+  if (typeof spec === 'number')
+    return { handle: spec, public: (await tpm.readPublic(spec)).outPublic, transient: false };
   if (spec === 'srk') {
     const persistent = await tpm.getHandles(TPM_HT.PERSISTENT * 0x1000000);
     if (persistent.includes(SRK_PERSISTENT_HANDLE))
-      return { handle: SRK_PERSISTENT_HANDLE, public: (await tpm.readPublic(SRK_PERSISTENT_HANDLE)).outPublic, transient: false };
+      return {
+        handle: SRK_PERSISTENT_HANDLE,
+        public: (await tpm.readPublic(SRK_PERSISTENT_HANDLE)).outPublic,
+        transient: false,
+      };
   }
-  const template = typeof spec === 'object' && spec.template === 'eccp256' ? srkTemplateEcc() : srkTemplateRsa();
-  const r = await tpm.createPrimary(TPM_RH.OWNER, { inSensitive: { userAuth: new Uint8Array(0), data: new Uint8Array(0) }, inPublic: template });
+  const template =
+    typeof spec === 'object' && spec.template === 'eccp256' ? srkTemplateEcc() : srkTemplateRsa();
+  const r = await tpm.createPrimary(TPM_RH.OWNER, {
+    inSensitive: { userAuth: new Uint8Array(0), data: new Uint8Array(0) },
+    inPublic: template,
+  });
   return { handle: r.handle, public: r.outPublic, transient: true };
 }
 
@@ -60,7 +69,12 @@ export interface SealedObject {
 }
 
 /** The policy a sealed object carries: [PolicyPassword] then PolicyPCR (lsvmload's order). */
-export function sealPolicy(pcrs: TpmsPcrSelection[], values: Uint8Array[], withAuth: boolean, hashAlg: number = TPM_ALG.SHA256): Uint8Array {
+export function sealPolicy(
+  pcrs: TpmsPcrSelection[],
+  values: Uint8Array[],
+  withAuth: boolean,
+  hashAlg: number = TPM_ALG.SHA256,
+): Uint8Array {
   const p = new PolicyCalculator(hashAlg);
   if (withAuth) p.policyPassword();
   return p.policyPcr(pcrs, values).digest;
@@ -71,7 +85,8 @@ export function sealPolicy(pcrs: TpmsPcrSelection[], values: Uint8Array[], withA
  * data is sent encrypted (a session salted to the parent with the `decrypt` attribute).
  */
 export async function seal(tpm: Tpm, data: Uint8Array, o: SealOptions): Promise<SealedObject> {
-  if (data.length === 0 || data.length > 128) throw new UsageError('TPM2_SEAL_SIZE', `sealed data must be 1..128 bytes, got ${data.length}`);
+  if (data.length === 0 || data.length > 128)
+    throw new UsageError('TPM2_SEAL_SIZE', `sealed data must be 1..128 bytes, got ${data.length}`);
   const values = o.pcrValues ?? (await tpm.pcrRead(o.pcrs)).map((v) => v.value);
   const withAuth = (o.authValue?.length ?? 0) > 0;
   const policyDigest = sealPolicy(o.pcrs, values, withAuth);
@@ -85,10 +100,19 @@ export async function seal(tpm: Tpm, data: Uint8Array, o: SealOptions): Promise<
     const attrs = TPMA_OBJECT.fixedTPM | TPMA_OBJECT.fixedParent | (withAuth ? 0 : TPMA_OBJECT.noDA);
     const r = await tpm.create(
       parent.handle,
-      { inSensitive: { userAuth: o.authValue ?? new Uint8Array(0), data }, inPublic: sealedDataTemplate(policyDigest, attrs) },
+      {
+        inSensitive: { userAuth: o.authValue ?? new Uint8Array(0), data },
+        inPublic: sealedDataTemplate(policyDigest, attrs),
+      },
       { auth: [{ session, authValue: new Uint8Array(0) }] },
     );
-    return { public: r.outPublic, private: r.outPrivate, policyDigest, pcrs: o.pcrs, creationHash: r.creationHash };
+    return {
+      public: r.outPublic,
+      private: r.outPrivate,
+      policyDigest,
+      pcrs: o.pcrs,
+      creationHash: r.creationHash,
+    };
   } finally {
     if (parent.transient) await tpm.flushContext(parent.handle);
   }
@@ -110,7 +134,11 @@ export interface UnsealOptions {
  * Loads a sealed object and unseals it with a policy session salted to the parent, carrying the
  * `encrypt` attribute: the TPM returns the secret AES-CFB encrypted under the session key.
  */
-export async function unseal(tpm: Tpm, sealed: Pick<SealedObject, 'public' | 'private'>, o: UnsealOptions): Promise<Uint8Array> {
+export async function unseal(
+  tpm: Tpm,
+  sealed: Pick<SealedObject, 'public' | 'private'>,
+  o: UnsealOptions,
+): Promise<Uint8Array> {
   const parent = await resolveParent(tpm, o.parent);
   let item: number | undefined;
   try {

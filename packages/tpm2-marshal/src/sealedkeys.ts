@@ -28,7 +28,8 @@ export function parseSealedKeys(bytes: Uint8Array): SealedKeys {
     const pub = TPM2B_PUBLIC.read(r);
     const creationHash = TPM2B_DIGEST.read(r);
     const pcrs = TPMS_PCR_SELECT.read(r);
-    if (r.remaining !== 0) bad('TPM2_TRAILING_BYTES', `${r.remaining} bytes follow the PCR selection`, r, r.pos);
+    if (r.remaining !== 0)
+      bad('TPM2_TRAILING_BYTES', `${r.remaining} bytes follow the PCR selection`, r, r.pos);
     return { private: priv, public: pub, creationHash, pcrs };
   });
 }
@@ -45,7 +46,9 @@ export function serializeSealedKeys(k: SealedKeys): Uint8Array {
 
 /** The authPolicy lsvmload expects: PolicyPassword then PolicyPCR over SHA-256 `pcrs` with `values`. */
 export function lsvmloadPolicy(pcrs: number[], values: Uint8Array[]): Uint8Array {
-  return new PolicyCalculator(TPM_ALG.SHA256).policyPassword().policyPcr([{ hash: TPM_ALG.SHA256, pcrs }], values).digest;
+  return new PolicyCalculator(TPM_ALG.SHA256)
+    .policyPassword()
+    .policyPcr([{ hash: TPM_ALG.SHA256, pcrs }], values).digest;
 }
 
 /**
@@ -55,11 +58,19 @@ export function lsvmloadPolicy(pcrs: number[], values: Uint8Array[]): Uint8Array
 export function checkLsvmloadSealedKeys(k: SealedKeys, values?: Uint8Array[]): void {
   const p = k.public;
   if (p.type !== TPM_ALG.KEYEDHASH || p.nameAlg !== TPM_ALG.SHA256 || p.objectAttributes !== 0)
-    throw new FormatError('TPM2_SEALEDKEYS_SHAPE', 'sealed object must be KEYEDHASH, nameAlg SHA-256, objectAttributes 0', {
-      structure: 'sealedkeys',
-    });
+    throw new FormatError(
+      'TPM2_SEALEDKEYS_SHAPE',
+      'sealed object must be KEYEDHASH, nameAlg SHA-256, objectAttributes 0',
+      {
+        structure: 'sealedkeys',
+      },
+    );
   if (values && Buffer.compare(lsvmloadPolicy(k.pcrs, values), p.authPolicy) !== 0)
-    throw new FormatError('TPM2_SEALEDKEYS_POLICY', 'authPolicy is not PolicyPassword + PolicyPCR for these PCR values', {
-      structure: 'sealedkeys',
-    });
+    throw new FormatError(
+      'TPM2_SEALEDKEYS_POLICY',
+      'authPolicy is not PolicyPassword + PolicyPCR for these PCR values',
+      {
+        structure: 'sealedkeys',
+      },
+    );
 }

@@ -15,12 +15,18 @@ export interface TpmsSensitiveCreate {
   userAuth: Uint8Array;
   data: Uint8Array;
 }
-export const TPMS_SENSITIVE_CREATE: Codec<TpmsSensitiveCreate> = struct<TpmsSensitiveCreate>('TPMS_SENSITIVE_CREATE', [
-  ['userAuth', TPM2B_AUTH],
-  ['data', TPM2B_SENSITIVE_DATA],
-]);
+export const TPMS_SENSITIVE_CREATE: Codec<TpmsSensitiveCreate> = struct<TpmsSensitiveCreate>(
+  'TPMS_SENSITIVE_CREATE',
+  [
+    ['userAuth', TPM2B_AUTH],
+    ['data', TPM2B_SENSITIVE_DATA],
+  ],
+);
 /** TPM2B_SENSITIVE_CREATE: sized, size zero refused (Part 2 §11.1.16). */
-export const TPM2B_SENSITIVE_CREATE = sized('TPM2B_SENSITIVE_CREATE', TPMS_SENSITIVE_CREATE) as Codec<TpmsSensitiveCreate>;
+export const TPM2B_SENSITIVE_CREATE = sized(
+  'TPM2B_SENSITIVE_CREATE',
+  TPMS_SENSITIVE_CREATE,
+) as Codec<TpmsSensitiveCreate>;
 
 /**
  * TPMT_SENSITIVE (Part 2 §11.3.2.4): the private part of an object as it sits inside a

@@ -146,7 +146,12 @@ export interface PreparedCommand {
   finish(rc: number, parameters: Uint8Array, auths: TpmsAuthResponse[]): Uint8Array;
 }
 
-function hmacKey(use: SessionUse, index: number, shape: CommandShape, names: readonly Uint8Array[]): Uint8Array {
+function hmacKey(
+  use: SessionUse,
+  index: number,
+  shape: CommandShape,
+  names: readonly Uint8Array[],
+): Uint8Array {
   const s = use.session as AuthSession;
   const authorizes = index < shape.auth;
   let withAuth = false;
@@ -170,13 +175,21 @@ function encryptionKey(use: SessionUse, index: number, shape: CommandShape): Uin
 }
 
 function firstTpm2b(params: Uint8Array, what: string): number {
-  if (params.length < 2) throw new FormatError('TPM2_NO_ENCRYPTABLE_PARAMETER', `${what}: no TPM2B parameter to encrypt`);
+  if (params.length < 2)
+    throw new FormatError('TPM2_NO_ENCRYPTABLE_PARAMETER', `${what}: no TPM2B parameter to encrypt`);
   const n = (params[0]! << 8) | params[1]!;
   if (2 + n > params.length) throw new FormatError('TPM2_SIZE', `${what}: first parameter overruns the area`);
   return n;
 }
 
-function cfb(s: AuthSession, key: Uint8Array, newer: Uint8Array, older: Uint8Array, data: Uint8Array, decrypt: boolean): Uint8Array {
+function cfb(
+  s: AuthSession,
+  key: Uint8Array,
+  newer: Uint8Array,
+  older: Uint8Array,
+  data: Uint8Array,
+  decrypt: boolean,
+): Uint8Array {
   const bits = checkAesCfb(s.symmetric);
   const kiv = kdfa(s.hashAlg, key, 'CFB', newer, older, bits + 128);
   const out = aesCfb(kiv.subarray(0, bits / 8), kiv.subarray(bits / 8), data, decrypt);
@@ -197,18 +210,23 @@ export function prepareSessions(
   parameters: Uint8Array,
   uses: readonly SessionUse[],
 ): PreparedCommand {
-  let params = parameters.slice();
+  const params = parameters.slice();
   const sess = uses.map((u) => u.session);
   for (const s of sess) {
     if (s.kind !== 'password') {
-      if (!s.active) throw new FormatError('TPM2_SESSION_CLOSED', `session 0x${s.handle.toString(16)} is no longer active`);
+      if (!s.active)
+        throw new FormatError(
+          'TPM2_SESSION_CLOSED',
+          `session 0x${s.handle.toString(16)} is no longer active`,
+        );
       s.nonceCaller = new Uint8Array(randomBytes(digestSize(s.hashAlg)));
     }
   }
   const decIdx = sess.findIndex((s) => s.kind !== 'password' && (s.attributes & TPMA_SESSION.decrypt) !== 0);
   const encIdx = sess.findIndex((s) => s.kind !== 'password' && (s.attributes & TPMA_SESSION.encrypt) !== 0);
   if (decIdx >= 0) {
-    if (!shape.encryptCommand) throw new FormatError('TPM2_NO_ENCRYPTABLE_PARAMETER', 'this command has no parameter to encrypt');
+    if (!shape.encryptCommand)
+      throw new FormatError('TPM2_NO_ENCRYPTABLE_PARAMETER', 'this command has no parameter to encrypt');
     const s = sess[decIdx] as AuthSession;
     const n = firstTpm2b(params, 'command');
     const key = encryptionKey(uses[decIdx]!, decIdx, shape);
@@ -229,13 +247,33 @@ export function prepareSessions(
 
   const auths: TpmsAuthCommand[] = uses.map((u, i) => {
     const s = u.session;
-    if (s.kind === 'password') return { sessionHandle: TPM_RS_PW, nonce: EMPTY, sessionAttributes: TPMA_SESSION.continueSession, hmac: s.auth };
+    if (s.kind === 'password')
+      return {
+        sessionHandle: TPM_RS_PW,
+        nonce: EMPTY,
+        sessionAttributes: TPMA_SESSION.continueSession,
+        hmac: s.auth,
+      };
     if (s.kind !== 'hmac' && s.needPassword)
-      return { sessionHandle: s.handle, nonce: s.nonceCaller, sessionAttributes: s.attributes, hmac: trimAuth(u.authValue ?? EMPTY) };
+      return {
+        sessionHandle: s.handle,
+        nonce: s.nonceCaller,
+        sessionAttributes: s.attributes,
+        hmac: trimAuth(u.authValue ?? EMPTY),
+      };
     const key = hmacKey(u, i, shape, names);
     const nDec = i === 0 && decIdx > 0 ? (sess[decIdx] as AuthSession).nonceTPM : EMPTY;
     const nEnc = i === 0 && encIdx > 0 && encIdx !== decIdx ? (sess[encIdx] as AuthSession).nonceTPM : EMPTY;
-    const mac = hmac(s.hashAlg, key, cpHash(s.hashAlg), s.nonceCaller, s.nonceTPM, nDec, nEnc, new Uint8Array([s.attributes]));
+    const mac = hmac(
+      s.hashAlg,
+      key,
+      cpHash(s.hashAlg),
+      s.nonceCaller,
+      s.nonceTPM,
+      nDec,
+      nEnc,
+      new Uint8Array([s.attributes]),
+    );
     return { sessionHandle: s.handle, nonce: s.nonceCaller, sessionAttributes: s.attributes, hmac: mac };
   });
 
@@ -244,7 +282,10 @@ export function prepareSessions(
     auths,
     finish(rc, rparams, rauths) {
       if (rauths.length !== uses.length)
-        throw new FormatError('TPM2_RESPONSE_SESSIONS', `response has ${rauths.length} session(s), command had ${uses.length}`);
+        throw new FormatError(
+          'TPM2_RESPONSE_SESSIONS',
+          `response has ${rauths.length} session(s), command had ${uses.length}`,
+        );
       const rpHashes = new Map<number, Uint8Array>();
       const ended: AuthSession[] = [];
       uses.forEach((u, i) => {
@@ -252,7 +293,10 @@ export function prepareSessions(
         const a = rauths[i]!;
         if (s.kind === 'password') {
           if (a.hmac.length !== 0 || a.nonce.length !== 0)
-            throw new VerificationError('TPM2_RESPONSE_HMAC', 'password session response carries a nonce or HMAC');
+            throw new VerificationError(
+              'TPM2_RESPONSE_HMAC',
+              'password session response carries a nonce or HMAC',
+            );
           return;
         }
         s.nonceTPM = a.nonce;
@@ -263,12 +307,18 @@ export function prepareSessions(
         }
         const pw = s.kind !== 'hmac' && s.needPassword;
         const key = hmacKey(u, i, shape, names);
-        const expected = pw ? EMPTY : hmac(s.hashAlg, key, rp, s.nonceTPM, s.nonceCaller, new Uint8Array([a.sessionAttributes]));
+        const expected = pw
+          ? EMPTY
+          : hmac(s.hashAlg, key, rp, s.nonceTPM, s.nonceCaller, new Uint8Array([a.sessionAttributes]));
         const emptyOk = (pw || key.length === 0) && a.hmac.length === 0;
         if (!emptyOk && !constantTimeEqual(expected, a.hmac))
-          throw new VerificationError('TPM2_RESPONSE_HMAC', `response HMAC of session ${i + 1} does not verify`, {
-            structure: 'TPMS_AUTH_RESPONSE',
-          });
+          throw new VerificationError(
+            'TPM2_RESPONSE_HMAC',
+            `response HMAC of session ${i + 1} does not verify`,
+            {
+              structure: 'TPMS_AUTH_RESPONSE',
+            },
+          );
         if ((a.sessionAttributes & TPMA_SESSION.continueSession) === 0) ended.push(s);
         if (s.kind !== 'hmac' && i < shape.auth) {
           // A policy session that authorized a command starts over (Part 1 §19.7.1).

@@ -86,11 +86,17 @@ export async function startSwtpm(o: { swtpmPath?: string; timeoutMs?: number } =
     child.stderr?.on('data', (d: Buffer) => {
       stderr += d.toString();
     });
-    const spawnError = new Promise<never>((_, reject) => child.once('error', (e) => reject(new IoError('SWTPM_SPAWN', `cannot run swtpm: ${e.message}`, { cause: e }))));
+    const spawnError = new Promise<never>((_, reject) =>
+      child.once('error', (e) =>
+        reject(new IoError('SWTPM_SPAWN', `cannot run swtpm: ${e.message}`, { cause: e })),
+      ),
+    );
     try {
       await Promise.race([waitConnectable(port, child, Date.now() + (o.timeoutMs ?? 10_000)), spawnError]);
     } catch (e) {
-      lastError = new IoError('SWTPM_START', `${(e as Error).message}${stderr ? `: ${stderr.trim()}` : ''}`, { cause: e });
+      lastError = new IoError('SWTPM_START', `${(e as Error).message}${stderr ? `: ${stderr.trim()}` : ''}`, {
+        cause: e,
+      });
       if (child.exitCode === null) child.kill('SIGKILL');
       continue;
     }

@@ -24,7 +24,12 @@ export function srkTemplateRsa(): TpmtPublicRsa {
     nameAlg: TPM_ALG.SHA256,
     objectAttributes: SRK_ATTRIBUTES,
     authPolicy: new Uint8Array(0),
-    parameters: { symmetric: { ...AES_128_CFB }, scheme: { scheme: TPM_ALG.NULL }, keyBits: 2048, exponent: 0 },
+    parameters: {
+      symmetric: { ...AES_128_CFB },
+      scheme: { scheme: TPM_ALG.NULL },
+      keyBits: 2048,
+      exponent: 0,
+    },
     unique: new Uint8Array(0),
   };
 }
@@ -47,7 +52,11 @@ export function srkTemplateEcc(): TpmtPublicEcc {
 }
 
 /** A sealed-data object template: KEYEDHASH with a NULL scheme, the given policy and attributes. */
-export function sealedDataTemplate(authPolicy: Uint8Array, objectAttributes: number, nameAlg: number = TPM_ALG.SHA256): TpmtPublicKeyedHash {
+export function sealedDataTemplate(
+  authPolicy: Uint8Array,
+  objectAttributes: number,
+  nameAlg: number = TPM_ALG.SHA256,
+): TpmtPublicKeyedHash {
   return {
     type: TPM_ALG.KEYEDHASH,
     nameAlg,
@@ -61,5 +70,9 @@ export function sealedDataTemplate(authPolicy: Uint8Array, objectAttributes: num
 /** True when `pub` can be a parent for Create/Load/Import: a restricted decrypt storage key. */
 export function isStorageKey(pub: TpmtPublic): boolean {
   const a = pub.objectAttributes;
-  return (a & TPMA_OBJECT.restricted) !== 0 && (a & TPMA_OBJECT.decrypt) !== 0 && (pub.type === TPM_ALG.RSA || pub.type === TPM_ALG.ECC);
+  return (
+    (a & TPMA_OBJECT.restricted) !== 0 &&
+    (a & TPMA_OBJECT.decrypt) !== 0 &&
+    (pub.type === TPM_ALG.RSA || pub.type === TPM_ALG.ECC)
+  );
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { FormatError, UsageError } from '@lsvm/core';
-import { type TpmsCapabilityData, type TpmsTaggedProperty } from './capability.js';
+import type { TpmsCapabilityData, TpmsTaggedProperty } from './capability.js';
 import { buildCommand, commandName, commandShape } from './command.js';
 import * as C from './commands.js';
 import { TPMA_SESSION, TPM_CAP, TPM_HT, TPM_RH, TPM_SE, TPM_ST, TPM_SU } from './constants.js';
@@ -16,7 +16,15 @@ import { RC, TpmError } from './rc.js';
 import { parseResponse } from './response.js';
 import { AES_128_CFB, type TpmtHa, type TpmtSymDef } from './schemes.js';
 import type { TpmtSensitive } from './sensitive.js';
-import { AuthSession, type AuthSessionType, PasswordSession, type SessionUse, deriveSessionKey, prepareSessions, trimAuth } from './sessions.js';
+import {
+  AuthSession,
+  type AuthSessionType,
+  PasswordSession,
+  type SessionUse,
+  deriveSessionKey,
+  prepareSessions,
+  trimAuth,
+} from './sessions.js';
 import type { TpmTransport } from './transports/transport.js';
 
 /** How a command is authorized: one entry per handle that needs it, plus extra sessions. */
@@ -99,7 +107,13 @@ export class Tpm {
     const uses: SessionUse[] = [];
     for (let i = 0; i < shape.auth; i++) {
       const a = options.auth?.[i];
-      uses.push(a === undefined ? { session: new PasswordSession() } : a instanceof Uint8Array ? { session: new PasswordSession(a) } : a);
+      uses.push(
+        a === undefined
+          ? { session: new PasswordSession() }
+          : a instanceof Uint8Array
+            ? { session: new PasswordSession(a) }
+            : a,
+      );
     }
     for (const s of options.extra ?? []) uses.push({ session: s });
     const needNames = uses.some((u) => u.session.kind !== 'password');
@@ -116,7 +130,12 @@ export class Tpm {
             sessionAttributes: TPMA_SESSION.continueSession,
             hmac: (u.session as PasswordSession).auth,
           }));
-      const bytes = buildCommand({ code: cmd.code, handles: [...cmd.handles], auths, parameters: prep?.parameters ?? cmd.parameters });
+      const bytes = buildCommand({
+        code: cmd.code,
+        handles: [...cmd.handles],
+        auths,
+        parameters: prep?.parameters ?? cmd.parameters,
+      });
       const resp = parseResponse(await this.sendRaw(bytes), shape.responseHandles);
       if (resp.rc !== 0) {
         const e = new TpmError(resp.rc, commandName(cmd.code));
@@ -127,7 +146,9 @@ export class Tpm {
         throw e;
       }
       if ((resp.tag === TPM_ST.SESSIONS) !== uses.length > 0)
-        throw new FormatError('TPM2_BAD_TAG', `response tag does not match the command's sessions`, { structure: 'TPM response' });
+        throw new FormatError('TPM2_BAD_TAG', `response tag does not match the command's sessions`, {
+          structure: 'TPM response',
+        });
       const params = prep ? prep.finish(resp.rc, resp.parameters, resp.auths) : resp.parameters;
       return cmd.parse(params, resp.handles);
     }
@@ -274,7 +295,11 @@ export class Tpm {
     for (const s of want)
       for (const p of s.pcrs) {
         const v = got.get(`${s.hash}:${p}`);
-        if (!v) throw new FormatError('TPM2_PCR_UNAVAILABLE', `the TPM did not return PCR ${p} of bank 0x${s.hash.toString(16)}`);
+        if (!v)
+          throw new FormatError(
+            'TPM2_PCR_UNAVAILABLE',
+            `the TPM did not return PCR ${p} of bank 0x${s.hash.toString(16)}`,
+          );
         out.push({ hash: s.hash, pcr: p, value: v });
       }
     return out;
@@ -288,7 +313,11 @@ export class Tpm {
 
   // --- objects --------------------------------------------------------------------------
 
-  async createPrimary(hierarchy: number, inputs: C.CreateInputs, options: AuthOptions = {}): Promise<C.CreatePrimaryResult> {
+  async createPrimary(
+    hierarchy: number,
+    inputs: C.CreateInputs,
+    options: AuthOptions = {},
+  ): Promise<C.CreatePrimaryResult> {
     const r = await this.run(C.CreatePrimary(hierarchy, inputs), options);
     this.setName(r.handle, r.name);
     return r;
@@ -296,12 +325,21 @@ export class Tpm {
   create(parent: number, inputs: C.CreateInputs, options: AuthOptions = {}): Promise<C.CreateResult> {
     return this.run(C.Create(parent, inputs), options);
   }
-  async load(parent: number, inPrivate: Uint8Array, inPublic: TpmtPublic, options: AuthOptions = {}): Promise<C.LoadResult> {
+  async load(
+    parent: number,
+    inPrivate: Uint8Array,
+    inPublic: TpmtPublic,
+    options: AuthOptions = {},
+  ): Promise<C.LoadResult> {
     const r = await this.run(C.Load(parent, inPrivate, inPublic), options);
     this.setName(r.handle, r.name);
     return r;
   }
-  async loadExternal(inPrivate: TpmtSensitive | undefined, inPublic: TpmtPublic, hierarchy: number = TPM_RH.NULL): Promise<C.LoadResult> {
+  async loadExternal(
+    inPrivate: TpmtSensitive | undefined,
+    inPublic: TpmtPublic,
+    hierarchy: number = TPM_RH.NULL,
+  ): Promise<C.LoadResult> {
     const r = await this.run(C.LoadExternal(inPrivate, inPublic, hierarchy));
     this.setName(r.handle, r.name);
     return r;
@@ -314,14 +352,22 @@ export class Tpm {
     const r = await this.run(C.ReadPublic(handle));
     const computed = objectName(r.outPublic);
     if (Buffer.compare(computed, r.name) !== 0)
-      throw new FormatError('TPM2_NAME_MISMATCH', 'ReadPublic returned a name that does not match the public area');
+      throw new FormatError(
+        'TPM2_NAME_MISMATCH',
+        'ReadPublic returned a name that does not match the public area',
+      );
     this.setName(handle, r.name);
     return r;
   }
   unseal(item: number, options: AuthOptions = {}): Promise<Uint8Array> {
     return this.run(C.Unseal(item), options);
   }
-  evictControl(object: number, persistent: number, options: AuthOptions = {}, auth: number = TPM_RH.OWNER): Promise<void> {
+  evictControl(
+    object: number,
+    persistent: number,
+    options: AuthOptions = {},
+    auth: number = TPM_RH.OWNER,
+  ): Promise<void> {
     return this.run(C.EvictControl(auth, object, persistent), options);
   }
   contextSave(handle: number): Promise<TpmsContext> {
@@ -334,7 +380,11 @@ export class Tpm {
   // --- policy ---------------------------------------------------------------------------
 
   /** TPM2_PolicyPCR; with no digest the TPM uses the current PCR values. */
-  policyPCR(session: AuthSession, pcrs: TpmsPcrSelection[], pcrDigest: Uint8Array = new Uint8Array(0)): Promise<void> {
+  policyPCR(
+    session: AuthSession,
+    pcrs: TpmsPcrSelection[],
+    pcrDigest: Uint8Array = new Uint8Array(0),
+  ): Promise<void> {
     return this.run(C.PolicyPCR(session.handle, pcrDigest, pcrs));
   }
   async policyAuthValue(session: AuthSession): Promise<void> {
@@ -370,18 +420,39 @@ export class Tpm {
 
   // --- NV -------------------------------------------------------------------------------
 
-  nvDefineSpace(auth: Uint8Array, publicInfo: TpmsNvPublic, options: AuthOptions = {}, authHandle: number = TPM_RH.OWNER): Promise<void> {
+  nvDefineSpace(
+    auth: Uint8Array,
+    publicInfo: TpmsNvPublic,
+    options: AuthOptions = {},
+    authHandle: number = TPM_RH.OWNER,
+  ): Promise<void> {
     return this.run(C.NV_DefineSpace(authHandle, auth, publicInfo), options);
   }
-  nvUndefineSpace(nvIndex: number, options: AuthOptions = {}, authHandle: number = TPM_RH.OWNER): Promise<void> {
+  nvUndefineSpace(
+    nvIndex: number,
+    options: AuthOptions = {},
+    authHandle: number = TPM_RH.OWNER,
+  ): Promise<void> {
     this.names.delete(nvIndex >>> 0);
     return this.run(C.NV_UndefineSpace(authHandle, nvIndex), options);
   }
-  async nvWrite(nvIndex: number, data: Uint8Array, offset = 0, options: AuthOptions = {}, authHandle = nvIndex): Promise<void> {
+  async nvWrite(
+    nvIndex: number,
+    data: Uint8Array,
+    offset = 0,
+    options: AuthOptions = {},
+    authHandle = nvIndex,
+  ): Promise<void> {
     await this.run(C.NV_Write(authHandle, nvIndex, data, offset), options);
     this.names.delete(nvIndex >>> 0); // TPMA_NV_WRITTEN may have changed the name
   }
-  nvRead(nvIndex: number, size: number, offset = 0, options: AuthOptions = {}, authHandle = nvIndex): Promise<Uint8Array> {
+  nvRead(
+    nvIndex: number,
+    size: number,
+    offset = 0,
+    options: AuthOptions = {},
+    authHandle = nvIndex,
+  ): Promise<Uint8Array> {
     return this.run(C.NV_Read(authHandle, nvIndex, size, offset), options);
   }
   async nvReadPublic(nvIndex: number): Promise<C.NvReadPublicResult> {
@@ -392,8 +463,12 @@ export class Tpm {
   dictionaryAttackLockReset(options: AuthOptions = {}): Promise<void> {
     return this.run(C.DictionaryAttackLockReset(), options);
   }
-  dictionaryAttackParameters(maxTries: number, recoveryTime: number, lockoutRecovery: number, options: AuthOptions = {}): Promise<void> {
+  dictionaryAttackParameters(
+    maxTries: number,
+    recoveryTime: number,
+    lockoutRecovery: number,
+    options: AuthOptions = {},
+  ): Promise<void> {
     return this.run(C.DictionaryAttackParameters(maxTries, recoveryTime, lockoutRecovery), options);
   }
 }
-

@@ -5,7 +5,10 @@ import type { SwtpmInstance } from '../src/index.js';
 
 /** Runs a tpm2-tools command against the suite's swtpm; returns the raw result. */
 export function tools(sw: SwtpmInstance, cmd: string, args: string[], input?: string | Uint8Array) {
-  return run(cmd, args, { env: { ...process.env, TPM2TOOLS_TCTI: sw.tcti }, ...(input !== undefined ? { input } : {}) });
+  return run(cmd, args, {
+    env: { ...process.env, TPM2TOOLS_TCTI: sw.tcti },
+    ...(input !== undefined ? { input } : {}),
+  });
 }
 
 /** Like {@link tools} but throws with stderr on failure. */

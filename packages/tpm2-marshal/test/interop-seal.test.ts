@@ -30,7 +30,14 @@ describeWithPeers(['swtpm', 'tpm2_create', 'tpm2_unseal'], 'seal/unseal interop 
     sw = await startSwtpm();
     dir = tempDir('lsvm-tpm2-');
     toolsOk(sw, 'tpm2_createprimary', ['-C', 'o', '-c', join(dir.path, 'srk.ctx'), '-Q']);
-    toolsOk(sw, 'tpm2_evictcontrol', ['-C', 'o', '-c', join(dir.path, 'srk.ctx'), String(SRK_PERSISTENT_HANDLE), '-Q']);
+    toolsOk(sw, 'tpm2_evictcontrol', [
+      '-C',
+      'o',
+      '-c',
+      join(dir.path, 'srk.ctx'),
+      String(SRK_PERSISTENT_HANDLE),
+      '-Q',
+    ]);
     toolsOk(sw, 'tpm2_flushcontext', ['-t']);
     // Give PCR 7 a non-zero value so the policy is not the trivial one.
     toolsOk(sw, 'tpm2_pcrextend', [`7:sha256=${'ab'.repeat(32)}`]);
@@ -48,7 +55,17 @@ describeWithPeers(['swtpm', 'tpm2_create', 'tpm2_unseal'], 'seal/unseal interop 
     writeBytes(dir.path, 'a.pub', marshal(TPM2B_PUBLIC, sealed.public));
     writeBytes(dir.path, 'a.priv', marshal(TPM2B_PRIVATE, sealed.private));
     const ctx = join(dir.path, 'a.ctx');
-    toolsOk(sw, 'tpm2_load', ['-C', String(SRK_PERSISTENT_HANDLE), '-u', join(dir.path, 'a.pub'), '-r', join(dir.path, 'a.priv'), '-c', ctx, '-Q']);
+    toolsOk(sw, 'tpm2_load', [
+      '-C',
+      String(SRK_PERSISTENT_HANDLE),
+      '-u',
+      join(dir.path, 'a.pub'),
+      '-r',
+      join(dir.path, 'a.priv'),
+      '-c',
+      ctx,
+      '-Q',
+    ]);
     const out = tools(sw, 'tpm2_unseal', ['-c', ctx, '-p', 'pcr:sha256:7,11']);
     expect(out.stderr).toBe('');
     expect(out.stdout).toBe('lsvm sealed secret 1');
@@ -67,7 +84,19 @@ describeWithPeers(['swtpm', 'tpm2_create', 'tpm2_unseal'], 'seal/unseal interop 
     toolsOk(
       sw,
       'tpm2_create',
-      ['-C', String(SRK_PERSISTENT_HANDLE), '-L', pol, '-i', '-', '-u', join(dir.path, 'b.pub'), '-r', join(dir.path, 'b.priv'), '-Q'],
+      [
+        '-C',
+        String(SRK_PERSISTENT_HANDLE),
+        '-L',
+        pol,
+        '-i',
+        '-',
+        '-u',
+        join(dir.path, 'b.pub'),
+        '-r',
+        join(dir.path, 'b.priv'),
+        '-Q',
+      ],
       'sealed by tpm2-tools',
     );
     toolsOk(sw, 'tpm2_flushcontext', ['-t']);
@@ -94,7 +123,9 @@ describeWithPeers(['swtpm', 'tpm2_create', 'tpm2_unseal'], 'seal/unseal interop 
     const auth = enc('hunter2');
     const sealed = await seal(tpm, enc('with auth'), { pcrs: sel, authValue: auth });
     expect(dec(await unseal(tpm, sealed, { pcrs: sel, authValue: auth }))).toBe('with auth');
-    expect(dec(await unseal(tpm, sealed, { pcrs: sel, authValue: auth, usePolicyPassword: true }))).toBe('with auth');
+    expect(dec(await unseal(tpm, sealed, { pcrs: sel, authValue: auth, usePolicyPassword: true }))).toBe(
+      'with auth',
+    );
     const wrong = await unseal(tpm, sealed, { pcrs: sel, authValue: enc('wrong') }).catch((e: unknown) => e);
     expect(wrong).toBeInstanceOf(TpmError);
     expect((wrong as TpmError).kind).toBe('auth');
@@ -103,7 +134,17 @@ describeWithPeers(['swtpm', 'tpm2_create', 'tpm2_unseal'], 'seal/unseal interop 
     writeBytes(dir.path, 'c.pub', marshal(TPM2B_PUBLIC, sealed.public));
     writeBytes(dir.path, 'c.priv', marshal(TPM2B_PRIVATE, sealed.private));
     const s = join(dir.path, 'ps.ctx');
-    toolsOk(sw, 'tpm2_load', ['-C', String(SRK_PERSISTENT_HANDLE), '-u', join(dir.path, 'c.pub'), '-r', join(dir.path, 'c.priv'), '-c', join(dir.path, 'c.ctx'), '-Q']);
+    toolsOk(sw, 'tpm2_load', [
+      '-C',
+      String(SRK_PERSISTENT_HANDLE),
+      '-u',
+      join(dir.path, 'c.pub'),
+      '-r',
+      join(dir.path, 'c.priv'),
+      '-c',
+      join(dir.path, 'c.ctx'),
+      '-Q',
+    ]);
     toolsOk(sw, 'tpm2_startauthsession', ['--policy-session', '-S', s]);
     toolsOk(sw, 'tpm2_policypassword', ['-S', s, '-Q']);
     toolsOk(sw, 'tpm2_policypcr', ['-S', s, '-l', 'sha256:7,11', '-Q']);
@@ -120,8 +161,28 @@ describeWithPeers(['swtpm', 'tpm2_create', 'tpm2_unseal'], 'seal/unseal interop 
     writeBytes(dir.path, 'd.pub', marshal(TPM2B_PUBLIC, sealed.public));
     writeBytes(dir.path, 'd.priv', marshal(TPM2B_PRIVATE, sealed.private));
     const p = join(dir.path, 'p.ctx');
-    toolsOk(sw, 'tpm2_createprimary', ['-C', 'o', '-G', 'rsa2048:null:aes128cfb', '-a', 'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|noda|restricted|decrypt', '-c', p, '-Q']);
-    toolsOk(sw, 'tpm2_load', ['-C', p, '-u', join(dir.path, 'd.pub'), '-r', join(dir.path, 'd.priv'), '-c', join(dir.path, 'd.ctx'), '-Q']);
+    toolsOk(sw, 'tpm2_createprimary', [
+      '-C',
+      'o',
+      '-G',
+      'rsa2048:null:aes128cfb',
+      '-a',
+      'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|noda|restricted|decrypt',
+      '-c',
+      p,
+      '-Q',
+    ]);
+    toolsOk(sw, 'tpm2_load', [
+      '-C',
+      p,
+      '-u',
+      join(dir.path, 'd.pub'),
+      '-r',
+      join(dir.path, 'd.priv'),
+      '-c',
+      join(dir.path, 'd.ctx'),
+      '-Q',
+    ]);
     toolsOk(sw, 'tpm2_flushcontext', ['-t']);
     const u = tools(sw, 'tpm2_unseal', ['-c', join(dir.path, 'd.ctx'), '-p', 'pcr:sha256:7,11']);
     expect(u.stderr).toBe('');

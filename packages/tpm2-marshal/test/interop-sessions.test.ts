@@ -31,7 +31,7 @@ import {
   EFI_GLOBAL_VARIABLE,
   nvName,
 } from '../src/index.js';
-import { contains, dec, enc, readBytes, tools, toolsOk } from './helpers.js';
+import { contains, dec, enc, readBytes, toolsOk } from './helpers.js';
 
 /** A transport that records every byte and can tamper with responses. */
 class Tap implements TpmTransport {
@@ -80,7 +80,15 @@ describeWithPeers(['swtpm', 'tpm2_policypcr', 'tpm2_pcrread'], 'sessions, polici
     const sel = parsePcrSelection('sha256:7,16');
     const policyFile = join(dir.path, 'p.bin');
     toolsOk(sw, 'tpm2_startauthsession', ['-S', join(dir.path, 't.ctx')]);
-    toolsOk(sw, 'tpm2_policypcr', ['-S', join(dir.path, 't.ctx'), '-l', 'sha256:7,16', '-L', policyFile, '-Q']);
+    toolsOk(sw, 'tpm2_policypcr', [
+      '-S',
+      join(dir.path, 't.ctx'),
+      '-l',
+      'sha256:7,16',
+      '-L',
+      policyFile,
+      '-Q',
+    ]);
     toolsOk(sw, 'tpm2_flushcontext', [join(dir.path, 't.ctx')]);
     const theirs = toHex(readBytes(dir.path, 'p.bin'));
     await withTap(async (tpm) => {
@@ -149,7 +157,10 @@ describeWithPeers(['swtpm', 'tpm2_policypcr', 'tpm2_pcrread'], 'sessions, polici
     });
     // Control: a plain (unsalted, unencrypted) policy session shows the secret in the capture.
     await withTap(async (tpm, tap) => {
-      const parent = await tpm.createPrimary(TPM_RH.OWNER, { inSensitive: { userAuth: new Uint8Array(0), data: new Uint8Array(0) }, inPublic: (await import('../src/index.js')).srkTemplateRsa() });
+      const parent = await tpm.createPrimary(TPM_RH.OWNER, {
+        inSensitive: { userAuth: new Uint8Array(0), data: new Uint8Array(0) },
+        inPublic: (await import('../src/index.js')).srkTemplateRsa(),
+      });
       const item = await tpm.load(parent.handle, sealed.private, sealed.public);
       const ps = await tpm.startAuthSession({ type: 'policy' });
       await tpm.policyPCR(ps, sel);
@@ -163,8 +174,14 @@ describeWithPeers(['swtpm', 'tpm2_policypcr', 'tpm2_pcrread'], 'sessions, polici
 
   test('a tampered response HMAC or encrypted parameter is rejected', async () => {
     await withTap(async (tpm, tap) => {
-      const primary = await tpm.createPrimary(TPM_RH.OWNER, { inSensitive: { userAuth: new Uint8Array(0), data: new Uint8Array(0) }, inPublic: srkTemplateEcc() });
-      const s = await tpm.startAuthSession({ salt: { handle: primary.handle, public: primary.outPublic }, attributes: TPMA_SESSION.continueSession | TPMA_SESSION.encrypt });
+      const primary = await tpm.createPrimary(TPM_RH.OWNER, {
+        inSensitive: { userAuth: new Uint8Array(0), data: new Uint8Array(0) },
+        inPublic: srkTemplateEcc(),
+      });
+      const s = await tpm.startAuthSession({
+        salt: { handle: primary.handle, public: primary.outPublic },
+        attributes: TPMA_SESSION.continueSession | TPMA_SESSION.encrypt,
+      });
       expect((await tpm.getRandom(16, { extra: [s] })).length).toBe(16);
       // Flip the last byte (inside the response HMAC).
       tap.tamper = (r) => {
@@ -194,10 +211,14 @@ describeWithPeers(['swtpm', 'tpm2_policypcr', 'tpm2_pcrread'], 'sessions, polici
         const values = (await tpm.pcrRead(sel)).map((v) => v.value);
         const policy = new PolicyCalculator(TPM_ALG.SHA256).policyPassword().policyPcr(sel, values).digest;
         const auth = enc('import-pw');
-        const blob = createImportBlob(parentPublic, enc(`imported via ${template}`), policy, { authValue: auth });
+        const blob = createImportBlob(parentPublic, enc(`imported via ${template}`), policy, {
+          authValue: auth,
+        });
         expect(blob.public.objectAttributes).toBe(0);
         const imported = await importSealed(tpm, blob, { template });
-        expect(dec(await unseal(tpm, imported, { pcrs: sel, authValue: auth, parent: { template } }))).toBe(`imported via ${template}`);
+        expect(dec(await unseal(tpm, imported, { pcrs: sel, authValue: auth, parent: { template } }))).toBe(
+          `imported via ${template}`,
+        );
       });
     }
   });
@@ -223,12 +244,23 @@ describeWithPeers(['swtpm', 'tpm2_policypcr', 'tpm2_pcrread'], 'sessions, polici
       const pub = await tpm.nvReadPublic(nvIndex);
       expect(toHex(nvName(pub.nvPublic))).toBe(toHex(pub.nvName));
       // An HMAC session bound to the index (authValue then only in the session key).
-      const bound = await tpm.startAuthSession({ bind: { handle: nvIndex, authValue: nvAuth }, attributes: TPMA_SESSION.continueSession | TPMA_SESSION.decrypt });
-      await tpm.nvWrite(nvIndex, enc('written through a bound session'), 0, { auth: [{ session: bound, authValue: nvAuth }] });
+      const bound = await tpm.startAuthSession({
+        bind: { handle: nvIndex, authValue: nvAuth },
+        attributes: TPMA_SESSION.continueSession | TPMA_SESSION.decrypt,
+      });
+      await tpm.nvWrite(nvIndex, enc('written through a bound session'), 0, {
+        auth: [{ session: bound, authValue: nvAuth }],
+      });
       await tpm.flushContext(bound);
       // Read back over an ECC-salted session with response encryption.
-      const primary = await tpm.createPrimary(TPM_RH.OWNER, { inSensitive: { userAuth: new Uint8Array(0), data: new Uint8Array(0) }, inPublic: srkTemplateEcc() });
-      const salted = await tpm.startAuthSession({ salt: { handle: primary.handle, public: primary.outPublic }, attributes: TPMA_SESSION.continueSession | TPMA_SESSION.encrypt });
+      const primary = await tpm.createPrimary(TPM_RH.OWNER, {
+        inSensitive: { userAuth: new Uint8Array(0), data: new Uint8Array(0) },
+        inPublic: srkTemplateEcc(),
+      });
+      const salted = await tpm.startAuthSession({
+        salt: { handle: primary.handle, public: primary.outPublic },
+        attributes: TPMA_SESSION.continueSession | TPMA_SESSION.encrypt,
+      });
       const back = await tpm.nvRead(nvIndex, 31, 0, { auth: [{ session: salted, authValue: nvAuth }] });
       expect(dec(back)).toBe('written through a bound session');
       const bad = await tpm.nvRead(nvIndex, 4, 0, { auth: [enc('wrong')] }).catch((e: unknown) => e);

@@ -20,7 +20,9 @@ const execFileAsync = promisify(execFile);
  * A minimal simulator-protocol front end for swtpm (the server side of the mssim framing), so the
  * same bytes can be driven by tpm2-tools' `mssim` TCTI and by our MssimTransport.
  */
-function mssimBridge(swPort: number): Promise<{ port: number; signals: number[]; close: () => Promise<void> }> {
+function mssimBridge(
+  swPort: number,
+): Promise<{ port: number; signals: number[]; close: () => Promise<void> }> {
   const signals: number[] = [];
   const sockets = new Set<Socket>();
   const reader = (s: Socket) => {

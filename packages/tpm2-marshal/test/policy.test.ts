@@ -24,7 +24,10 @@ describe('offline policy calculator: known digests', () => {
     );
   });
   test('PolicyPCR(sha256 bank, PCR 16 all zero), SHA-256 session', () => {
-    const d = new PolicyCalculator(TPM_ALG.SHA256).policyPcr([{ hash: TPM_ALG.SHA256, pcrs: [16] }], [new Uint8Array(32)]).digest;
+    const d = new PolicyCalculator(TPM_ALG.SHA256).policyPcr(
+      [{ hash: TPM_ALG.SHA256, pcrs: [16] }],
+      [new Uint8Array(32)],
+    ).digest;
     expect(toHex(d)).toBe('bff2d58e9813f97cefc14f72ad8133bc7092d652b7c877959254af140c841f36');
   });
   test('PolicyOR bounds and PolicyAuthorize shape', () => {
@@ -43,7 +46,9 @@ describe('PCR prediction', () => {
     const d = hash(TPM_ALG.SHA256, new Uint8Array([1]));
     b.extend(16, d);
     expect(toHex(b.get(16))).toBe(toHex(hash(TPM_ALG.SHA256, new Uint8Array(32), d)));
-    expect(toHex(predictPcrs(TPM_ALG.SHA256, [{ pcr: 16, data: new Uint8Array([1]) }]).get(16))).toBe(toHex(b.get(16)));
+    expect(toHex(predictPcrs(TPM_ALG.SHA256, [{ pcr: 16, data: new Uint8Array([1]) }]).get(16))).toBe(
+      toHex(b.get(16)),
+    );
     expect(() => b.extend(1, new Uint8Array(20))).toThrow();
   });
   test('lsvmload scenario events and cap', () => {
@@ -51,7 +56,9 @@ describe('PCR prediction', () => {
     const manual = new PcrBank(TPM_ALG.SHA256);
     for (const e of ['10000000', '0200f000', '01000000']) manual.extend(11, hash(TPM_ALG.SHA256, fromHex(e)));
     manual.extend(11, hash(TPM_ALG.SHA256, new Uint8Array(20)));
-    expect(toHex(capLsvmload(extendLsvmloadScenario(new PcrBank(TPM_ALG.SHA256))).get(11))).toBe(toHex(manual.get(11)));
+    expect(toHex(capLsvmload(extendLsvmloadScenario(new PcrBank(TPM_ALG.SHA256))).get(11))).toBe(
+      toHex(manual.get(11)),
+    );
   });
   test('UEFI_VARIABLE_DATA layout', () => {
     const v = uefiVariableData(EFI_GLOBAL_VARIABLE, 'SecureBoot', new Uint8Array([1]));

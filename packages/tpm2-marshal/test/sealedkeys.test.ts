@@ -59,8 +59,16 @@ describe('sealedkeys file', () => {
 
 describe('TCTI strings', () => {
   test('tpm2-tools syntax', () => {
-    expect(parseTcti('swtpm:host=127.0.0.1,port=2321')).toEqual({ kind: 'swtpm', host: '127.0.0.1', port: 2321 });
-    expect(parseTcti('mssim:host=localhost,port=2400')).toEqual({ kind: 'mssim', host: '127.0.0.1', port: 2400 });
+    expect(parseTcti('swtpm:host=127.0.0.1,port=2321')).toEqual({
+      kind: 'swtpm',
+      host: '127.0.0.1',
+      port: 2321,
+    });
+    expect(parseTcti('mssim:host=localhost,port=2400')).toEqual({
+      kind: 'mssim',
+      host: '127.0.0.1',
+      port: 2400,
+    });
     expect(parseTcti('swtpm')).toEqual({ kind: 'swtpm', host: '127.0.0.1', port: 2321 });
     expect(parseTcti('device:/dev/tpm0')).toEqual({ kind: 'device', path: '/dev/tpm0' });
     expect(parseTcti('device')).toEqual({ kind: 'device', path: '/dev/tpmrm0' });

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { FormatError, LsvmError, fromHex, toHex } from '@lsvm/core';
+import { type FormatError, LsvmError, fromHex, toHex } from '@lsvm/core';
 import {
   TPM2B_DIGEST,
   TPM2B_PUBLIC,
@@ -30,7 +30,11 @@ const bytes = (max: number) => fc.uint8Array({ maxLength: max });
 const hashAlg = fc.constantFrom(TPM_ALG.SHA1, TPM_ALG.SHA256, TPM_ALG.SHA384, TPM_ALG.SHA512);
 const symObject = fc.oneof(
   fc.constant({ algorithm: TPM_ALG.NULL }),
-  fc.record({ algorithm: fc.constant(TPM_ALG.AES), keyBits: fc.constantFrom(128, 192, 256), mode: fc.constantFrom(TPM_ALG.CFB, TPM_ALG.CBC, TPM_ALG.NULL) }),
+  fc.record({
+    algorithm: fc.constant(TPM_ALG.AES),
+    keyBits: fc.constantFrom(128, 192, 256),
+    mode: fc.constantFrom(TPM_ALG.CFB, TPM_ALG.CBC, TPM_ALG.NULL),
+  }),
 );
 const attrs = fc.integer({ min: 0, max: 0xffffffff }).map((a) => (a & ~0xfff0f309) >>> 0);
 const pub: fc.Arbitrary<TpmtPublic> = fc.oneof(
@@ -41,7 +45,11 @@ const pub: fc.Arbitrary<TpmtPublic> = fc.oneof(
     authPolicy: bytes(64),
     parameters: fc.record({
       symmetric: symObject,
-      scheme: fc.oneof(fc.constant({ scheme: TPM_ALG.NULL }), fc.constant({ scheme: TPM_ALG.RSAES }), fc.record({ scheme: fc.constantFrom(TPM_ALG.RSASSA, TPM_ALG.OAEP), hashAlg })),
+      scheme: fc.oneof(
+        fc.constant({ scheme: TPM_ALG.NULL }),
+        fc.constant({ scheme: TPM_ALG.RSAES }),
+        fc.record({ scheme: fc.constantFrom(TPM_ALG.RSASSA, TPM_ALG.OAEP), hashAlg }),
+      ),
       keyBits: fc.constantFrom(1024, 2048, 3072, 4096),
       exponent: fc.integer({ min: 0, max: 0xffffffff }),
     }),
@@ -54,9 +62,20 @@ const pub: fc.Arbitrary<TpmtPublic> = fc.oneof(
     authPolicy: bytes(64),
     parameters: fc.record({
       symmetric: symObject,
-      scheme: fc.oneof(fc.constant({ scheme: TPM_ALG.NULL }), fc.record({ scheme: fc.constantFrom(TPM_ALG.ECDSA, TPM_ALG.ECDH), hashAlg }), fc.record({ scheme: fc.constant(TPM_ALG.ECDAA), hashAlg, count: fc.integer({ min: 0, max: 0xffff }) })),
+      scheme: fc.oneof(
+        fc.constant({ scheme: TPM_ALG.NULL }),
+        fc.record({ scheme: fc.constantFrom(TPM_ALG.ECDSA, TPM_ALG.ECDH), hashAlg }),
+        fc.record({
+          scheme: fc.constant(TPM_ALG.ECDAA),
+          hashAlg,
+          count: fc.integer({ min: 0, max: 0xffff }),
+        }),
+      ),
       curveID: fc.constantFrom(TPM_ECC.NIST_P256, TPM_ECC.NIST_P384, TPM_ECC.BN_P256),
-      kdf: fc.oneof(fc.constant({ scheme: TPM_ALG.NULL }), fc.record({ scheme: fc.constantFrom(TPM_ALG.KDF2, TPM_ALG.MGF1), hashAlg })),
+      kdf: fc.oneof(
+        fc.constant({ scheme: TPM_ALG.NULL }),
+        fc.record({ scheme: fc.constantFrom(TPM_ALG.KDF2, TPM_ALG.MGF1), hashAlg }),
+      ),
     }),
     unique: fc.record({ x: bytes(66), y: bytes(66) }),
   }),
@@ -66,7 +85,15 @@ const pub: fc.Arbitrary<TpmtPublic> = fc.oneof(
     objectAttributes: attrs,
     authPolicy: bytes(64),
     parameters: fc.record({
-      scheme: fc.oneof(fc.constant({ scheme: TPM_ALG.NULL }), fc.record({ scheme: fc.constant(TPM_ALG.HMAC), hashAlg }), fc.record({ scheme: fc.constant(TPM_ALG.XOR), hashAlg, kdf: fc.constantFrom(TPM_ALG.KDF1_SP800_108, TPM_ALG.NULL) })),
+      scheme: fc.oneof(
+        fc.constant({ scheme: TPM_ALG.NULL }),
+        fc.record({ scheme: fc.constant(TPM_ALG.HMAC), hashAlg }),
+        fc.record({
+          scheme: fc.constant(TPM_ALG.XOR),
+          hashAlg,
+          kdf: fc.constantFrom(TPM_ALG.KDF1_SP800_108, TPM_ALG.NULL),
+        }),
+      ),
     }),
     unique: bytes(64),
   }),
@@ -93,34 +120,86 @@ describe('round trips (fast-check)', () => {
     );
   });
   test('TPML_PCR_SELECTION, TPMS_PCR_SELECT, sensitive, NV public, context, auth, creation data', () => {
-    const sel = fc.array(fc.record({ hash: hashAlg, pcrs: fc.uniqueArray(fc.integer({ min: 0, max: 23 })).map((a) => a.sort((x, y) => x - y)), sizeofSelect: fc.constant(3) }), { maxLength: 4 });
-    fc.assert(fc.property(sel, (s) => expect(unmarshal(TPML_PCR_SELECTION, marshal(TPML_PCR_SELECTION, s))).toEqual(s)));
-    fc.assert(fc.property(fc.uniqueArray(fc.integer({ min: 0, max: 23 })), (p) => expect(unmarshal(TPMS_PCR_SELECT, marshal(TPMS_PCR_SELECT, p))).toEqual([...p].sort((a, b) => a - b))));
+    const sel = fc.array(
+      fc.record({
+        hash: hashAlg,
+        pcrs: fc.uniqueArray(fc.integer({ min: 0, max: 23 })).map((a) => a.sort((x, y) => x - y)),
+        sizeofSelect: fc.constant(3),
+      }),
+      { maxLength: 4 },
+    );
     fc.assert(
-      fc.property(fc.record({ sensitiveType: fc.constant(TPM_ALG.KEYEDHASH), authValue: bytes(64), seedValue: bytes(64), sensitive: bytes(128) }), (s) =>
-        expect(unmarshal(TPM2B_SENSITIVE, marshal(TPM2B_SENSITIVE, s))).toEqual(s),
+      fc.property(sel, (s) =>
+        expect(unmarshal(TPML_PCR_SELECTION, marshal(TPML_PCR_SELECTION, s))).toEqual(s),
       ),
     );
-    fc.assert(fc.property(fc.record({ userAuth: bytes(64), data: bytes(128) }), (s) => expect(unmarshal(TPM2B_SENSITIVE_CREATE, marshal(TPM2B_SENSITIVE_CREATE, s))).toEqual(s)));
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.integer({ min: 0, max: 23 })), (p) =>
+        expect(unmarshal(TPMS_PCR_SELECT, marshal(TPMS_PCR_SELECT, p))).toEqual([...p].sort((a, b) => a - b)),
+      ),
+    );
     fc.assert(
       fc.property(
-        fc.record({ nvIndex: fc.integer({ min: 0x01000000, max: 0x01ffffff }), nameAlg: hashAlg, attributes: fc.integer({ min: 0, max: 0xffffffff }).map((a) => (a & ~0x01f00000) >>> 0), authPolicy: bytes(64), dataSize: fc.integer({ min: 0, max: 2048 }) }),
+        fc.record({
+          sensitiveType: fc.constant(TPM_ALG.KEYEDHASH),
+          authValue: bytes(64),
+          seedValue: bytes(64),
+          sensitive: bytes(128),
+        }),
+        (s) => expect(unmarshal(TPM2B_SENSITIVE, marshal(TPM2B_SENSITIVE, s))).toEqual(s),
+      ),
+    );
+    fc.assert(
+      fc.property(fc.record({ userAuth: bytes(64), data: bytes(128) }), (s) =>
+        expect(unmarshal(TPM2B_SENSITIVE_CREATE, marshal(TPM2B_SENSITIVE_CREATE, s))).toEqual(s),
+      ),
+    );
+    fc.assert(
+      fc.property(
+        fc.record({
+          nvIndex: fc.integer({ min: 0x01000000, max: 0x01ffffff }),
+          nameAlg: hashAlg,
+          attributes: fc.integer({ min: 0, max: 0xffffffff }).map((a) => (a & ~0x01f00000) >>> 0),
+          authPolicy: bytes(64),
+          dataSize: fc.integer({ min: 0, max: 2048 }),
+        }),
         (n) => expect(unmarshal(TPMS_NV_PUBLIC, marshal(TPMS_NV_PUBLIC, n))).toEqual(n),
       ),
     );
     fc.assert(
-      fc.property(fc.record({ sequence: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), savedHandle: fc.constantFrom(0x80000000, 0x80000002, 0x02000001, 0x03000000), hierarchy: fc.constantFrom(0x40000001, 0x40000007), contextBlob: bytes(2000) }), (c) =>
-        expect(unmarshal(TPMS_CONTEXT, marshal(TPMS_CONTEXT, c))).toEqual(c),
+      fc.property(
+        fc.record({
+          sequence: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+          savedHandle: fc.constantFrom(0x80000000, 0x80000002, 0x02000001, 0x03000000),
+          hierarchy: fc.constantFrom(0x40000001, 0x40000007),
+          contextBlob: bytes(2000),
+        }),
+        (c) => expect(unmarshal(TPMS_CONTEXT, marshal(TPMS_CONTEXT, c))).toEqual(c),
       ),
     );
     fc.assert(
-      fc.property(fc.record({ sessionHandle: fc.constantFrom(0x40000009, 0x02000000, 0x03000005), nonce: bytes(64), sessionAttributes: fc.integer({ min: 0, max: 255 }).map((a) => a & ~0x18), hmac: bytes(64) }), (a) =>
-        expect(unmarshal(TPMS_AUTH_COMMAND, marshal(TPMS_AUTH_COMMAND, a))).toEqual(a),
+      fc.property(
+        fc.record({
+          sessionHandle: fc.constantFrom(0x40000009, 0x02000000, 0x03000005),
+          nonce: bytes(64),
+          sessionAttributes: fc.integer({ min: 0, max: 255 }).map((a) => a & ~0x18),
+          hmac: bytes(64),
+        }),
+        (a) => expect(unmarshal(TPMS_AUTH_COMMAND, marshal(TPMS_AUTH_COMMAND, a))).toEqual(a),
       ),
     );
     fc.assert(
-      fc.property(fc.record({ pcrSelect: sel, pcrDigest: bytes(64), locality: fc.integer({ min: 0, max: 255 }), parentNameAlg: hashAlg, parentName: bytes(66), parentQualifiedName: bytes(66), outsideInfo: bytes(66) }), (c) =>
-        expect(unmarshal(TPMS_CREATION_DATA, marshal(TPMS_CREATION_DATA, c))).toEqual(c),
+      fc.property(
+        fc.record({
+          pcrSelect: sel,
+          pcrDigest: bytes(64),
+          locality: fc.integer({ min: 0, max: 255 }),
+          parentNameAlg: hashAlg,
+          parentName: bytes(66),
+          parentQualifiedName: bytes(66),
+          outsideInfo: bytes(66),
+        }),
+        (c) => expect(unmarshal(TPMS_CREATION_DATA, marshal(TPMS_CREATION_DATA, c))).toEqual(c),
       ),
     );
   });
@@ -134,7 +213,8 @@ describe('round trips (fast-check)', () => {
       { capability: TPM_CAP.PCR_PROPERTIES, pcrProperties: [{ tag: 0, pcrs: [16, 23] }] },
       { capability: TPM_CAP.ECC_CURVES, curves: [3, 4] },
     ] as const;
-    for (const c of caps) expect(unmarshal(TPMS_CAPABILITY_DATA, marshal(TPMS_CAPABILITY_DATA, c as never))).toEqual(c);
+    for (const c of caps)
+      expect(unmarshal(TPMS_CAPABILITY_DATA, marshal(TPMS_CAPABILITY_DATA, c as never))).toEqual(c);
   });
 });
 
@@ -190,7 +270,9 @@ describe('strictness (hostile inputs are typed errors naming structure and offse
   test('PCR select size outside its bounds', () => {
     expect(err(() => unmarshal(TPMS_PCR_SELECT, fromHex('02ffff'))).code).toBe('TPM2_BAD_VALUE');
     expect(err(() => unmarshal(TPMS_PCR_SELECT, fromHex('05ffffffffff'))).code).toBe('TPM2_BAD_VALUE');
-    expect(err(() => unmarshal(TPML_PCR_SELECTION, fromHex('00000001000b02ffff'))).code).toBe('TPM2_BAD_VALUE');
+    expect(err(() => unmarshal(TPML_PCR_SELECTION, fromHex('00000001000b02ffff'))).code).toBe(
+      'TPM2_BAD_VALUE',
+    );
     expect(err(() => unmarshal(TPML_PCR_SELECTION, fromHex('ffffffff'))).code).toBe('TPM2_SIZE');
   });
   test('trailing bytes and truncation', () => {
@@ -199,7 +281,9 @@ describe('strictness (hostile inputs are typed errors naming structure and offse
     expect(err(() => unmarshal(TPMT_PUBLIC, srk.subarray(2, 20))).code).toBe('TRUNCATED');
   });
   test('capability selector and list bounds', () => {
-    expect(err(() => unmarshal(TPMS_CAPABILITY_DATA, fromHex('0000007f00000000'))).code).toBe('TPM2_BAD_SELECTOR');
+    expect(err(() => unmarshal(TPMS_CAPABILITY_DATA, fromHex('0000007f00000000'))).code).toBe(
+      'TPM2_BAD_SELECTOR',
+    );
     expect(err(() => unmarshal(TPMS_CAPABILITY_DATA, fromHex('0000000100010000'))).code).toBe('TPM2_SIZE');
   });
 });

@@ -27,10 +27,14 @@ export class DeviceTransport implements TpmTransport {
     return this.q.run(async () => {
       const w = await this.fh.write(command, 0, command.length, null);
       if (w.bytesWritten !== command.length)
-        throw new IoError('TPM2_TRANSPORT', `${this.path}: short write (${w.bytesWritten} of ${command.length})`);
+        throw new IoError(
+          'TPM2_TRANSPORT',
+          `${this.path}: short write (${w.bytesWritten} of ${command.length})`,
+        );
       const buf = new Uint8Array(MAX_MESSAGE_SIZE);
       const r = await this.fh.read(buf, 0, buf.length, null);
-      if (r.bytesRead < HEADER_SIZE) throw new IoError('TPM2_TRANSPORT', `${this.path}: short response (${r.bytesRead} bytes)`);
+      if (r.bytesRead < HEADER_SIZE)
+        throw new IoError('TPM2_TRANSPORT', `${this.path}: short response (${r.bytesRead} bytes)`);
       return buf.slice(0, r.bytesRead);
     });
   }

@@ -39,7 +39,11 @@ export class MssimTransport implements TpmTransport {
   }): Promise<MssimTransport> {
     const host = options.host ?? '127.0.0.1';
     const cmd = await FramedSocket.open(host, options.port, 'mssim');
-    const platform = await FramedSocket.open(host, options.platformPort ?? options.port + 1, 'mssim platform');
+    const platform = await FramedSocket.open(
+      host,
+      options.platformPort ?? options.port + 1,
+      'mssim platform',
+    );
     const t = new MssimTransport(cmd, platform, options.locality ?? 0);
     if (options.powerUp ?? true) {
       await t.signal(MSSIM.SIGNAL_POWER_ON);
@@ -68,7 +72,11 @@ export class MssimTransport implements TpmTransport {
       this.cmd.write(Buffer.concat([head, command]));
       const size = await this.cmd.u32();
       const resp = await readTpmFrame(this.cmd);
-      if (resp.length !== size) throw new IoError('TPM2_TRANSPORT', `mssim size ${size} disagrees with the response's ${resp.length}`);
+      if (resp.length !== size)
+        throw new IoError(
+          'TPM2_TRANSPORT',
+          `mssim size ${size} disagrees with the response's ${resp.length}`,
+        );
       const ack = await this.cmd.u32();
       if (ack !== 0) throw new IoError('TPM2_TRANSPORT', `mssim command acknowledgement ${ack}`);
       return resp;

@@ -43,7 +43,11 @@ export class FramedSocket {
       });
       s.once('error', (e) => {
         clearTimeout(t);
-        reject(new IoError('TPM2_TRANSPORT', `${what}: cannot connect to ${host}:${port}: ${e.message}`, { cause: e }));
+        reject(
+          new IoError('TPM2_TRANSPORT', `${what}: cannot connect to ${host}:${port}: ${e.message}`, {
+            cause: e,
+          }),
+        );
       });
     });
   }

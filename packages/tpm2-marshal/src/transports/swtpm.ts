@@ -16,7 +16,9 @@ export async function readTpmFrame(s: FramedSocket): Promise<Uint8Array> {
   const head = await s.read(HEADER_SIZE);
   const size = head.readUInt32BE(2);
   if (size < HEADER_SIZE || size > MAX_MESSAGE_SIZE)
-    throw new LimitError('TPM2_RESPONSE_SIZE', `TPM response declares ${size} bytes`, { structure: 'TPM response' });
+    throw new LimitError('TPM2_RESPONSE_SIZE', `TPM response declares ${size} bytes`, {
+      structure: 'TPM response',
+    });
   const rest = size > HEADER_SIZE ? await s.read(size - HEADER_SIZE) : Buffer.alloc(0);
   const out = new Uint8Array(size);
   out.set(head, 0);
