@@ -25,7 +25,7 @@ import {
   verifyKeyProtector,
 } from './key-protector.js';
 import { DEFAULT_SHIELDING_LIMITS, type ShieldingLimits } from './limits.js';
-import { type PdkSecrets, decodeSecrets, encodeSecrets } from './pdk-secrets.js';
+import { type PdkSecrets, decodeSecrets, encodeSecrets, zeroSecrets } from './pdk-secrets.js';
 import { type RandomSource, systemRandom } from './random.js';
 import { asArray, asBytes, asMap, asText, asUint } from './schema.js';
 import { type VolumeIdQualifier, checkViq, viqFromCbor, viqToCbor } from './viq.js';
@@ -313,17 +313,15 @@ export function revokePdk(
   const random = options.random ?? systemRandom;
   const p = parsePdk(bytes);
   const { secrets } = openPdk(p, owner);
-  const { keyProtector, transportKey } = revokeGuardian(p.keyProtector, owner, guardian, { random });
   try {
-    return seal(
-      owner,
-      keyProtector,
-      transportKey,
-      { created: p.created, policy: p.policy, viqs: p.viqs },
-      secrets,
-      random,
-    );
+    const { keyProtector, transportKey } = revokeGuardian(p.keyProtector, owner, guardian, { random });
+    try {
+      const header = { created: p.created, policy: p.policy, viqs: p.viqs };
+      return seal(owner, keyProtector, transportKey, header, secrets, random);
+    } finally {
+      zeroize(transportKey);
+    }
   } finally {
-    zeroize(transportKey);
+    zeroSecrets(secrets);
   }
 }

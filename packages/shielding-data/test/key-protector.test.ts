@@ -1,6 +1,11 @@
 import { AuthError, LsvmError, VerificationError } from '@lsvm/core';
 import {
+  type CborValue,
   createKeyProtector,
+  decodeCanonical,
+  encodeCanonical,
+  keyProtectorToCbor,
+  signData,
   encodeKeyProtector,
   exportGuardian,
   grantGuardian,
@@ -122,5 +127,159 @@ describe('key protector', () => {
     }
     // Most bytes are certificates, keys and signatures: the signatures catch them.
     expect(verifyFailures).toBeGreaterThan(positions.length / 2);
+  });
+});
+
+describe('key protector: hostile structure', () => {
+  const { owner, fabric } = testGuardians();
+  const { keyProtector: kp } = createKeyProtector(owner, [exportGuardian(fabric)]);
+  type M = Record<string, CborValue>;
+  const base = () => decodeCanonical(encodeKeyProtector(kp), 'kp', 1 << 20) as M;
+  const wr = (m: M) => m.wrappings as M[];
+  const parse = (m: M) => thrown(() => parseKeyProtector(encodeCanonical(m)));
+
+  test.each<[string, (m: M) => void, string]>([
+    [
+      'version 2',
+      (m) => {
+        m.v = 2;
+      },
+      'KP_VERSION',
+    ],
+    [
+      'no wrappings',
+      (m) => {
+        m.wrappings = [];
+      },
+      'KP_NO_OWNER',
+    ],
+    [
+      'an unknown field',
+      (m) => {
+        m.extra = 1;
+      },
+      'SCHEMA_UNKNOWN_FIELD',
+    ],
+    [
+      'a missing MAC',
+      (m) => {
+        delete m.wrappingMac;
+      },
+      'SCHEMA_TYPE',
+    ],
+    [
+      'a short MAC',
+      (m) => {
+        m.wrappingMac = new Uint8Array(31);
+      },
+      'SCHEMA_LENGTH',
+    ],
+    [
+      'the same guardian twice',
+      (m) => {
+        m.wrappings = [wr(m)[0]!, wr(m)[0]!];
+      },
+      'KP_DUPLICATE_GUARDIAN',
+    ],
+    [
+      'RSA-OAEP-256 on an EC key',
+      (m) => {
+        wr(m)[1]!.alg = 'RSA-OAEP-256';
+      },
+      'KP_WRAP_ALGORITHM',
+    ],
+    [
+      'an unknown algorithm',
+      (m) => {
+        wr(m)[1]!.alg = 'A128KW';
+      },
+      'KP_WRAP_ALGORITHM',
+    ],
+    [
+      'epk on an RSA wrapping',
+      (m) => {
+        wr(m)[0]!.epk = new Uint8Array(10);
+      },
+      'KP_EPK',
+    ],
+    [
+      'a short RSA ciphertext',
+      (m) => {
+        wr(m)[0]!.wrappedKey = new Uint8Array(255);
+      },
+      'KP_WRAPPED_KEY',
+    ],
+    [
+      'a 48-byte key wrap',
+      (m) => {
+        wr(m)[1]!.wrappedKey = new Uint8Array(48);
+      },
+      'KP_WRAPPED_KEY',
+    ],
+    [
+      'a certificate that is not DER',
+      (m) => {
+        wr(m)[1]!.signingCert = new Uint8Array([0x30, 0x03, 1, 2, 3]);
+      },
+      'CERT_MALFORMED',
+    ],
+    [
+      'a name with a control character',
+      (m) => {
+        wr(m)[1]!.name = 'a\u0000b';
+      },
+      'GUARDIAN_NAME',
+    ],
+  ])('rejects %s', (_, edit, code) => {
+    const m = base();
+    edit(m);
+    const e = parse(m);
+    expect(e).toBeInstanceOf(LsvmError);
+    expect(e.code).toBe(code);
+  });
+
+  test('a wrong wrapped key or ephemeral key is an AuthError at unwrap, not garbage', () => {
+    const { hkdfSync, createHmac } = require('node:crypto') as typeof import('node:crypto');
+    const { keyProtector: k, transportKey: tk } = createKeyProtector(owner, [exportGuardian(fabric)]);
+    // Re-MAC and re-sign as the owner, so that only the cryptographic unwrap can catch the change.
+    const reseal = (wrappings: typeof k.wrappings) => {
+      const wc = (keyProtectorToCbor({ ...k, wrappings }) as M).wrappings!;
+      const macKey = new Uint8Array(
+        hkdfSync('sha256', tk, new Uint8Array(0), 'lsvm key-protector wrapping-mac v1', 32),
+      );
+      const mac = new Uint8Array(
+        createHmac('sha256', macKey)
+          .update(encodeCanonical(['lsvm key-protector wrappings v1', wc]))
+          .digest(),
+      );
+      return {
+        ...k,
+        wrappings,
+        wrappingMac: mac,
+        ownerSignature: signData(owner.signingKey, encodeCanonical(['lsvm key-protector v1', 1, wc, mac])),
+      };
+    };
+    expect(unwrapTransportKey(reseal(k.wrappings), fabric)).toEqual(tk);
+    const bad = k.wrappings[1]!.wrappedKey.slice();
+    bad[3]! ^= 1;
+    expect(
+      thrown(() =>
+        unwrapTransportKey(reseal([k.wrappings[0]!, { ...k.wrappings[1]!, wrappedKey: bad }]), fabric),
+      ).code,
+    ).toBe('KP_UNWRAP_FAILED');
+    const otherEpk = createKeyProtector(owner, [exportGuardian(fabric)]).keyProtector.wrappings[1]!
+      .ephemeralKey!;
+    expect(
+      thrown(() =>
+        unwrapTransportKey(reseal([k.wrappings[0]!, { ...k.wrappings[1]!, ephemeralKey: otherEpk }]), fabric),
+      ).code,
+    ).toBe('KP_UNWRAP_FAILED');
+    const rsaBad = k.wrappings[0]!.wrappedKey.slice();
+    rsaBad[100]! ^= 1;
+    expect(
+      thrown(() =>
+        unwrapTransportKey(reseal([{ ...k.wrappings[0]!, wrappedKey: rsaBad }, k.wrappings[1]!]), owner),
+      ).code,
+    ).toBe('KP_UNWRAP_FAILED');
   });
 });

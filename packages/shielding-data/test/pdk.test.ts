@@ -1,4 +1,5 @@
 import { AuthError, LsvmError, VerificationError } from '@lsvm/core';
+import fc from 'fast-check';
 import {
   type CborValue,
   type GuardianKeys,
@@ -137,5 +138,68 @@ describe('shielding data file (PDK)', () => {
     const bad = { ...secrets, files: [{ name: '../x', data: new Uint8Array(1) }] };
     expect(thrown(() => createPdk({ owner, guardians: [], viqs: [], secrets: bad })).code).toBe('FILE_NAME');
     expect(thrown(() => parsePdk(pdk, { maxContainerBytes: 100 })).code).toBe('CBOR_TOO_LARGE');
+  });
+});
+
+describe('PDK properties', () => {
+  const { owner, fabric } = testGuardians();
+  const name = fc.stringMatching(/^[A-Za-z0-9._-]{1,20}$/).filter((s) => s !== '.' && s !== '..');
+  const secretsArb: fc.Arbitrary<PdkSecrets> = fc
+    .record({
+      answerFile: fc.option(fc.record({ name, data: fc.uint8Array({ maxLength: 200 }) }), { nil: undefined }),
+      files: fc.uniqueArray(fc.record({ name, data: fc.uint8Array({ maxLength: 200 }) }), {
+        selector: (f) => f.name,
+        maxLength: 3,
+      }),
+      credentials: fc.array(
+        fc.record({
+          user: fc.stringMatching(/^[a-z_][a-z0-9_-]{0,15}$/),
+          password: fc.string({ minLength: 1, maxLength: 30 }),
+        }),
+        { maxLength: 2 },
+      ),
+      sshKeys: fc.array(
+        fc.record({
+          user: fc.stringMatching(/^[a-z_][a-z0-9_-]{0,15}$/),
+          key: fc.stringMatching(/^ssh-ed25519 [A-Za-z0-9+/]{4,40}$/),
+        }),
+        { maxLength: 2 },
+      ),
+    })
+    .map((s) => {
+      if (s.answerFile === undefined) delete s.answerFile;
+      return s;
+    });
+  const viqArb = fc.record({
+    name: fc.stringMatching(/^[A-Za-z0-9*?._-]{1,30}$/),
+    version: fc.stringMatching(/^(0|[1-9][0-9]{0,4})(\.(0|[1-9][0-9]{0,4})){0,3}$/),
+    rule: fc.constantFrom('Equals' as const, 'GreaterThan' as const, 'GreaterThanOrEquals' as const),
+    signer: fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('hex')),
+  });
+
+  test('create → open gives the secrets back; parse → encode is the identity', () => {
+    fc.assert(
+      fc.property(
+        secretsArb,
+        fc.array(viqArb, { maxLength: 3 }),
+        fc.constantFrom('Shielded' as const, 'EncryptionSupported' as const),
+        (secrets, viqs, policy) => {
+          const bytes = createPdk({
+            owner,
+            guardians: [exportGuardian(fabric)],
+            viqs,
+            policy,
+            secrets,
+            created: 1,
+          });
+          expect(encodePdk(parsePdk(bytes))).toEqual(bytes);
+          const { info, secrets: back } = openPdk(bytes, fabric);
+          expect(back).toEqual(secrets);
+          expect(info.viqs).toEqual(viqs);
+          expect(info.policy).toBe(policy);
+        },
+      ),
+      { numRuns: 25 },
+    );
   });
 });
