@@ -174,7 +174,7 @@ export async function authenticodeDigestDevice(
     h = parsePeHeaders(probe);
   } catch (e) {
     // Headers longer than the probe (huge section tables): read SizeOfHeaders-worth and retry.
-    if (!(e instanceof FormatError) || dev.size <= probe.length) throw e;
+    if (!(e instanceof FormatError) || !/TRUNCATED$/.test(e.code) || dev.size <= probe.length) throw e;
     h = parsePeHeaders(await dev.read(0, Math.min(dev.size, 16 * 1024 * 1024)));
   }
   const plan = digestPlan(h, dev.size, options);
