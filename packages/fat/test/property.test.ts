@@ -34,9 +34,14 @@ describe('FAT model-based properties', () => {
         fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 25 }), async (ops) => {
           const dev = new MemoryDevice(type === 32 ? 34 << 20 : 4 << 20);
           await mkfs(dev, { type, volumeId: 1 });
-          const fs = await FatFileSystem.open(dev);
+          let fs = await FatFileSystem.open(dev);
           const model = new Map<string, { path: string; data: Uint8Array }>(); // folded path → file
-          for (const op of ops) {
+          for (const [reopen, op] of ops) {
+            // Reopening between operations exercises the lazily computed free count and FSInfo.
+            if (reopen) {
+              await fs.close();
+              fs = await FatFileSystem.open(dev);
+            }
             if (op.kind === 'write') {
               const path = `${op.dir}/${op.name}`;
               const data = new Uint8Array(op.size).fill(op.seed & 0xff);

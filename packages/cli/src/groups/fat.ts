@@ -2,7 +2,6 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { FileDevice, SliceDevice, UsageError, formatSize, parseSize } from '@lsvm/core';
 import { type FatStat, type FatType, FatFileSystem, checkFat, mkfs } from '@lsvm/fat';
 import type { Command } from 'commander';
-import type { CliContext } from '../context.js';
 import type { CliGroup } from '../group.js';
 import { type OpenedImage, openImage } from '../image.js';
 
