@@ -24,6 +24,7 @@ describe('lsvm guardian / pdk / fsk', () => {
 
     writeFileSync(p('user-data'), '#cloud-config\nhostname: vm1\n');
     writeFileSync(p('motd'), 'hello\n');
+    writeFileSync(p('pw'), 'S3cret-pw\n');
     const viq = `name=Ubuntu*,version=1.0,rule=GreaterThanOrEquals,signer=${shown.signing.thumbprint}`;
     const created = await lsvm([
       'pdk',
@@ -38,6 +39,8 @@ describe('lsvm guardian / pdk / fsk', () => {
       p('user-data'),
       '--file',
       p('motd'),
+      '--credential',
+      `root=${p('pw')}`,
       '--policy',
       'encryption-supported',
       '--out',
@@ -58,6 +61,10 @@ describe('lsvm guardian / pdk / fsk', () => {
     expect(open.code).toBe(0);
     expect(readFileSync(p('sec/answer-file/user-data'), 'utf8')).toContain('hostname: vm1');
     expect(open.stdout).not.toMatch(/hostname/);
+    expect(JSON.parse(readFileSync(p('sec/credentials.json'), 'utf8'))).toEqual([
+      { user: 'root', password: 'S3cret-pw' },
+    ]);
+    expect(open.stdout + show.stdout + created.stdout).not.toMatch(/S3cret/);
 
     const denied = await lsvm(['pdk', 'open', p('vm.pdk'), '--guardian-key', p('other'), '--out', p('sec2')]);
     expect(denied.code).toBe(5);

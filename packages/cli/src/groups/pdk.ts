@@ -47,6 +47,12 @@ export const pdkGroup: CliGroup = {
       .option('--answer-file <file>', 'answer file (cloud-init user-data, or the specialization agent file)')
       .option('--file <file>', 'another file to protect, ≤ 384 KiB (repeatable)', collect, [])
       .option(
+        '--credential <user=file>',
+        'account password for USER, first line of FILE (repeatable)',
+        collect,
+        [],
+      )
+      .option(
         '--ssh-key <user=file>',
         'authorise the SSH public key(s) in FILE for USER (repeatable)',
         collect,
@@ -62,6 +68,7 @@ export const pdkGroup: CliGroup = {
           answerFile?: string;
           file: string[];
           sshKey: string[];
+          credential: string[];
           policy: string;
           out: string;
         }) => {
@@ -75,7 +82,14 @@ export const pdkGroup: CliGroup = {
           const owner = readGuardianDir(o.owner);
           const secrets: PdkSecrets = {
             files: o.file.map((f) => ({ name: basename(f), data: readInput(f) })),
-            credentials: [],
+            credentials: o.credential.map((spec) => {
+              const eq = spec.indexOf('=');
+              if (eq <= 0) throw new UsageError('USAGE', `--credential wants USER=FILE, not "${spec}"`);
+              const raw = readInput(spec.slice(eq + 1));
+              const password = new TextDecoder().decode(raw).split(/\r?\n/)[0] ?? '';
+              raw.fill(0);
+              return { user: spec.slice(0, eq), password };
+            }),
             sshKeys: o.sshKey.flatMap((spec) => {
               const eq = spec.indexOf('=');
               if (eq <= 0) throw new UsageError('USAGE', `--ssh-key wants USER=FILE, not "${spec}"`);
