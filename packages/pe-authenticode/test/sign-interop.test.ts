@@ -160,6 +160,29 @@ describeWithPeers(['openssl', 'sbsign', 'sbverify', 'osslsigncode', 'pesign'], '
     expect(asn).toContain('lsvm ec signer');
   });
 
+  test('page hashes (osslsigncode -ph) are parsed and ignored', () => {
+    writeFileSync(f('in-ph.efi'), input);
+    runOk('osslsigncode', [
+      'sign',
+      '-ph',
+      '-certs',
+      pki.rsaCert,
+      '-key',
+      pki.rsaKey,
+      '-h',
+      'sha256',
+      '-in',
+      f('in-ph.efi'),
+      '-out',
+      f('ph.efi'),
+    ]);
+    const b = new Uint8Array(readFileSync(f('ph.efi')));
+    const sig = imageSignatures(parsePe(b))[0]!.signature!;
+    expect(sig.spc.peImage?.pageHashes?.algorithm).toBe('sha256');
+    expect(sig.spc.peImage!.pageHashes!.bytes).toBeGreaterThan(0);
+    expect(verifyImage(b, { trust: [cert(pki.caPem)] }).trusted).toBe(true);
+  });
+
   test('a signature osslsigncode nests inside ours (1.3.6.1.4.1.311.2.4.1) verifies with both', () => {
     const ours = signImage(input, { certificate: cert(pki.rsaCert), key: readFileSync(pki.rsaKey, 'utf8') });
     writeFileSync(f('outer.efi'), ours);
