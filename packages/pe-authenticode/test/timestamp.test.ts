@@ -54,10 +54,7 @@ describeWithPeers(['openssl'], 'legacy countersignature', () => {
       derInteger(1),
       derSequence(cert.issuerRaw, cert.serialRaw),
       derSequence(derOid(OID.sha256), derNull()),
-      tlv(
-        0xa0,
-        children(parseDer(attrs)).reduce((a, c) => new Uint8Array([...a, ...c.raw]), new Uint8Array(0)),
-      ),
+      tlv(0xa0, ...children(parseDer(attrs)).map((c) => c.raw)),
       sig.algId,
       derOctetString(sig.value),
     );
