@@ -91,8 +91,12 @@ class Ecb {
 }
 
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-/** Bytes per ECB call; bounds transient allocations. */
-const CHUNK = 8 * 1024 * 1024;
+/**
+ * Bytes per ECB call. Small enough that the tweak pass, AES and the second tweak pass run on data
+ * still in the CPU cache, and that Node's per-call output buffer is recycled by malloc instead of
+ * being freshly mapped (and page-faulted) each time: 256 KiB is about twice as fast as 16 MiB.
+ */
+const CHUNK = 256 * 1024;
 
 /**
  * An initialised sector cipher: one key, any number of sectors. `encrypt`/`decrypt` work in
@@ -179,9 +183,10 @@ export class SectorCipher {
       }
       case 'xts': {
         const tweaks = this.k2!.encrypt(this.ivBlocks(firstIv, sectors, step));
-        xorTweaks(data, tweaks, sectorSize);
-        data.set(enc ? this.k1.encrypt(data) : this.k1.decrypt(data));
-        xorTweaks(data, tweaks, sectorSize);
+        xorTweaks(data, data, tweaks, sectorSize);
+        // The ECB output is a fresh buffer: the second tweak pass writes straight back into
+        // `data`, saving a copy.
+        xorTweaks(enc ? this.k1.encrypt(data) : this.k1.decrypt(data), data, tweaks, sectorSize);
         return;
       }
       case 'cbc': {
@@ -229,23 +234,23 @@ export class SectorCipher {
   }
 }
 
+/** A Uint32Array view of `b`, or undefined when `b` is not 4-byte aligned. */
+function words(b: Uint8Array): Uint32Array | undefined {
+  return b.byteOffset % 4 === 0 ? new Uint32Array(b.buffer, b.byteOffset, b.length >>> 2) : undefined;
+}
+
 /**
- * XORs every 16-byte block of every sector with its XTS tweak T_j = T_0 · α^j, where T_0 is the
+ * dst = src ⊕ T for every 16-byte block of every sector, where T_j = T_0 · α^j and T_0 is the
  * sector's entry in `t0`. Multiplication by α in GF(2^128) is a 128-bit left shift of the
- * little-endian block with 0x87 fed back (IEEE 1619 §5.2).
+ * little-endian block with 0x87 fed back (IEEE 1619 §5.2). `src` and `dst` may be the same.
  */
-function xorTweaks(data: Uint8Array, t0: Uint8Array, sectorSize: number): void {
-  let d: Uint32Array;
-  let copy = false;
-  if (data.byteOffset % 4 === 0) d = new Uint32Array(data.buffer, data.byteOffset, data.length >>> 2);
-  else {
-    d = new Uint32Array(data.length >>> 2);
-    new Uint8Array(d.buffer).set(data);
-    copy = true;
-  }
-  const t = new Uint32Array(t0.buffer.slice(t0.byteOffset, t0.byteOffset + t0.length));
+function xorTweaks(src: Uint8Array, dst: Uint8Array, t0: Uint8Array, sectorSize: number): void {
+  const s32 = words(src) ?? words(new Uint8Array(src))!;
+  const d32 = words(dst);
+  const out = d32 ?? new Uint32Array(dst.length >>> 2);
+  const t = words(t0) ?? words(new Uint8Array(t0))!;
   const wordsPerSector = sectorSize >>> 2;
-  const sectors = data.length / sectorSize;
+  const sectors = src.length / sectorSize;
   for (let s = 0; s < sectors; s++) {
     let w0 = t[s * 4]!;
     let w1 = t[s * 4 + 1]!;
@@ -253,10 +258,10 @@ function xorTweaks(data: Uint8Array, t0: Uint8Array, sectorSize: number): void {
     let w3 = t[s * 4 + 3]!;
     const end = (s + 1) * wordsPerSector;
     for (let i = s * wordsPerSector; i < end; i += 4) {
-      d[i] = d[i]! ^ w0;
-      d[i + 1] = d[i + 1]! ^ w1;
-      d[i + 2] = d[i + 2]! ^ w2;
-      d[i + 3] = d[i + 3]! ^ w3;
+      out[i] = s32[i]! ^ w0;
+      out[i + 1] = s32[i + 1]! ^ w1;
+      out[i + 2] = s32[i + 2]! ^ w2;
+      out[i + 3] = s32[i + 3]! ^ w3;
       const carry = w3 >>> 31;
       w3 = (w3 << 1) | (w2 >>> 31);
       w2 = (w2 << 1) | (w1 >>> 31);
@@ -264,5 +269,5 @@ function xorTweaks(data: Uint8Array, t0: Uint8Array, sectorSize: number): void {
       w0 = (w0 << 1) ^ (carry * 0x87);
     }
   }
-  if (copy) data.set(new Uint8Array(d.buffer));
+  if (!d32) dst.set(new Uint8Array(out.buffer));
 }
