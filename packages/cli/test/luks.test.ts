@@ -1,7 +1,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readXz, sharedVectors, tempDir } from '@lsvm/testkit';
+import { describeWithPeers, readXz, run, runOk, sharedVectors, tempDir } from '@lsvm/testkit';
 import { runCli } from '../src/index.js';
+
+jest.setTimeout(120_000);
 
 function io(stdin: Uint8Array = new Uint8Array(0)) {
   const out: string[] = [];
@@ -89,5 +91,28 @@ describe('lsvm luks', () => {
     writeFileSync(notLuks, new Uint8Array(8192));
     expect(await runCli(['luks', 'dump', notLuks], io().io)).toBe(3);
     expect(await runCli(['luks', 'format', notLuks, '--key-file', kf, '--type', 'luks3'], io().io)).toBe(2);
+  });
+});
+
+describeWithPeers(['sgdisk', 'cryptsetup'], 'lsvm luks --partition on a raw GPT disk', () => {
+  const dir = tempDir('lsvm-cli-luks-part-');
+  afterAll(() => dir.cleanup());
+  test('format partition 2, open-test it, and cryptsetup agrees on the extracted partition', async () => {
+    const disk = join(dir.path, 'disk.img');
+    const kf = join(dir.path, 'kf');
+    writeFileSync(kf, 'partition key');
+    runOk('truncate', ['-s', String(48 * 1024 * 1024), disk]);
+    runOk('sgdisk', ['-n', '1:2048:+4M', '-n', '2:0:+20M', disk]);
+    const fast = ['--pbkdf', 'pbkdf2', '--pbkdf-force-iterations', '1000'];
+    expect(
+      await runCli(['luks', 'format', disk, '--partition', '2', '--key-file', kf, ...fast], io().io),
+    ).toBe(0);
+    expect(await runCli(['luks', 'open-test', disk, '--partition', '2', '--key-file', kf], io().io)).toBe(0);
+    expect(await runCli(['luks', 'open-test', disk, '--partition', '1', '--key-file', kf], io().io)).toBe(3);
+    expect(run('sgdisk', ['-v', disk]).stdout).toMatch(/No problems found/);
+    // partition 2 starts at the next 1 MiB boundary after partition 1 (sector 10240)
+    const part = join(dir.path, 'p2.img');
+    runOk('dd', [`if=${disk}`, `of=${part}`, 'bs=512', 'skip=10240', 'count=40960', 'status=none']);
+    expect(run('cryptsetup', ['open', '--test-passphrase', '--key-file', kf, part]).status).toBe(0);
   });
 });
