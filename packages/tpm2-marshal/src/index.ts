@@ -208,6 +208,10 @@ export {
   sealPolicy,
   importSealed,
   readParentPublic,
+  policyPcrFromTpm,
+  sealLsvmload,
+  unsealLsvmload,
+  type LsvmloadSealOptions,
 } from './seal.js';
 export { type ImportBlob, type ImportBlobOptions, createImportBlob, importInputs } from './import-blob.js';
 export {

@@ -4,6 +4,8 @@ import { PolicyCalculator } from './policy.js';
 import type { TpmsPcrSelection } from './pcr-selection.js';
 import type { TpmtPublic } from './public.js';
 import { sealedDataTemplate, srkTemplateEcc, srkTemplateRsa } from './templates.js';
+import { createImportBlob } from './import-blob.js';
+import { type SealedKeys, lsvmloadPolicy } from './sealedkeys.js';
 import type { Tpm } from './tpm.js';
 
 /**
@@ -124,10 +126,12 @@ export interface UnsealOptions {
   authValue?: Uint8Array;
   parent?: ParentSpec;
   /**
-   * Satisfy the password part of the policy with PolicyPassword (authValue in clear) instead of
-   * the default PolicyAuthValue (authValue in an HMAC); both give the same policy digest.
+   * How the policy's password part is satisfied: `authValue` (PolicyAuthValue, the authValue in
+   * an HMAC — the default when an authValue is given), `password` (PolicyPassword, the authValue
+   * in clear inside the encrypted session's command) or `none` (the default without authValue).
+   * PolicyAuthValue and PolicyPassword give the same policy digest.
    */
-  usePolicyPassword?: boolean;
+  policyAuth?: 'authValue' | 'password' | 'none';
 }
 
 /**
@@ -149,10 +153,9 @@ export async function unseal(
       attributes: TPMA_SESSION.encrypt,
     });
     try {
-      if ((o.authValue?.length ?? 0) > 0) {
-        if (o.usePolicyPassword) await tpm.policyPassword(session);
-        else await tpm.policyAuthValue(session);
-      }
+      const mode = o.policyAuth ?? ((o.authValue?.length ?? 0) > 0 ? 'authValue' : 'none');
+      if (mode === 'password') await tpm.policyPassword(session);
+      else if (mode === 'authValue') await tpm.policyAuthValue(session);
       await tpm.policyPCR(session, o.pcrs);
       return await tpm.unseal(item, { auth: [{ session, authValue: o.authValue ?? new Uint8Array(0) }] });
     } finally {
@@ -193,4 +196,66 @@ export async function readParentPublic(tpm: Tpm, parentSpec: ParentSpec = 'srk')
   } finally {
     if (parent.transient) await tpm.flushContext(parent.handle);
   }
+}
+
+/**
+ * PolicyPCR digest for the TPM's current PCR values (the values are read, the digest computed
+ * offline), optionally preceded by PolicyAuthValue / PolicyPassword.
+ */
+export async function policyPcrFromTpm(
+  tpm: Tpm,
+  pcrs: TpmsPcrSelection[],
+  o: { withAuth?: boolean; hashAlg?: number } = {},
+): Promise<Uint8Array> {
+  const values = (await tpm.pcrRead(pcrs)).map((v) => v.value);
+  return sealPolicy(pcrs, values, o.withAuth ?? false, o.hashAlg ?? TPM_ALG.SHA256);
+}
+
+/** Options of {@link sealLsvmload}. */
+export interface LsvmloadSealOptions {
+  /** SHA-256 PCRs to bind (default 7 and 11, as lsvmload uses). */
+  pcrs?: number[];
+  /** Expected values of those PCRs at unseal time (e.g. from a PCR prediction); read from the TPM when omitted. */
+  pcrValues?: Uint8Array[];
+  /** The object's authValue, given to PolicyPassword by lsvmload. */
+  authValue?: Uint8Array;
+  parent?: ParentSpec;
+}
+
+/**
+ * Seals `data` in the lsvmload layout: a KEYEDHASH object, nameAlg SHA-256, objectAttributes 0,
+ * authPolicy = PolicyPassword then PolicyPCR(sha256: pcrs), made with an offline import blob and
+ * TPM2_Import under the SRK (so the object carries no fixedTPM/fixedParent, as lsvmload expects).
+ * The result serialises with {@link serializeSealedKeys}; its creation hash is empty (an
+ * imported object has none).
+ */
+export async function sealLsvmload(
+  tpm: Tpm,
+  data: Uint8Array,
+  o: LsvmloadSealOptions = {},
+): Promise<SealedKeys> {
+  const pcrs = [...(o.pcrs ?? [7, 11])].sort((a, b) => a - b);
+  const sel = [{ hash: TPM_ALG.SHA256, pcrs }];
+  const values = o.pcrValues ?? (await tpm.pcrRead(sel)).map((v) => v.value);
+  const parentPublic = await readParentPublic(tpm, o.parent);
+  const blob = createImportBlob(parentPublic, data, lsvmloadPolicy(pcrs, values), {
+    objectAttributes: 0,
+    ...(o.authValue ? { authValue: o.authValue } : {}),
+  });
+  const imported = await importSealed(tpm, blob, o.parent);
+  return { private: imported.private, public: blob.public, creationHash: new Uint8Array(0), pcrs };
+}
+
+/** Unseals a sealedkeys object as lsvmload does (PolicyPassword + PolicyPCR), over an encrypted session. */
+export function unsealLsvmload(
+  tpm: Tpm,
+  keys: SealedKeys,
+  o: { authValue?: Uint8Array; parent?: ParentSpec } = {},
+): Promise<Uint8Array> {
+  return unseal(tpm, keys, {
+    pcrs: [{ hash: TPM_ALG.SHA256, pcrs: keys.pcrs }],
+    policyAuth: 'password',
+    authValue: o.authValue ?? new Uint8Array(0),
+    ...(o.parent !== undefined ? { parent: o.parent } : {}),
+  });
 }

@@ -19,6 +19,11 @@ export class PasswordSession {
   readonly kind = 'password' as const;
   readonly handle = TPM_RS_PW;
   constructor(readonly auth: Uint8Array = new Uint8Array(0)) {}
+
+  /** Never serialises the password. */
+  toJSON(): object {
+    return { kind: this.kind, handle: this.handle };
+  }
 }
 
 /** Session type of an {@link AuthSession}. */

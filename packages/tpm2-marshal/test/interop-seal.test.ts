@@ -14,6 +14,11 @@ import {
   startSwtpm,
   unmarshal,
   unseal,
+  sealLsvmload,
+  unsealLsvmload,
+  serializeSealedKeys,
+  parseSealedKeys,
+  checkLsvmloadSealedKeys,
 } from '../src/index.js';
 import { dec, enc, readBytes, tools, toolsOk, writeBytes } from './helpers.js';
 
@@ -123,7 +128,7 @@ describeWithPeers(['swtpm', 'tpm2_create', 'tpm2_unseal'], 'seal/unseal interop 
     const auth = enc('hunter2');
     const sealed = await seal(tpm, enc('with auth'), { pcrs: sel, authValue: auth });
     expect(dec(await unseal(tpm, sealed, { pcrs: sel, authValue: auth }))).toBe('with auth');
-    expect(dec(await unseal(tpm, sealed, { pcrs: sel, authValue: auth, usePolicyPassword: true }))).toBe(
+    expect(dec(await unseal(tpm, sealed, { pcrs: sel, authValue: auth, policyAuth: 'password' }))).toBe(
       'with auth',
     );
     const wrong = await unseal(tpm, sealed, { pcrs: sel, authValue: enc('wrong') }).catch((e: unknown) => e);
@@ -188,5 +193,26 @@ describeWithPeers(['swtpm', 'tpm2_create', 'tpm2_unseal'], 'seal/unseal interop 
     expect(u.stderr).toBe('');
     expect(u.stdout).toBe('transient parent');
     toolsOk(sw, 'tpm2_flushcontext', ['-t']);
+  });
+
+  test('lsvmload sealedkeys: seal by import (attributes 0), file round trip, unseal with PolicyPassword', async () => {
+    const tpm = await sw.connect();
+    try {
+      const values = (await tpm.pcrRead(sel)).map((v) => v.value);
+      for (const authValue of [undefined, enc('lsvm-pw')]) {
+        const keys = await sealLsvmload(tpm, enc('lsvmload volume key'), {
+          ...(authValue ? { authValue } : {}),
+        });
+        const file = serializeSealedKeys(keys);
+        expect(Buffer.from(file.subarray(file.length - 4)).toString('hex')).toBe('03800800');
+        const back = parseSealedKeys(file);
+        checkLsvmloadSealedKeys(back, values);
+        expect(dec(await unsealLsvmload(tpm, back, { ...(authValue ? { authValue } : {}) }))).toBe(
+          'lsvmload volume key',
+        );
+      }
+    } finally {
+      await tpm.close();
+    }
   });
 });
