@@ -317,7 +317,7 @@ export function validateLuks2Metadata(root: JsonValue, hdrSize: number): Luks2Me
       bad(`keyslots.${spans[i]!.id}.area`, `overlaps the area of keyslot ${spans[i - 1]!.id}`);
   }
 
-  // segments: sorted by offset, contiguous, only the last dynamic (hdr_validate_segments)
+  // segments: sorted by offset, contiguous (no gap, no overlap), only the last dynamic (hdr_validate_segments)
   const bySegOffset = [...segments].sort((a, b) => a.offset - b.offset);
   for (let i = 0; i < bySegOffset.length; i++) {
     const s = bySegOffset[i]!;
@@ -327,6 +327,7 @@ export function validateLuks2Metadata(root: JsonValue, hdrSize: number): Luks2Me
     if (next === undefined) continue;
     if (s.size === 'dynamic') bad(`segments.${s.id}.size`, 'only the last segment may be dynamic');
     if (s.offset + s.size > next.offset) bad(`segments.${next.id}`, `overlaps segment ${s.id}`);
+    if (s.offset + s.size < next.offset) bad(`segments.${next.id}`, `leaves a gap after segment ${s.id}`);
   }
   // digests: references exist; each luks2 keyslot in exactly one digest
   const ks = new Set(keyslots.map((k) => k.id));

@@ -1,3 +1,4 @@
+import { createDecipheriv } from 'node:crypto';
 import { MemoryDevice, toHex } from '@lsvm/core';
 import {
   type LuksVolume,
@@ -257,5 +258,56 @@ describe('encrypted device', () => {
     await expect(openLuks(d, { volumeKey: new Uint8Array(64) })).rejects.toMatchObject({ kind: 'auth' });
     await vol.close();
     await expect(vol.read(0, 1)).rejects.toMatchObject({ code: 'DEVICE_CLOSED' });
+  });
+
+  test.each([512, 4096])(
+    'non-zero iv_tweak (sector %i): ciphertext matches an independent XTS with IV = tweak + offset/512',
+    async (sectorSize) => {
+      const d = new MemoryDevice(2 * MiB);
+      const r = await formatLuks(d, OLD, {
+        kdf: FAST_PBKDF2,
+        digestIterations: 1000,
+        dataOffset: MiB,
+        sectorSize,
+      });
+      const v = (await readLuks(d)) as Extract<LuksVolume, { version: 2 }>;
+      const json = cloneJson(v.active.json);
+      const seg = (json.segments as JsonObject)['0'] as JsonObject;
+      seg.iv_tweak = '1000000007';
+      const { id, nextSeqid } = luks2Identity(v);
+      await writeLuks2Headers(d, id, json, nextSeqid);
+      const vol = await openLuks(d, OLD);
+      expect(vol.unlock?.keyslot).toBe(0);
+      const plain = new Uint8Array(3 * sectorSize).map((_, i) => (i * 13) & 0xff);
+      await vol.write(sectorSize, plain);
+      const ct = d.bytes.subarray(MiB + sectorSize, MiB + 4 * sectorSize);
+      for (let s = 0; s < 3; s++) {
+        const iv = Buffer.alloc(16);
+        iv.writeBigUInt64LE(1000000007n + BigInt(((s + 1) * sectorSize) / 512));
+        const out = createDecipheriv('aes-256-xts', r.volumeKey, iv).update(
+          ct.subarray(s * sectorSize, (s + 1) * sectorSize),
+        );
+        expect(
+          Buffer.from(out).equals(Buffer.from(plain.subarray(s * sectorSize, (s + 1) * sectorSize))),
+        ).toBe(true);
+      }
+    },
+  );
+
+  test('format calibrated to a target time (PBKDF2 and Argon2id) produces openable keyslots', async () => {
+    for (const kdf of [
+      { type: 'pbkdf2' as const, iterTimeMs: 30 },
+      { type: 'argon2id' as const, iterTimeMs: 30, memoryKiB: 8192, parallel: 1 },
+    ]) {
+      const d = new MemoryDevice(2 * MiB);
+      (await formatLuks(d, OLD, { kdf, dataOffset: MiB })).volumeKey.fill(0);
+      const v = (await readLuks(d)) as Extract<LuksVolume, { version: 2 }>;
+      const k = v.active.metadata.keyslots[0]!.kdf;
+      expect(k.type).toBe(kdf.type);
+      if (k.type === 'pbkdf2') expect(k.iterations).toBeGreaterThanOrEqual(1000);
+      else expect(k.time).toBeGreaterThanOrEqual(4);
+      expect(v.active.metadata.digests[0]!.iterations).toBeGreaterThanOrEqual(1000);
+      expect((await unlockLuks(d, v, OLD)).keyslot).toBe(0);
+    }
   });
 });
