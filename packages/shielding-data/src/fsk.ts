@@ -145,3 +145,22 @@ export function verifyFsk(
   );
   return cert;
 }
+
+/**
+ * Substitutes every `@Name@` of `pairs` in `text` (an answer file), in the FSK's order, each
+ * occurrence replaced literally (no patterns, no recursion into substituted values). Returns the
+ * new text and the names that did not occur, which a caller may want to report.
+ */
+export function applyFsk(text: string, pairs: FskPair[]): { text: string; unused: string[] } {
+  checkPairs(pairs);
+  const byName = new Map(pairs.map((p) => [p.name, p.value]));
+  const used = new Set<string>();
+  // One pass over the text, so a value containing another @Name@ is never substituted again.
+  const out = text.replace(/@[A-Za-z0-9_.:-]{1,62}@/g, (m) => {
+    const v = byName.get(m);
+    if (v === undefined) return m;
+    used.add(m);
+    return v;
+  });
+  return { text: out, unused: pairs.map((p) => p.name).filter((n) => !used.has(n)) };
+}

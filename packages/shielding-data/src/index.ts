@@ -78,7 +78,15 @@ export {
   grantPdk,
   revokePdk,
 } from './pdk.js';
-export { type Fsk, type FskPair, createFsk, parseFsk, verifyFsk, parseFskAssignment } from './fsk.js';
+export {
+  type Fsk,
+  type FskPair,
+  createFsk,
+  parseFsk,
+  verifyFsk,
+  parseFskAssignment,
+  applyFsk,
+} from './fsk.js';
 export {
   type SpecializationFile,
   type ClearData,

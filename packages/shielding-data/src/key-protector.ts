@@ -409,7 +409,14 @@ export function unwrapTransportKey(
   guardian: GuardianKeys,
   options: { expectedOwner?: string } = {},
 ): Uint8Array {
-  const info = verifyKeyProtector(kp, options);
+  return unwrapVerified(kp, verifyKeyProtector(kp, options), guardian);
+}
+
+/**
+ * {@link unwrapTransportKey} for a key protector whose structure the caller has just verified
+ * (`info` from {@link verifyKeyProtector}); saves verifying the signatures twice. Internal.
+ */
+export function unwrapVerified(kp: KeyProtector, info: KeyProtectorInfo, guardian: GuardianKeys): Uint8Array {
   const me = inspectGuardian(guardian, 'guardian');
   const index = info.guardians.findIndex((g) => constantTimeEqual(g.encryption.der, me.encryption.der));
   if (index < 0)

@@ -21,7 +21,7 @@ import {
   keyProtectorFromCbor,
   keyProtectorToCbor,
   revokeGuardian,
-  unwrapTransportKey,
+  unwrapVerified,
   verifyKeyProtector,
 } from './key-protector.js';
 import { DEFAULT_SHIELDING_LIMITS, type ShieldingLimits } from './limits.js';
@@ -278,7 +278,7 @@ export function openPdk(
 ): { info: PdkInfo; secrets: PdkSecrets } {
   const p = bytes instanceof Uint8Array ? parsePdk(bytes, options.limits) : bytes;
   const info = verifyPdk(p, options);
-  const tk = unwrapTransportKey(p.keyProtector, guardian, options);
+  const tk = unwrapVerified(p.keyProtector, info, guardian);
   try {
     return { info, secrets: decryptWith(p, tk, options.limits) };
   } finally {

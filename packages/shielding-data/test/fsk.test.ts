@@ -59,3 +59,15 @@ describe('specialization data (FSK)', () => {
     expect(thrown(() => verifyFsk(parseFsk(other), { expectedSigner: id })).code).toBe('FSK_SIGNER_MISMATCH');
   });
 });
+
+describe('applyFsk', () => {
+  test('substitutes each @Name@ literally, once, and reports unused names', () => {
+    const { applyFsk } = require('../src/index.js') as typeof import('../src/index.js');
+    const r = applyFsk('<ComputerName>@ComputerName@</ComputerName><x>@ComputerName@ @Other@</x>', [
+      { name: '@ComputerName@', value: 'vm-$1-@TimeZone@' },
+      { name: '@TimeZone@', value: 'UTC' },
+    ]);
+    expect(r.text).toBe('<ComputerName>vm-$1-@TimeZone@</ComputerName><x>vm-$1-@TimeZone@ @Other@</x>');
+    expect(r.unused).toEqual(['@TimeZone@']);
+  });
+});
