@@ -117,6 +117,7 @@ export {
   addKeyslot,
   removeKeyslot,
   changePassphrase,
+  addUnboundKeyslot,
   luks2AreaSize,
   allocateLuks2Area,
   kdfJson,

@@ -1,15 +1,22 @@
+import { randomBytes } from 'node:crypto';
 import { AuthError, type BlockDevice, FormatError, UsageError, zeroize } from '@lsvm/core';
 import { afSplit } from './af.js';
 import { parseCipherSpec } from './cipher.js';
 import { luks2Identity, writeLuks1Header, writeLuks2Headers } from './header-write.js';
-import { type KdfOptions, resolveKdf } from './kdf-params.js';
+import { calibratePbkdf2, type KdfOptions, resolveKdf } from './kdf-params.js';
 import { encryptKeyslotMaterial } from './keyslot-area.js';
-import { LUKS2_MAX_KEYSLOTS, LUKS_STRIPES, luksLimits, type LuksLimits } from './limits.js';
+import {
+  LUKS2_MAX_DIGESTS,
+  LUKS2_MAX_KEYSLOTS,
+  LUKS_STRIPES,
+  luksLimits,
+  type LuksLimits,
+} from './limits.js';
 import { type Luks1Header, luks1CipherSpec, luks1KeyslotSectors } from './luks1-header.js';
 import { type JsonObject, JsonNumber, cloneJson, isJsonObject, jsonObject } from './luks2-json.js';
 import type { KdfParams, KeyslotPriority, Luks2Metadata } from './luks2-metadata.js';
 import { type LuksVolume, readLuks } from './luks-volume.js';
-import { deriveKey } from './pbkdf.js';
+import { deriveKey, pbkdf2 } from './pbkdf.js';
 import { assertRequirementsMet, unlockLuks, volumeKeyMatches } from './unlock.js';
 
 /** Key material proving the right to change keyslots: an existing passphrase or the volume key. */
@@ -83,6 +90,8 @@ export async function stageLuks2Keyslot(
     encryption: string;
     digest: number;
     limits: LuksLimits;
+    /** Key size of the area cipher (default: the volume key's size, as cryptsetup does). */
+    areaKeySize?: number;
   },
 ): Promise<{ json: JsonObject; keyslot: number }> {
   const ids = new Set(meta.keyslots.map((k) => k.id));
@@ -95,7 +104,7 @@ export async function stageLuks2Keyslot(
     throw new UsageError('LUKS2_BAD_KEYSLOT', `keyslot ${slot} is out of range 0…${LUKS2_MAX_KEYSLOTS - 1}`);
   if (ids.has(slot)) throw new UsageError('LUKS2_KEYSLOT_IN_USE', `keyslot ${slot} is in use`);
   const spec = parseCipherSpec(options.encryption);
-  const areaKeySize = volumeKey.length;
+  const areaKeySize = options.areaKeySize ?? volumeKey.length;
   const areaSize = luks2AreaSize(volumeKey.length);
   const offset = allocateLuks2Area(meta, hdrSize, areaSize);
   const kdf = await resolveKdf(options.kdf ?? {}, areaKeySize, 'argon2id');
@@ -344,5 +353,67 @@ export async function changePassphrase(
     return slot;
   } finally {
     zeroize(r.volumeKey);
+  }
+}
+
+/**
+ * Adds an unbound keyslot (cryptsetup luksAddKey --unbound): a fresh random key of `keySize`
+ * bytes, with its own digest that names no segment. It cannot decrypt data; other software uses
+ * such keys as secrets stored under LUKS protection. Authorisation is by an existing passphrase or
+ * the volume key.
+ * @returns the keyslot number and the unbound key (the caller zeroes it).
+ */
+export async function addUnboundKeyslot(
+  device: BlockDevice,
+  auth: Authorization,
+  passphrase: Uint8Array,
+  options: AddKeyslotOptions & { keySize: number; encryption?: string; digestIterations?: number },
+): Promise<{ keyslot: number; key: Uint8Array }> {
+  const limits = luksLimits(options.limits);
+  const volume = await readLuks(device);
+  if (volume.version !== 2) throw new UsageError('LUKS1_UNBOUND', 'LUKS1 has no unbound keys');
+  assertRequirementsMet(volume, 'add a keyslot');
+  const { volumeKey } = await authorize(device, volume, auth, limits);
+  zeroize(volumeKey);
+  if (!Number.isInteger(options.keySize) || options.keySize < 1 || options.keySize > 512)
+    throw new UsageError('LUKS2_KEY_SIZE', `unbound key size ${options.keySize} is not 1…512 bytes`);
+  const meta = volume.active.metadata;
+  if (meta.digests.length >= LUKS2_MAX_DIGESTS)
+    throw new UsageError('LUKS2_NO_DIGEST', 'no free digest for an unbound key');
+  const key = new Uint8Array(randomBytes(options.keySize));
+  try {
+    let digestId = 0;
+    while (meta.digests.some((d) => d.id === digestId)) digestId++;
+    const salt = new Uint8Array(randomBytes(32));
+    const iterations = options.digestIterations ?? calibratePbkdf2('sha256', key.length, 125);
+    const digest = await pbkdf2(key, salt, iterations, 'sha256', 32);
+    const json = cloneJson(volume.active.json);
+    (json.digests as JsonObject)[String(digestId)] = jsonObject({
+      type: 'pbkdf2',
+      keyslots: [],
+      segments: [],
+      hash: 'sha256',
+      iterations: JsonNumber.of(iterations),
+      salt: Buffer.from(salt).toString('base64'),
+      digest: Buffer.from(digest).toString('base64'),
+    });
+    // Key sizes that are no AES-XTS key are stored with a cipher that accepts any 32-byte key
+    // (the area key is the derived key, independent of the unbound key's size).
+    const encryption = options.encryption ?? 'aes-xts-plain64';
+    const { id, nextSeqid } = luks2Identity(volume);
+    const staged = await stageLuks2Keyslot(device, json, meta, id.hdrSize, key, passphrase, {
+      ...(options.keyslot !== undefined ? { keyslot: options.keyslot } : {}),
+      ...(options.kdf ? { kdf: options.kdf } : {}),
+      ...(options.priority !== undefined ? { priority: options.priority } : {}),
+      encryption,
+      digest: digestId,
+      limits,
+      areaKeySize: 64,
+    });
+    await writeLuks2Headers(device, id, staged.json, nextSeqid);
+    return { keyslot: staged.keyslot, key };
+  } catch (e) {
+    zeroize(key);
+    throw e;
   }
 }

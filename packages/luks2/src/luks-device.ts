@@ -195,6 +195,7 @@ export async function openLuks(
       throw new AuthError('LUKS_WRONG_KEY', 'the volume key does not match the header digest');
   } else {
     const r = await unlockLuks(device, volume, k.passphrase, {
+      boundOnly: true,
       ...(options.keyslot !== undefined ? { keyslot: options.keyslot } : {}),
       ...(options.limits ? { limits: options.limits } : {}),
     });

@@ -22,6 +22,8 @@ export interface UnlockOptions {
   /** Try only this keyslot (also the only way to use a priority-0 "ignore" keyslot). */
   keyslot?: number;
   limits?: Partial<LuksLimits>;
+  /** Skip LUKS2 keyslots holding unbound keys (what opening the data segment needs). */
+  boundOnly?: boolean;
 }
 
 /** What an unlock recovered. The caller owns `volumeKey` and should zero it when done. */
@@ -73,7 +75,14 @@ export async function unlockLuks(
   assertRequirementsMet(volume, 'unlock');
   return volume.version === 1
     ? unlockLuks1(device, volume.header, passphrase, limits, options.keyslot)
-    : unlockLuks2(device, volume.active.metadata, passphrase, limits, options.keyslot);
+    : unlockLuks2(
+        device,
+        volume.active.metadata,
+        passphrase,
+        limits,
+        options.keyslot,
+        options.boundOnly === true,
+      );
 }
 
 function wrongKey(deferred: LsvmError | undefined, only?: number): never {
@@ -98,12 +107,13 @@ async function unlockLuks2(
   pass: Uint8Array,
   limits: LuksLimits,
   only: number | undefined,
+  boundOnly: boolean,
 ): Promise<UnlockResult> {
   const slots = luks2KeyslotOrder(meta, only);
   let deferred: LsvmError | undefined;
   for (const ks of slots) {
     const digest = meta.digests.find((d) => d.keyslots.includes(ks.id));
-    if (!digest) continue;
+    if (!digest || (boundOnly && digest.segments.length === 0)) continue;
     try {
       const vk = await openLuks2Keyslot(device, ks, digest, pass, limits);
       if (vk)

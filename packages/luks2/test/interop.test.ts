@@ -5,6 +5,7 @@ import { FileDevice, toHex } from '@lsvm/core';
 import { describeWithPeers, run, runOk, tempDir } from '@lsvm/testkit';
 import {
   addKeyslot,
+  addUnboundKeyslot,
   addToken,
   formatLuks,
   openLuks,
@@ -303,6 +304,26 @@ describeWithPeers(['cryptsetup'], 'cryptsetup interop', () => {
         }
       },
     );
+
+    test('an unbound keyslot we add is listed as unbound and opens in cryptsetup', async () => {
+      const p = img();
+      const d = await FileDevice.open(p, { readOnly: false });
+      try {
+        (await formatLuks(d, enc('a'), { kdf: FAST_PBKDF2, digestIterations: 1000 })).volumeKey.fill(0);
+        const r = await addUnboundKeyslot(d, { passphrase: enc('a') }, new Uint8Array(readFileSync(kf2)), {
+          keySize: 32,
+          kdf: FAST_PBKDF2,
+          digestIterations: 1000,
+        });
+        r.key.fill(0);
+      } finally {
+        await d.close();
+      }
+      expect(runOk('cryptsetup', ['luksDump', p])).toMatch(/1: luks2 \(unbound\)/);
+      expect(
+        run('cryptsetup', ['open', '--test-passphrase', '--key-slot', '1', '--key-file', kf2, p]).status,
+      ).toBe(0);
+    });
 
     test('a token we add is listed by cryptsetup and exported identically', async () => {
       const p = img();

@@ -3,6 +3,7 @@ import { MemoryDevice, toHex } from '@lsvm/core';
 import {
   type LuksVolume,
   addKeyslot,
+  addUnboundKeyslot,
   addToken,
   backupHeader,
   changePassphrase,
@@ -309,5 +310,23 @@ describe('encrypted device', () => {
       expect(v.active.metadata.digests[0]!.iterations).toBeGreaterThanOrEqual(1000);
       expect((await unlockLuks(d, v, OLD)).keyslot).toBe(0);
     }
+  });
+
+  test('unbound keys unlock as such and are skipped when opening the data segment', async () => {
+    const d = new MemoryDevice(2 * MiB);
+    (await formatLuks(d, OLD, { kdf: FAST_PBKDF2, digestIterations: 1000, dataOffset: MiB })).volumeKey.fill(
+      0,
+    );
+    const { keyslot, key } = await addUnboundKeyslot(d, { passphrase: OLD }, NEW, {
+      keySize: 32,
+      kdf: FAST_PBKDF2,
+      digestIterations: 1000,
+    });
+    expect(keyslot).toBe(1);
+    const r = await unlockLuks(d, await readLuks(d), NEW);
+    expect(r).toMatchObject({ keyslot: 1, unbound: true, segments: [], digest: 1 });
+    expect(toHex(r.volumeKey)).toBe(toHex(key));
+    await expect(openLuks(d, NEW)).rejects.toMatchObject({ code: 'LUKS_WRONG_KEY' });
+    expect((await openLuks(d, OLD)).unlock?.keyslot).toBe(0);
   });
 });
