@@ -221,6 +221,24 @@ describeWithPeers(
       expect(j.authenticatedVariable.signer).toBe('CN=cli signer');
       expect(j.lists.map((l: { type: string }) => l.type)).toEqual(['x509', 'sha256']);
       expect(j.lists[0].signatures[0].subject).toBe('CN=cli test CA');
+      expect((await lsvm(['uefi', 'verify', f('db.auth'), '--var', 'db', '--trust', f('ca.pem')])).code).toBe(
+        0,
+      );
+      const wrongVar = await lsvm([
+        'uefi',
+        'verify',
+        f('db.auth'),
+        '--var',
+        'KEK',
+        '--trust',
+        f('ca.pem'),
+        '--json',
+      ]);
+      expect(wrongVar.code).toBe(1);
+      expect(JSON.parse(wrongVar.stdout).failures[0].code).toBe('BAD_SIGNATURE');
+      expect(
+        (await lsvm(['uefi', 'verify', f('db.auth'), '--var', 'db', '--trust', f('other.pem')])).code,
+      ).toBe(1);
       const dbx = await lsvm(['uefi', 'siglist', join(sharedVectors, 'lsvmtools/dbxupdate.bin')]);
       expect(dbx.stdout).toContain('77 entries');
       expect((await lsvm(['uefi', 'siglist', SHIM])).code).toBe(3);

@@ -16,7 +16,10 @@ import {
   parseCertificate,
   parseCertificatePemOrDer,
   parseSignatureLists,
+  parseTrustInput,
   pemCertificates,
+  signatureDatabase,
+  verifyAuthVariable,
 } from '@lsvm/pe-authenticode';
 import type { CliGroup } from '../group.js';
 import { readInput, writeOutput } from './pe.js';
@@ -119,6 +122,45 @@ export const uefiGroup: CliGroup = {
           for (const [i, x] of lists.entries()) l.push(...listText(x, json[i]));
           return l.join('\n');
         });
+      });
+
+    cmd
+      .command('verify')
+      .argument('<file>', 'authenticated variable (EFI_VARIABLE_AUTHENTICATION_2 + data)')
+      .requiredOption('--var <name>', 'the variable it updates: PK, KEK, db, dbx, dbt')
+      .requiredOption(
+        '--trust <file>',
+        'signer or CA certificate (PEM/DER) or ESL (KEK/PK); repeatable',
+        collect,
+      )
+      .option('--append', 'the update is an append write (attribute 0x40), as dbx updates are')
+      .description('verify the signature of a db/dbx/KEK/PK update; exit 0 when trusted, 1 when not')
+      .action((file: string, o: { var: string; trust: string[]; append?: boolean }) => {
+        const vendorGuid = VARIABLES[o.var];
+        if (!vendorGuid)
+          throw new UsageError('USAGE', `--var must be one of ${Object.keys(VARIABLES).join(', ')}`);
+        const trust = o.trust.flatMap((t) => {
+          const ti = parseTrustInput(readInput(t));
+          return [...ti.certificates, ...signatureDatabase(ti.lists).certificates];
+        });
+        const v = verifyAuthVariable(
+          parseAuthVariable(readInput(file)),
+          {
+            name: o.var,
+            vendorGuid,
+            attributes: SECURE_BOOT_VARIABLE_ATTRIBUTES | (o.append ? EFI_VARIABLE.APPEND_WRITE : 0),
+          },
+          trust,
+        );
+        if (!v.trusted) ctx.findings();
+        ctx.result(
+          { trusted: v.trusted, failures: v.failures, signer: v.signer?.subject, anchor: v.anchor?.subject },
+          () =>
+            [
+              `${file}: ${v.trusted ? 'trusted' : 'NOT trusted'} update of ${o.var}${v.signer ? ` signed by ${v.signer.subject}` : ''}`,
+              ...v.failures.map((f) => `  ${f.code}: ${f.message}`),
+            ].join('\n'),
+        );
       });
 
     cmd
