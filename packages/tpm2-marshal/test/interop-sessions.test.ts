@@ -30,6 +30,9 @@ import {
   unseal,
   EFI_GLOBAL_VARIABLE,
   nvName,
+  sealedDataTemplate,
+  srkTemplateRsa,
+  TPMA_OBJECT,
 } from '../src/index.js';
 import { contains, dec, enc, readBytes, toolsOk } from './helpers.js';
 
@@ -280,6 +283,48 @@ describeWithPeers(['swtpm', 'tpm2_policypcr', 'tpm2_pcrread'], 'sessions, polici
       await tpm.evictControl(0x81000010, 0x81000010);
       await tpm.flushContext(h);
       await tpm.flushContext(salted);
+    });
+  });
+
+  test('HMAC sessions (unsalted, bound to the object, RSA-salted) authorize Unseal with the object name in cpHash', async () => {
+    await withTap(async (tpm) => {
+      const srk = await tpm.createPrimary(TPM_RH.OWNER, {
+        inSensitive: { userAuth: new Uint8Array(0), data: new Uint8Array(0) },
+        inPublic: srkTemplateRsa(),
+      });
+      const auth = enc('object-auth');
+      const created = await tpm.create(srk.handle, {
+        inSensitive: { userAuth: auth, data: enc('hmac-authorized') },
+        inPublic: sealedDataTemplate(
+          new Uint8Array(0),
+          TPMA_OBJECT.fixedTPM | TPMA_OBJECT.fixedParent | TPMA_OBJECT.userWithAuth | TPMA_OBJECT.noDA,
+        ),
+      });
+      const item = await tpm.load(srk.handle, created.outPrivate, created.outPublic);
+      const plain = await tpm.startAuthSession({ symmetric: { algorithm: TPM_ALG.NULL } });
+      expect(dec(await tpm.unseal(item.handle, { auth: [{ session: plain, authValue: auth }] }))).toBe(
+        'hmac-authorized',
+      );
+      const wrong = await tpm
+        .unseal(item.handle, { auth: [{ session: plain, authValue: enc('nope') }] })
+        .catch((e: unknown) => e);
+      expect((wrong as TpmError).base).toBe(RC.BAD_AUTH); // noDA object: BAD_AUTH, not AUTH_FAIL
+      await tpm.flushContext(plain).catch(() => undefined);
+      const bound = await tpm.startAuthSession({ bind: { handle: item.handle, authValue: auth } });
+      expect(dec(await tpm.unseal(item.handle, { auth: [{ session: bound, authValue: auth }] }))).toBe(
+        'hmac-authorized',
+      );
+      await tpm.flushContext(bound);
+      const salted = await tpm.startAuthSession({
+        salt: { handle: srk.handle, public: srk.outPublic },
+        attributes: TPMA_SESSION.continueSession | TPMA_SESSION.encrypt,
+      });
+      expect(dec(await tpm.unseal(item.handle, { auth: [{ session: salted, authValue: auth }] }))).toBe(
+        'hmac-authorized',
+      );
+      await tpm.flushContext(salted);
+      await tpm.flushContext(item.handle);
+      await tpm.flushContext(srk.handle);
     });
   });
 
