@@ -206,12 +206,15 @@ export class Tpm {
 
   // --- start-up and capabilities --------------------------------------------------------
 
+  /** TPM2_Startup(CLEAR or STATE). */
   startup(clear = true): Promise<void> {
     return this.run(C.Startup(clear ? TPM_SU.CLEAR : TPM_SU.STATE));
   }
+  /** TPM2_Shutdown(CLEAR or STATE). */
   shutdown(clear = true): Promise<void> {
     return this.run(C.Shutdown(clear ? TPM_SU.CLEAR : TPM_SU.STATE));
   }
+  /** TPM2_SelfTest. */
   selfTest(full = true): Promise<void> {
     return this.run(C.SelfTest(full));
   }
@@ -227,6 +230,7 @@ export class Tpm {
     }
     return out;
   }
+  /** TPM2_GetCapability, one call (see getProperties / getHandles for the looping forms). */
   getCapability(capability: number, property: number, count: number): Promise<C.GetCapabilityResult> {
     return this.run(C.GetCapability(capability, property, count));
   }
@@ -304,15 +308,18 @@ export class Tpm {
       }
     return out;
   }
+  /** TPM2_PCR_Extend with one digest per bank. */
   pcrExtend(pcr: number, digests: TpmtHa[], options: AuthOptions = {}): Promise<void> {
     return this.run(C.PCR_Extend(pcr, digests), options);
   }
+  /** TPM2_PCR_Reset (PCR 16 and 23 at locality 0). */
   pcrReset(pcr: number, options: AuthOptions = {}): Promise<void> {
     return this.run(C.PCR_Reset(pcr), options);
   }
 
   // --- objects --------------------------------------------------------------------------
 
+  /** TPM2_CreatePrimary; remembers the new handle's name. */
   async createPrimary(
     hierarchy: number,
     inputs: C.CreateInputs,
@@ -322,6 +329,7 @@ export class Tpm {
     this.setName(r.handle, r.name);
     return r;
   }
+  /** TPM2_Create under a loaded parent. */
   create(parent: number, inputs: C.CreateInputs, options: AuthOptions = {}): Promise<C.CreateResult> {
     return this.run(C.Create(parent, inputs), options);
   }
@@ -335,6 +343,7 @@ export class Tpm {
     this.setName(r.handle, r.name);
     return r;
   }
+  /** TPM2_LoadExternal (public-only when `inPrivate` is undefined). */
   async loadExternal(
     inPrivate: TpmtSensitive | undefined,
     inPublic: TpmtPublic,
@@ -344,6 +353,7 @@ export class Tpm {
     this.setName(r.handle, r.name);
     return r;
   }
+  /** TPM2_Import of a duplication blob; returns the new TPM2B_PRIVATE contents. */
   import(parent: number, inputs: C.ImportInputs, options: AuthOptions = {}): Promise<Uint8Array> {
     return this.run(C.Import(parent, inputs), options);
   }
@@ -359,6 +369,7 @@ export class Tpm {
     this.setName(handle, r.name);
     return r;
   }
+  /** TPM2_Unseal. Pass a session with the `encrypt` attribute to keep the secret off the wire. */
   unseal(item: number, options: AuthOptions = {}): Promise<Uint8Array> {
     return this.run(C.Unseal(item), options);
   }
@@ -370,9 +381,11 @@ export class Tpm {
   ): Promise<void> {
     return this.run(C.EvictControl(auth, object, persistent), options);
   }
+  /** TPM2_ContextSave. */
   contextSave(handle: number): Promise<TpmsContext> {
     return this.run(C.ContextSave(handle));
   }
+  /** TPM2_ContextLoad; returns the new handle. */
   contextLoad(context: TpmsContext): Promise<number> {
     return this.run(C.ContextLoad(context));
   }
@@ -387,27 +400,33 @@ export class Tpm {
   ): Promise<void> {
     return this.run(C.PolicyPCR(session.handle, pcrDigest, pcrs));
   }
+  /** TPM2_PolicyAuthValue; the session's HMAC then includes the authValue. */
   async policyAuthValue(session: AuthSession): Promise<void> {
     await this.run(C.PolicyAuthValue(session.handle));
     session.needAuthValue = true;
     session.needPassword = false;
   }
+  /** TPM2_PolicyPassword; the authValue is then sent in clear as the session's hmac. */
   async policyPassword(session: AuthSession): Promise<void> {
     await this.run(C.PolicyPassword(session.handle));
     session.needPassword = true;
     session.needAuthValue = false;
   }
+  /** TPM2_PolicyGetDigest. */
   policyGetDigest(session: AuthSession): Promise<Uint8Array> {
     return this.run(C.PolicyGetDigest(session.handle));
   }
+  /** TPM2_PolicyRestart. */
   async policyRestart(session: AuthSession): Promise<void> {
     await this.run(C.PolicyRestart(session.handle));
     session.needAuthValue = false;
     session.needPassword = false;
   }
+  /** TPM2_PolicyOR over 2 to 8 branch digests. */
   policyOR(session: AuthSession, digests: Uint8Array[]): Promise<void> {
     return this.run(C.PolicyOR(session.handle, digests));
   }
+  /** TPM2_PolicyAuthorize (with a NULL verification ticket unless one is given). */
   policyAuthorize(
     session: AuthSession,
     approvedPolicy: Uint8Array,
@@ -420,6 +439,7 @@ export class Tpm {
 
   // --- NV -------------------------------------------------------------------------------
 
+  /** TPM2_NV_DefineSpace (owner authorization by default). */
   nvDefineSpace(
     auth: Uint8Array,
     publicInfo: TpmsNvPublic,
@@ -428,6 +448,7 @@ export class Tpm {
   ): Promise<void> {
     return this.run(C.NV_DefineSpace(authHandle, auth, publicInfo), options);
   }
+  /** TPM2_NV_UndefineSpace. */
   nvUndefineSpace(
     nvIndex: number,
     options: AuthOptions = {},
@@ -436,6 +457,7 @@ export class Tpm {
     this.names.delete(nvIndex >>> 0);
     return this.run(C.NV_UndefineSpace(authHandle, nvIndex), options);
   }
+  /** TPM2_NV_Write (at most MAX_NV_BUFFER_SIZE bytes per call). */
   async nvWrite(
     nvIndex: number,
     data: Uint8Array,
@@ -446,6 +468,7 @@ export class Tpm {
     await this.run(C.NV_Write(authHandle, nvIndex, data, offset), options);
     this.names.delete(nvIndex >>> 0); // TPMA_NV_WRITTEN may have changed the name
   }
+  /** TPM2_NV_Read. */
   nvRead(
     nvIndex: number,
     size: number,
@@ -455,14 +478,17 @@ export class Tpm {
   ): Promise<Uint8Array> {
     return this.run(C.NV_Read(authHandle, nvIndex, size, offset), options);
   }
+  /** TPM2_NV_ReadPublic; remembers the index's name. */
   async nvReadPublic(nvIndex: number): Promise<C.NvReadPublicResult> {
     const r = await this.run(C.NV_ReadPublic(nvIndex));
     this.setName(nvIndex, r.nvName);
     return r;
   }
+  /** TPM2_DictionaryAttackLockReset (lockout authorization). */
   dictionaryAttackLockReset(options: AuthOptions = {}): Promise<void> {
     return this.run(C.DictionaryAttackLockReset(), options);
   }
+  /** TPM2_DictionaryAttackParameters (lockout authorization). */
   dictionaryAttackParameters(
     maxTries: number,
     recoveryTime: number,
