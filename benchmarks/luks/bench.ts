@@ -127,6 +127,26 @@ export const benchmark: Benchmark = {
         targets: [{ peer: bulk.name, minRatio }],
       });
     }
+    {
+      const dev = new LuksDevice(
+        backing,
+        { offset: 0, size: DATA, sectorSize: 4096, ivTweak: 0n, encryption: 'aes-xts-plain64' },
+        key,
+        { readOnly: true, threads: 2 },
+      );
+      cases.push({
+        name: 'LuksDevice read, aes-xts-plain64, 4096-byte sectors, 16 MiB requests, 2 threads (both cores)',
+        bytes: DATA,
+        ours: {
+          kind: 'fn',
+          run: async () => {
+            for (let o = 0; o < DATA; o += CHUNK) await dev.readInto(target, o);
+          },
+        },
+        peers: [bulk],
+        targets: [{ peer: bulk.name, minRatio: 1.0 }],
+      });
+    }
     const openssl = ctx.which('openssl');
     if (openssl) {
       try {

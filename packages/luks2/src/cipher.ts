@@ -216,6 +216,15 @@ export class SectorCipher {
     }
   }
 
+  /**
+   * XTS only: the initial tweak T_0 = E_K2(IV) of each of `sectors` sectors starting at IV
+   * `firstIv` — what a worker needs, with K1, to process a range on its own.
+   */
+  xtsInitialTweaks(firstIv: bigint, sectors: number, sectorSize: number): Uint8Array {
+    if (this.spec.mode !== 'xts') throw new UsageError('LUKS_NOT_XTS', 'not an XTS cipher');
+    return new Uint8Array(this.k2!.encrypt(this.ivBlocks(firstIv, sectors, sectorSize / 512)));
+  }
+
   /** The 16-byte IV input of each sector (before encryption by K2 for XTS). */
   private ivBlocks(firstIv: bigint, sectors: number, step: number): Uint8Array {
     const out = new Uint8Array(sectors * 16);
@@ -235,7 +244,7 @@ export class SectorCipher {
 }
 
 /** A Uint32Array view of `b`, or undefined when `b` is not 4-byte aligned. */
-function words(b: Uint8Array): Uint32Array | undefined {
+export function words(b: Uint8Array): Uint32Array | undefined {
   return b.byteOffset % 4 === 0 ? new Uint32Array(b.buffer, b.byteOffset, b.length >>> 2) : undefined;
 }
 
@@ -244,7 +253,7 @@ function words(b: Uint8Array): Uint32Array | undefined {
  * sector's entry in `t0`. Multiplication by α in GF(2^128) is a 128-bit left shift of the
  * little-endian block with 0x87 fed back (IEEE 1619 §5.2). `src` and `dst` may be the same.
  */
-function xorTweaks(src: Uint8Array, dst: Uint8Array, t0: Uint8Array, sectorSize: number): void {
+export function xorTweaks(src: Uint8Array, dst: Uint8Array, t0: Uint8Array, sectorSize: number): void {
   const s32 = words(src) ?? words(new Uint8Array(src))!;
   const d32 = words(dst);
   const out = d32 ?? new Uint32Array(dst.length >>> 2);

@@ -110,6 +110,7 @@ export {
   openLuks,
 } from './luks-device.js';
 export { type FormatOptions, type FormatResult, formatLuks } from './format.js';
+export { XtsWorkerPool } from './xts-workers.js';
 export {
   type Authorization,
   type AddKeyslotOptions,

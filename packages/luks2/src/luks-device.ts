@@ -8,6 +8,7 @@ import {
   zeroize,
 } from '@lsvm/core';
 import { SectorCipher } from './cipher.js';
+import { XtsWorkerPool } from './xts-workers.js';
 import type { LuksLimits } from './limits.js';
 import { luks1CipherSpec } from './luks1-header.js';
 import type { Luks2Segment } from './luks2-metadata.js';
@@ -76,6 +77,8 @@ export function dataSegmentLayout(
 
 /** Bytes per request to the underlying device: bounds memory for huge reads. */
 const IO_CHUNK = 16 * 1024 * 1024;
+/** Smallest read worth splitting across threads. */
+const PARALLEL_MIN = 4 * 1024 * 1024;
 
 /**
  * The decrypted view of a LUKS data segment, as a read-write {@link BlockDevice}. Whole requests
@@ -87,15 +90,28 @@ export class LuksDevice extends BaseBlockDevice {
   readonly sectorSize: number;
   readonly readOnly: boolean;
   private readonly cipher: SectorCipher;
+  private readonly threads: number;
+  private workerKey: Uint8Array | undefined;
+  private pool: Promise<XtsWorkerPool> | undefined;
+  private scratch: Uint8Array | undefined;
 
+  /**
+   * @param options.threads threads for large XTS reads, the calling one included (default 1: no
+   *   workers). With 2 or more, reads of at least 4 MiB are split between worker threads.
+   */
   constructor(
     readonly parent: BlockDevice,
     readonly layout: DataSegmentLayout,
     volumeKey: Uint8Array,
-    options: { readOnly?: boolean } = {},
+    options: { readOnly?: boolean; threads?: number } = {},
   ) {
     super();
     this.cipher = new SectorCipher(layout.encryption, volumeKey);
+    this.threads = options.threads ?? 1;
+    if (!Number.isInteger(this.threads) || this.threads < 1 || this.threads > 64)
+      throw new UsageError('LUKS_THREADS', `thread count ${this.threads} is not 1…64`);
+    // Kept only while workers may still be started; zeroed by close().
+    if (this.threads > 1 && this.cipher.spec.mode === 'xts') this.workerKey = new Uint8Array(volumeKey);
     this.size = layout.size;
     this.sectorSize = layout.sectorSize;
     this.readOnly = parent.readOnly || (options.readOnly ?? false);
@@ -111,6 +127,10 @@ export class LuksDevice extends BaseBlockDevice {
     const ss = this.sectorSize;
     const start = offset - (offset % ss);
     const end = Math.ceil((offset + target.length) / ss) * ss;
+    if (this.workerKey && end - start >= PARALLEL_MIN) {
+      await this.readParallel(target, offset, start, end);
+      return;
+    }
     if (start === offset && end === offset + target.length && target.byteOffset % 4 === 0) {
       for (let o = 0; o < target.length; o += IO_CHUNK) {
         const part = target.subarray(o, Math.min(target.length, o + IO_CHUNK));
@@ -123,6 +143,22 @@ export class LuksDevice extends BaseBlockDevice {
       const n = Math.min(IO_CHUNK, end - o);
       const buf = await this.parent.read(this.layout.offset + o, n);
       this.cipher.decrypt(buf, this.iv(o), ss);
+      const from = Math.max(o, offset);
+      const to = Math.min(o + n, offset + target.length);
+      target.set(buf.subarray(from - o, to - o), from - offset);
+    }
+  }
+
+  /** Large reads through the worker pool: parent → shared scratch → workers → target. */
+  private async readParallel(target: Uint8Array, offset: number, start: number, end: number): Promise<void> {
+    this.pool ??= XtsWorkerPool.create(this.workerKey!, this.threads - 1);
+    const pool = await this.pool;
+    this.scratch ??= new Uint8Array(new SharedArrayBuffer(IO_CHUNK));
+    for (let o = start; o < end; o += IO_CHUNK) {
+      const n = Math.min(IO_CHUNK, end - o);
+      const buf = this.scratch.subarray(0, n);
+      await this.parent.readInto(buf, this.layout.offset + o);
+      await pool.run(this.cipher, buf, this.iv(o), this.sectorSize, false);
       const from = Math.max(o, offset);
       const to = Math.min(o + n, offset + target.length);
       target.set(buf.subarray(from - o, to - o), from - offset);
@@ -155,6 +191,9 @@ export class LuksDevice extends BaseBlockDevice {
   /** Closing releases the key copy; the parent stays open. */
   override async close(): Promise<void> {
     this.cipher.destroy();
+    zeroize(this.workerKey, this.scratch);
+    this.workerKey = undefined;
+    if (this.pool) await (await this.pool).close();
     this.closed = true;
   }
 }
@@ -162,6 +201,8 @@ export class LuksDevice extends BaseBlockDevice {
 /** Options of {@link openLuks}. */
 export interface OpenLuksOptions {
   keyslot?: number;
+  /** Threads for large XTS reads, the caller's included (default 1). */
+  threads?: number;
   readOnly?: boolean;
   limits?: Partial<LuksLimits>;
   /** A volume already read with readLuks (saves a read). */
