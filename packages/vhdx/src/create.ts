@@ -166,6 +166,7 @@ export async function writeSkeleton(
   metadata: MetadataInput,
   bat: Uint8Array,
   creator: string,
+  sync = true,
 ): Promise<void> {
   if (!isResizable(file)) throw new UsageError('VHDX_NOT_WRITABLE', 'the output device must be resizable');
   if (file.size < plan.payloadOffset) await file.resize(plan.payloadOffset);
@@ -175,7 +176,7 @@ export async function writeSkeleton(
   await file.write(REGION_TABLE_OFFSETS[0], rt);
   await file.write(REGION_TABLE_OFFSETS[1], rt);
   await file.write(0, serializeFileIdentifier({ creator }));
-  await file.flush();
+  if (sync) await file.flush();
   const fileWriteGuid = randomGuid();
   const dataWriteGuid = randomGuid();
   for (let i = 0; i < 2; i++) {
@@ -191,5 +192,5 @@ export async function writeSkeleton(
     });
     await file.write(HEADER_OFFSETS[i]!, h);
   }
-  await file.flush();
+  if (sync) await file.flush();
 }

@@ -1,0 +1,98 @@
+import { throwIfAborted } from '@lsvm/core';
+
+/** What {@link pipelineChunks} needs. */
+export interface PipelineOptions {
+  /** Bytes to stream. */
+  size: number;
+  /** Bytes per chunk. */
+  chunkSize: number;
+  /** Buffers in flight (reads ahead plus writes behind); memory use is `depth × chunkSize`. */
+  depth: number;
+  /** True when `[off, off + n)` is known to be zero and need not be read. */
+  isHole(off: number, n: number): boolean;
+  /** Reads `[off, off + buf.length)` into `buf`. */
+  read(off: number, buf: Uint8Array): Promise<void>;
+  /**
+   * Consumes chunks in order (`data` is null for holes). May return the promise of a write still
+   * using `data`; its buffer is reused only once that promise settles.
+   */
+  consume(
+    off: number,
+    data: Uint8Array | null,
+  ): Promise<void> | undefined | Promise<Promise<void> | undefined>;
+  signal?: AbortSignal | undefined;
+  onProgress?: ((done: number, total: number) => void) | undefined;
+}
+
+/**
+ * Streams a range through a small pool of buffers so that reads ahead, the in-order consumer and
+ * writes behind overlap (node's file I/O runs on the libuv thread pool). Memory is bounded by the
+ * pool whatever the size; the first failing read or write rejects the whole stream.
+ */
+export async function pipelineChunks(o: PipelineOptions): Promise<void> {
+  const free: Uint8Array[] = Array.from({ length: Math.max(2, o.depth) }, () => new Uint8Array(o.chunkSize));
+  const busy = new Set<Promise<void>>();
+  const state: { failure?: { error: unknown } } = {};
+  const rethrow = (): void => {
+    if (state.failure) throw state.failure.error;
+  };
+  interface Job {
+    off: number;
+    n: number;
+    base: Uint8Array | undefined;
+    read: Promise<void> | undefined;
+  }
+  const queue: Job[] = [];
+  let next = 0;
+  const track = (base: Uint8Array, p: Promise<void>): void => {
+    const done = p.then(
+      () => {
+        busy.delete(done);
+        free.push(base);
+      },
+      (error: unknown) => {
+        busy.delete(done);
+        state.failure ??= { error };
+      },
+    );
+    busy.add(done);
+  };
+  const fill = (): void => {
+    while (next < o.size && queue.length < o.depth * 2) {
+      const n = Math.min(o.chunkSize, o.size - next);
+      if (o.isHole(next, n)) {
+        queue.push({ off: next, n, base: undefined, read: undefined });
+      } else {
+        const base = free.pop();
+        if (!base) return;
+        const read = o.read(next, base.subarray(0, n));
+        // Observe failures now; they are rethrown when the job is consumed.
+        read.catch(() => undefined);
+        queue.push({ off: next, n, base, read });
+      }
+      next += n;
+    }
+  };
+  for (;;) {
+    rethrow();
+    throwIfAborted(o.signal);
+    fill();
+    const job = queue.shift();
+    if (!job) {
+      if (next >= o.size) break;
+      // Every buffer is held by a write in flight: wait for one.
+      await Promise.race(busy);
+      continue;
+    }
+    if (job.read) await job.read;
+    const view = job.base ? job.base.subarray(0, job.n) : null;
+    const pending = await o.consume(job.off, view);
+    if (job.base) {
+      if (pending) track(job.base, pending);
+      else free.push(job.base);
+    }
+    o.onProgress?.(job.off + job.n, o.size);
+  }
+  await Promise.all(busy);
+  rethrow();
+}
