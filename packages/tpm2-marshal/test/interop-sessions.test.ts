@@ -36,6 +36,18 @@ import {
 } from '../src/index.js';
 import { contains, dec, enc, readBytes, toolsOk } from './helpers.js';
 
+/** Runs f while capturing the wire, and checks the unsealed text never appears on it. */
+async function withTapCheck(tpm: Tpm, f: () => Promise<void>): Promise<void> {
+  const seen: Uint8Array[] = [];
+  tpm.onWire = (_d, b) => seen.push(b.slice());
+  try {
+    await f();
+  } finally {
+    tpm.onWire = undefined;
+  }
+  expect(contains(new Uint8Array(Buffer.concat(seen)), enc('hmac-authorized'))).toBe(false);
+}
+
 /** A transport that records every byte and can tamper with responses. */
 class Tap implements TpmTransport {
   sent: Uint8Array[] = [];
@@ -322,6 +334,20 @@ describeWithPeers(['swtpm', 'tpm2_policypcr', 'tpm2_pcrread'], 'sessions, polici
       expect(dec(await tpm.unseal(item.handle, { auth: [{ session: salted, authValue: auth }] }))).toBe(
         'hmac-authorized',
       );
+      // Authorization in session 1, response encryption by a second, salted session: session 1's
+      // HMAC must cover the encrypt session's nonceTPM (nonceTPMencrypt, Part 1 §19.6.5).
+      const auth1 = await tpm.startAuthSession({ symmetric: { algorithm: TPM_ALG.NULL } });
+      const enc2 = await tpm.startAuthSession({
+        salt: { handle: srk.handle, public: srk.outPublic },
+        attributes: TPMA_SESSION.continueSession | TPMA_SESSION.encrypt,
+      });
+      await withTapCheck(tpm, async () => {
+        expect(
+          dec(await tpm.unseal(item.handle, { auth: [{ session: auth1, authValue: auth }], extra: [enc2] })),
+        ).toBe('hmac-authorized');
+      });
+      await tpm.flushContext(auth1);
+      await tpm.flushContext(enc2);
       await tpm.flushContext(salted);
       await tpm.flushContext(item.handle);
       await tpm.flushContext(srk.handle);
