@@ -3,8 +3,8 @@ import { type Codec, bad, hex, sized, struct } from './marshal.js';
 
 /** MAX_NV_INDEX_SIZE of the reference implementation (Part 2 §13.5 dataSize bound). */
 export const MAX_NV_INDEX_SIZE = 2048;
-/** TPMA_NV bits 20..24 are reserved (Part 2 §13.4). */
-export const TPMA_NV_RESERVED = 0x01f00000;
+/** TPMA_NV bits 8..9 and 20..24 are reserved (Part 2 §13.4). */
+export const TPMA_NV_RESERVED = 0x01f00300;
 
 /** TPMS_NV_PUBLIC (Part 2 §13.5). */
 export interface TpmsNvPublic {
