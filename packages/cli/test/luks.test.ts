@@ -86,6 +86,16 @@ describe('lsvm luks', () => {
     expect(back.subarray(data.length).every((b) => b === 0)).toBe(true);
   });
 
+  test('scan finds both header copies', async () => {
+    const t = io();
+    expect(await runCli(['luks', 'scan', img, '--json'], t.io)).toBe(0);
+    const rows = JSON.parse(t.out.join('')) as { offset: number; kind: string; valid: boolean }[];
+    expect(rows.map((r) => [r.offset, r.kind, r.valid])).toEqual([
+      [0, 'primary', true],
+      [16384, 'secondary', true],
+    ]);
+  });
+
   test('bad input and bad options map to exit codes 3 and 2', async () => {
     const notLuks = join(dir.path, 'zeros');
     writeFileSync(notLuks, new Uint8Array(8192));

@@ -18,6 +18,7 @@ import {
   openLuks,
   readLuks,
   removeKeyslot,
+  scanLuksHeaders,
   unlockLuks,
 } from '@lsvm/luks2';
 import type { Command } from 'commander';
@@ -341,6 +342,36 @@ export const luksGroup: CliGroup = {
         await img.close();
       }
     });
+
+    cmd
+      .command('scan <image>')
+      .description('find LUKS headers anywhere in an image (lost partition tables, backups)')
+      .option('--step <bytes>', 'alignment to look at (default 4096)')
+      .action(async (image: string, o: { step?: string }) => {
+        const file = await FileDevice.open(image);
+        try {
+          const step = int(o.step, '--step');
+          if (step !== undefined && (step < 512 || step % 512 !== 0))
+            throw new UsageError('BAD_STEP', '--step must be a multiple of 512');
+          const found = await scanLuksHeaders(file, step !== undefined ? { step } : {});
+          const rows = found.map((f) => ({
+            ...f,
+            ...(f.seqid !== undefined ? { seqid: f.seqid.toString() } : {}),
+          }));
+          ctx.result(rows, () =>
+            rows.length === 0
+              ? 'no LUKS header found'
+              : rows
+                  .map(
+                    (f) =>
+                      `${String(f.offset).padStart(12)}  LUKS${f.version} ${f.kind.padEnd(9)} ${f.valid ? `valid   ${f.uuid ?? ''}${f.seqid !== undefined ? ` seqid ${f.seqid}` : ''}` : `invalid ${f.problem?.message ?? ''}`}`,
+                  )
+                  .join('\n'),
+          );
+        } finally {
+          await file.close();
+        }
+      });
 
     addKdfOptions(
       partOpt(
