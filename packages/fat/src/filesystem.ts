@@ -112,6 +112,10 @@ export class FatFileSystem {
   private nextFree: number;
   private readonly now: () => Date;
   private closed = false;
+  /** True once a mutation cleared the clean bit, until {@link FatFileSystem.flush}. */
+  private dirty = false;
+  /** Directories read so far, by first cluster (0: the FAT12/16 root); we are their only writer. */
+  private readonly dirCache = new Map<number, Dir>();
 
   private constructor(
     device: BlockDevice,
@@ -435,6 +439,8 @@ export class FatFileSystem {
       }
       // The entry goes first (the commit point), then its clusters are freed.
       this.markDeleted(dir, item);
+      dir.parsed = parseDirectory(dir.bytes);
+      if (item.isDirectory) this.dirCache.delete(item.entry.firstCluster);
       await this.writeDirSlots(dir, item.firstSlot, item.slot - item.firstSlot + 1);
       this.freeClusters(chain);
       await this.writeFat();
@@ -494,11 +500,14 @@ export class FatFileSystem {
     });
   }
 
-  /** Writes pending metadata and flushes the device. */
+  /** Writes FSInfo, marks the volume clean again and flushes the device. */
   async flush(): Promise<void> {
-    if (!this.readOnly && !this.closed) {
+    if (!this.readOnly && !this.closed && this.dirty) {
       await this.writeFat();
       await this.writeFsInfo();
+      this.setClean(true);
+      await this.writeFat();
+      this.dirty = false;
     }
     await this.device.flush();
   }
@@ -521,14 +530,25 @@ export class FatFileSystem {
    * Runs a mutation between clearing and setting the "clean" bit of FAT[1] (fatgen103 §4, FAT16
    * bit 15 / FAT32 bit 27), so a crash in the middle leaves the volume marked for checking.
    */
+  /**
+   * Runs a mutation. The first one after opening clears the "clean" bit of FAT[1] (fatgen103 §4:
+   * FAT16 bit 15, FAT32 bit 27) on disk; {@link FatFileSystem.flush} / `close` set it again, as
+   * an operating system does at mount and unmount — so a crash in between leaves the volume
+   * marked for checking. Whatever the mutation changed in the FAT is on disk when it returns.
+   */
   private async mutate<T>(fn: () => Promise<T>): Promise<T> {
-    this.setClean(false);
-    await this.writeFat();
+    if (!this.dirty) {
+      this.setClean(false);
+      await this.writeFat();
+      this.dirty = true;
+    }
     try {
       return await fn();
+    } catch (e) {
+      // A failed step may leave a cached directory ahead of the disk: read them afresh.
+      this.dirCache.clear();
+      throw e;
     } finally {
-      await this.writeFsInfo();
-      this.setClean(true);
       await this.writeFat();
     }
   }
@@ -707,6 +727,21 @@ export class FatFileSystem {
 
   private async loadDir(cluster: number, path: string[]): Promise<Dir> {
     const g = this.geometry;
+    const key = cluster === 0 && this.type === 32 ? g.rootCluster : cluster;
+    const cached = this.dirCache.get(key);
+    if (cached) {
+      // The path is the caller's view (a directory can be reached again after a move).
+      cached.path = path;
+      return cached;
+    }
+    const dir = await this.readDir(key, path);
+    if (this.dirCache.size >= 256) this.dirCache.clear();
+    this.dirCache.set(key, dir);
+    return dir;
+  }
+
+  private async readDir(cluster: number, path: string[]): Promise<Dir> {
+    const g = this.geometry;
     const maxBytes = this.limits.maxDirectoryEntries * DIR_ENTRY_SIZE;
     if (cluster === 0 && this.type !== 32) {
       const bytes = await this.device.read(
@@ -715,11 +750,10 @@ export class FatFileSystem {
       );
       return { cluster: 0, clusters: [], bytes, parsed: parseDirectory(bytes), path };
     }
-    const start = cluster === 0 ? g.rootCluster : cluster;
-    const chain = this.fat.chain(start, Math.max(1, Math.floor(maxBytes / g.clusterSize)));
+    const chain = this.fat.chain(cluster, Math.max(1, Math.floor(maxBytes / g.clusterSize)));
     const bytes = new Uint8Array(chain.length * g.clusterSize);
     await this.readClusters(chain, bytes);
-    return { cluster: start, clusters: chain, bytes, parsed: parseDirectory(bytes), path };
+    return { cluster, clusters: chain, bytes, parsed: parseDirectory(bytes), path };
   }
 
   private findItem(dir: Dir, name: string): DirectoryItem | undefined {
@@ -890,11 +924,12 @@ export class FatFileSystem {
     dir.clusters = [...dir.clusters, ...more];
   }
 
-  /** Writes slots `[from, from + count)` of a directory back to the device. */
+  /** Writes slots `[from, from + count)` of a directory back to the device and re-parses it. */
   private async writeDirSlots(dir: Dir, from: number, count: number): Promise<void> {
     const g = this.geometry;
     const start = from * DIR_ENTRY_SIZE;
     const end = Math.min(dir.bytes.length, (from + count) * DIR_ENTRY_SIZE);
+    dir.parsed = parseDirectory(dir.bytes);
     if (dir.clusters.length === 0) {
       await this.device.write(g.rootDirSector * g.bytesPerSector + start, dir.bytes.subarray(start, end));
       return;

@@ -207,6 +207,21 @@ describeWithPeers(
       expect(mt('mtype', ['-i', img, '::/EFI/BOOT/LSVMCONF'])).toBe('ROOTDEVICE=/dev/sda2\n');
     });
 
+    test('4096-byte logical sectors (a 4Kn disk): FAT16 that fsck.fat and mtools accept', async () => {
+      const dev = new MemoryDevice(24 << 20, { sectorSize: 4096 });
+      const r = await mkfs(dev, { label: 'FOURK' });
+      expect({ type: r.type, sectorSize: r.sectorSize }).toEqual({ type: 16, sectorSize: 4096 });
+      const fs = await FatFileSystem.open(dev);
+      await fs.writeFile('/EFI/boot/bootx64.efi', bytes(100_000, 21), { createParents: true });
+      await fs.close();
+      const img = join(tmp.path, 'fourk.img');
+      writeFileSync(img, dev.bytes);
+      expectFsckClean(img);
+      const out = join(tmp.path, 'fourk.efi');
+      mt('mcopy', ['-n', '-i', img, '::/EFI/BOOT/BOOTX64.EFI', out]);
+      expect(readFileSync(out).equals(Buffer.from(bytes(100_000, 21)))).toBe(true);
+    });
+
     test('a tiny FAT12 (64 KiB) works and fills up with a clear error', async () => {
       const dev = new MemoryDevice(64 * 1024);
       const r = await mkfs(dev, {});

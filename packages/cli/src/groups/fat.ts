@@ -254,9 +254,12 @@ async function withFat<T>(
   });
   try {
     const fs = await FatFileSystem.open(img.device, { readOnly: !writable });
-    const out = await fn(fs);
-    await fs.close();
-    return out;
+    try {
+      return await fn(fs);
+    } finally {
+      // Also after a failed change: every step leaves the volume consistent, so mark it clean.
+      await fs.close();
+    }
   } finally {
     await img.close();
   }
