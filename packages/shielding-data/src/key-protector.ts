@@ -32,6 +32,7 @@ import { DEFAULT_SHIELDING_LIMITS, type ShieldingLimits } from './limits.js';
 import { rsaOaepEncrypt } from './oaep.js';
 import { type RandomSource, systemRandom } from './random.js';
 import { asArray, asBytes, asMap, asText } from './schema.js';
+import { cipherAll } from './cipher-all.js';
 
 /**
  * The key protector, with the semantics of [MS-KPS]: a random 256-bit transport key wrapped once
@@ -333,7 +334,7 @@ function wrapFor(
   const kek = ecdhKek(z, epk, g.encryptionCertificate);
   try {
     const c = createCipheriv('id-aes256-wrap', kek, KW_IV);
-    const wrapped = new Uint8Array(Buffer.concat([c.update(transportKey), c.final()]));
+    const wrapped = cipherAll(c, transportKey);
     return { algorithm: 'ECDH-ES+A256KW', ephemeralKey: epk, wrappedKey: wrapped };
   } finally {
     zeroize(z, kek);
@@ -441,7 +442,7 @@ export function unwrapVerified(kp: KeyProtector, info: KeyProtectorInfo, guardia
       const kek = ecdhKek(z, w.ephemeralKey!, w.guardian.encryptionCertificate);
       try {
         const d = createDecipheriv('id-aes256-wrap', kek, KW_IV);
-        key = new Uint8Array(Buffer.concat([d.update(w.wrappedKey), d.final()]));
+        key = cipherAll(d, w.wrappedKey);
       } finally {
         zeroize(z, kek);
       }

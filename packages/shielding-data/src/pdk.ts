@@ -29,6 +29,7 @@ import { type PdkSecrets, decodeSecrets, encodeSecrets, zeroSecrets } from './pd
 import { type RandomSource, systemRandom } from './random.js';
 import { asArray, asBytes, asMap, asText, asUint } from './schema.js';
 import { type VolumeIdQualifier, checkViq, viqFromCbor, viqToCbor } from './viq.js';
+import { cipherAll } from './cipher-all.js';
 
 /**
  * The shielding data file (PDK, the semantics of New-ShieldingDataFile / Msps_PDK): clear parts
@@ -215,7 +216,7 @@ function seal(
   try {
     const c = createCipheriv('aes-256-gcm', key, nonce);
     c.setAAD(aad(header.created, header.policy, header.viqs));
-    const ciphertext = new Uint8Array(Buffer.concat([c.update(plain), c.final(), c.getAuthTag()]));
+    const ciphertext = cipherAll(c, plain, () => c.getAuthTag());
     const unsignedPdk = { version: 1 as const, ...header, keyProtector, encrypted: { nonce, ciphertext } };
     const ownerSignature = signData(owner.signingKey, signedBytes(unsignedPdk));
     return encodePdk({ ...unsignedPdk, ownerSignature });
@@ -249,7 +250,7 @@ function decryptWith(p: Pdk, transportKey: Uint8Array, limits?: Partial<Shieldin
     const d = createDecipheriv('aes-256-gcm', key, p.encrypted.nonce);
     d.setAAD(aad(p.created, p.policy, p.viqs));
     d.setAuthTag(ct.subarray(ct.length - 16));
-    plain = new Uint8Array(Buffer.concat([d.update(ct.subarray(0, ct.length - 16)), d.final()]));
+    plain = cipherAll(d, ct.subarray(0, ct.length - 16));
   } catch (e) {
     throw new VerificationError(
       'PDK_AEAD',

@@ -15,6 +15,7 @@ import { KDF_LABELS, hkdfSha256, hmacSha256 } from './kdf.js';
 import { DEFAULT_SHIELDING_LIMITS, type ShieldingLimits } from './limits.js';
 import { type RandomSource, systemRandom } from './random.js';
 import { type SpecializationFile, decodeClearData, encodeClearData } from './specialization-clear-data.js';
+import { cipherAll } from './cipher-all.js';
 
 /**
  * specialization.aes, the file lsvmload reads from \EFI\boot\ on first boot, byte-exact with
@@ -144,7 +145,7 @@ export function encryptSpecialization(
   const cipher = cbcName(volumeKey);
   const iv = (options.random ?? systemRandom)(16);
   const c = createCipheriv(cipher, volumeKey, iv);
-  const ct = Buffer.concat([c.update(clear), c.final()]);
+  const ct = cipherAll(c, clear);
   const ivOffset = SPECIALIZATION_HEADER_SIZE;
   const hmacOffset = mode === 2 ? ivOffset + 16 : 0;
   const cipherOffset = ivOffset + 16 + (mode === 2 ? 32 : 0);
@@ -189,9 +190,7 @@ export function decryptSpecialization(
   }
   try {
     const d = createDecipheriv(cipher, volumeKey, bytes.subarray(h.ivOffset, h.ivOffset + 16));
-    const clear = new Uint8Array(
-      Buffer.concat([d.update(bytes.subarray(h.cipherOffset, h.cipherOffset + h.cipherLength)), d.final()]),
-    );
+    const clear = cipherAll(d, bytes.subarray(h.cipherOffset, h.cipherOffset + h.cipherLength));
     return { header: h, clear, authenticated: h.mode === 2 };
   } catch (e) {
     throw new AuthError('SPEC_DECRYPT', 'ciphertext does not decrypt (bad padding: wrong volume key?)', {
