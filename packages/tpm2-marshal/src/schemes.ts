@@ -108,7 +108,7 @@ function scheme(name: string, arms: ReadonlyMap<number, Arm>): Codec<TpmtScheme>
         throw new FormatError('TPM2_BAD_SELECTOR', `${hex(v.scheme)} is not a ${name} scheme`);
       w.u16(v.scheme);
       if (arm === 'none') return;
-      TPMI_ALG_HASH.write(w, v.hashAlg ?? 0);
+      (arm === 'hashKdf' ? TPMI_ALG_HASH_NULL : TPMI_ALG_HASH).write(w, v.hashAlg ?? 0);
       if (arm === 'hashCount') w.u16(v.count ?? 0);
       if (arm === 'hashKdf') w.u16(v.kdf ?? TPM_ALG.NULL);
     },
@@ -119,7 +119,8 @@ function scheme(name: string, arms: ReadonlyMap<number, Arm>): Codec<TpmtScheme>
         const arm = arms.get(s);
         if (arm === undefined) bad('TPM2_BAD_SELECTOR', `${hex(s)} is not a valid ${name} scheme`, r, at);
         if (arm === 'none') return { scheme: s };
-        const hashAlg = TPMI_ALG_HASH.read(r);
+        // TPMS_SCHEME_XOR's hashAlg carries the `+` (NULL allowed); the other arms do not.
+        const hashAlg = (arm === 'hashKdf' ? TPMI_ALG_HASH_NULL : TPMI_ALG_HASH).read(r);
         if (arm === 'hashCount') return { scheme: s, hashAlg, count: r.u16() };
         if (arm === 'hashKdf') {
           const kAt = r.pos;
