@@ -142,3 +142,4 @@ export {
   buildAuthVariable,
 } from './auth-variable.js';
 export { type TrustInput, parseTrustInput } from './trust-input.js';
+export { type CreateCertificateOptions, createCertificate, encodeName } from './x509-builder.js';
