@@ -182,6 +182,33 @@ describe('differencing disks in memory', () => {
   });
 });
 
+describe('payload states', () => {
+  test('ZERO, UNDEFINED, UNMAPPED (3 and the old 5) and NOT_PRESENT read as zeros without a parent', async () => {
+    const data = mixedData(6 * MiB, 4).fill(0xee, 0, 6 * MiB);
+    const f = new MemoryFile();
+    await convertToVhdx(new MemoryDevice(data), f, { blockSize: MiB });
+    const dev = await VhdxDevice.open(f);
+    const batAt = dev.layout.regions.bat.fileOffset;
+    const { writeBatEntry } = await import('../src/index.js');
+    const bat = f.bytes.subarray(batAt);
+    const states = [PayloadState.ZERO, PayloadState.UNDEFINED, PayloadState.UNMAPPED, PayloadState.UNMAPPED_V1, PayloadState.NOT_PRESENT];
+    states.forEach((state, block) => writeBatEntry(bat, block, { state, fileOffset: 0 }));
+    const again = await VhdxDevice.open(f);
+    const all = await again.read(0, 6 * MiB);
+    expect(all.subarray(0, 5 * MiB).every((x) => x === 0)).toBe(true);
+    expect(all.subarray(5 * MiB).every((x) => x === 0xee)).toBe(true);
+    expect(again.mayHaveData(0, 5 * MiB)).toBe(false);
+    expect(again.mayHaveData(0, 6 * MiB)).toBe(true);
+    // Writing into a ZERO block allocates it; the rest of the block stays zero.
+    const rw = await VhdxDevice.open(f, { readOnly: false });
+    await rw.write(100 * 512, new Uint8Array(512).fill(1));
+    expect(rw.blockEntry(0).state).toBe(PayloadState.FULLY_PRESENT);
+    const b0 = await rw.read(0, MiB);
+    expect(b0.filter((x) => x !== 0).length).toBe(512);
+    await rw.close();
+  });
+});
+
 describe('convert in memory', () => {
   test('raw → dynamic VHDX leaves zero blocks unallocated; → raw round trip (property over block sizes)', async () => {
     const data = new Uint8Array(10 * MiB + 4096);
