@@ -191,8 +191,14 @@ describe('payload states', () => {
     const batAt = dev.layout.regions.bat.fileOffset;
     const { writeBatEntry } = await import('../src/index.js');
     const bat = f.bytes.subarray(batAt);
-    const states = [PayloadState.ZERO, PayloadState.UNDEFINED, PayloadState.UNMAPPED, PayloadState.UNMAPPED_V1, PayloadState.NOT_PRESENT];
-    states.forEach((state, block) => writeBatEntry(bat, block, { state, fileOffset: 0 }));
+    const states = [
+      PayloadState.ZERO,
+      PayloadState.UNDEFINED,
+      PayloadState.UNMAPPED,
+      PayloadState.UNMAPPED_V1,
+      PayloadState.NOT_PRESENT,
+    ];
+    for (const [block, state] of states.entries()) writeBatEntry(bat, block, { state, fileOffset: 0 });
     const again = await VhdxDevice.open(f);
     const all = await again.read(0, 6 * MiB);
     expect(all.subarray(0, 5 * MiB).every((x) => x === 0)).toBe(true);

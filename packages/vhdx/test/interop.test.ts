@@ -145,26 +145,26 @@ describeWithPeers(
     });
 
     test('256 MiB blocks with 4 KiB sectors (chunk ratio 128) and 512-byte sectors (16), sparse files', async () => {
-    for (const lss of [512, 4096] as const) {
-      const f = p(`big-${lss}.vhdx`);
-      const size = 600 * MiB;
-      await createVhdxFile(f, { size, blockSize: 256 * MiB, logicalSectorSize: lss });
-      const dev = await openVhdxFile(f, { readOnly: false });
-      expect(dev.layout.geometry.chunkRatio).toBe(lss === 512 ? 16 : 128);
-      await dev.write(0, new Uint8Array(4096).fill(1));
-      await dev.write(size - 4096, new Uint8Array(4096).fill(2));
-      await dev.close();
-      const ro = await openVhdxFile(f);
-      expect((await ro.read(size - 4096, 4096)).every((x) => x === 2)).toBe(true);
-      expect((await ro.read(256 * MiB, 4096)).every((x) => x === 0)).toBe(true);
-      expect(ro.info().allocatedBytes).toBe(512 * MiB);
-      await ro.close();
-      if (lss === 512) qemuCheckClean(f);
-      expect(vhdiinfo(f).mediaSize).toBe(size);
-    }
-  });
+      for (const lss of [512, 4096] as const) {
+        const f = p(`big-${lss}.vhdx`);
+        const size = 600 * MiB;
+        await createVhdxFile(f, { size, blockSize: 256 * MiB, logicalSectorSize: lss });
+        const dev = await openVhdxFile(f, { readOnly: false });
+        expect(dev.layout.geometry.chunkRatio).toBe(lss === 512 ? 16 : 128);
+        await dev.write(0, new Uint8Array(4096).fill(1));
+        await dev.write(size - 4096, new Uint8Array(4096).fill(2));
+        await dev.close();
+        const ro = await openVhdxFile(f);
+        expect((await ro.read(size - 4096, 4096)).every((x) => x === 2)).toBe(true);
+        expect((await ro.read(256 * MiB, 4096)).every((x) => x === 0)).toBe(true);
+        expect(ro.info().allocatedBytes).toBe(512 * MiB);
+        await ro.close();
+        if (lss === 512) qemuCheckClean(f);
+        expect(vhdiinfo(f).mediaSize).toBe(size);
+      }
+    });
 
-  test('created empty disks (dynamic, fixed) are clean and read as zeros in both peers', async () => {
+    test('created empty disks (dynamic, fixed) are clean and read as zeros in both peers', async () => {
       for (const [type, lss] of [
         ['dynamic', 512],
         ['fixed', 512],

@@ -17,7 +17,15 @@ describeWithPeers(['qemu-img', 'qemu-io'], 'log entries written by qemu', () => 
     tmp = tempDir('lsvm-vhdx-qlog-');
     path = join(tmp.path, 'q.vhdx');
     runOk('qemu-img', ['create', '-f', 'vhdx', '-o', 'block_size=1M', path, '8M']);
-    runOk('qemu-io', ['-c', 'write -P 0x55 0 64k', '-c', 'write -P 0x66 3M 4k', '-c', 'write -P 0x77 7340544 512', path]);
+    runOk('qemu-io', [
+      '-c',
+      'write -P 0x55 0 64k',
+      '-c',
+      'write -P 0x66 3M 4k',
+      '-c',
+      'write -P 0x77 7340544 512',
+      path,
+    ]);
     runOk('qemu-img', ['convert', '-f', 'vhdx', '-O', 'raw', path, join(tmp.path, 'q.raw')]);
     expected = readFileSync(join(tmp.path, 'q.raw'));
   });
@@ -28,7 +36,8 @@ describeWithPeers(['qemu-img', 'qemu-io'], 'log entries written by qemu', () => 
     const out: { offset: number; guid: string }[] = [];
     for (let o = 0; o < h.logLength; o += 4096) {
       const at = h.logOffset + o;
-      if (String.fromCharCode(...file.subarray(at, at + 4)) === 'loge') out.push({ offset: o, guid: guidFromBytes(file, at + 32) });
+      if (String.fromCharCode(...file.subarray(at, at + 4)) === 'loge')
+        out.push({ offset: o, guid: guidFromBytes(file, at + 32) });
     }
     return out;
   }
@@ -45,7 +54,9 @@ describeWithPeers(['qemu-img', 'qemu-io'], 'log entries written by qemu', () => 
     for (const w of e.writes) {
       if (w.kind !== 'data') continue;
       // qemu applied the entry: the file holds the sector the entry describes.
-      expect(Buffer.from(file.subarray(w.fileOffset, w.fileOffset + 4096)).equals(Buffer.from(w.data))).toBe(true);
+      expect(Buffer.from(file.subarray(w.fileOffset, w.fileOffset + 4096)).equals(Buffer.from(w.data))).toBe(
+        true,
+      );
     }
   });
 
