@@ -627,7 +627,7 @@ export class FatFileSystem {
     let i = 0;
     while (i < clusters.length) {
       let j = i + 1;
-      while (j < clusters.length && clusters[j] === clusters[j - 1]! + 1 && j - i < 1024) j++;
+      while (j < clusters.length && clusters[j] === clusters[j - 1]! + 1 && (j - i) * cs < 8 << 20) j++;
       const start = i * cs;
       const end = j * cs;
       let chunk = data.subarray(start, Math.min(end, data.length));

@@ -1,0 +1,142 @@
+/**
+ * FAT: filling and reading an ESP-sized FAT32 image with @lsvm/fat, side by side with mtools
+ * (`mcopy`) and dosfstools (`fsck.fat -n`) on the same files. Ours runs in-process on a file
+ * (FileDevice), the peers as processes — their start-up is part of their time, as it is for a
+ * user choosing between them.
+ */
+import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { FileDevice } from '@lsvm/core';
+// benchmarks/ is not a dependent of @lsvm/fat; import its sources directly (run through tsx).
+import { FatFileSystem, checkFat, mkfs } from '../../packages/fat/src/index.js';
+import type { BenchCase, Benchmark, Peer } from '../harness.js';
+
+const MiB = 1 << 20;
+
+function fill(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed | 1;
+  for (let i = 0; i < n; i += 4) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+export const benchmark: Benchmark = {
+  name: 'fat',
+  description: 'FAT32 ESP: write a tree, read it back, check — @lsvm/fat vs mcopy and fsck.fat -n',
+  async setup(ctx) {
+    const env = { MTOOLS_SKIP_CHECK: '1' };
+    // The tree: one 48 MiB file (a big initrd-like blob) and 300 small files in 10 directories.
+    const src = join(ctx.dir, 'tree');
+    const files: [string, Uint8Array][] = [['big.bin', fill(48 * MiB, 7)]];
+    for (let d = 0; d < 10; d++)
+      for (let f = 0; f < 30; f++)
+        files.push([`dir${d}/file number ${f}.txt`, fill(3000 + f * 100, d * 100 + f)]);
+    const total = files.reduce((n, [, b]) => n + b.length, 0);
+    for (const [p, b] of files) {
+      mkdirSync(join(src, p, '..'), { recursive: true });
+      writeFileSync(join(src, p), b);
+    }
+    const pristine = join(ctx.dir, 'empty.img');
+    writeFileSync(pristine, '');
+    execFileSync('truncate', ['-s', '260M', pristine]);
+    const dev0 = await FileDevice.open(pristine, { readOnly: false });
+    await mkfs(dev0, { label: 'ESP', volumeId: 1 });
+    await dev0.close();
+    const oursImg = join(ctx.dir, 'ours.img');
+    const peerImg = join(ctx.dir, 'peer.img');
+    const reset = async (): Promise<void> => {
+      copyFileSync(pristine, oursImg);
+      copyFileSync(pristine, peerImg);
+    };
+    await reset();
+    const mcopy = ctx.which('mcopy');
+    const fsck = ctx.which('fsck.fat');
+    const dirs = [...new Set(files.map(([p]) => p.split('/')[0]!))].map((d) => join(src, d));
+
+    const writePeer: Peer = mcopy
+      ? { name: 'mcopy -s', runner: { kind: 'cmd', argv: [mcopy, '-s', '-i', peerImg, ...dirs, '::/'], env } }
+      : { name: 'mcopy -s', missing: 'mcopy not on PATH (mtools)' };
+    // A full image for the read and check cases, written once by us.
+    const full = join(ctx.dir, 'full.img');
+    copyFileSync(pristine, full);
+    {
+      const dev = await FileDevice.open(full, { readOnly: false });
+      const fs = await FatFileSystem.open(dev);
+      for (const [p, b] of files) await fs.writeFile(`/${p}`, b, { createParents: true });
+      await fs.close();
+      await dev.close();
+    }
+    const outDir = join(ctx.dir, 'out');
+    const cases: BenchCase[] = [
+      {
+        name: `write ${files.length} files (${(total / MiB).toFixed(0)} MiB) into a fresh 260 MiB FAT32`,
+        bytes: total,
+        ours: {
+          kind: 'fn',
+          run: async () => {
+            const dev = await FileDevice.open(oursImg, { readOnly: false });
+            const fs = await FatFileSystem.open(dev);
+            for (const [p, b] of files) await fs.writeFile(`/${p}`, b, { createParents: true });
+            await fs.close();
+            await dev.close();
+          },
+        },
+        peers: [writePeer],
+        afterEach: reset,
+      },
+      {
+        name: 'read every file back',
+        bytes: total,
+        ours: {
+          kind: 'fn',
+          run: async () => {
+            const dev = await FileDevice.open(full);
+            const fs = await FatFileSystem.open(dev);
+            let n = 0;
+            for await (const s of fs.walk()) if (!s.isDirectory) n += (await fs.readFile(s.path)).length;
+            if (n !== total) throw new Error(`read ${n} bytes, expected ${total}`);
+            await dev.close();
+          },
+        },
+        peers: [
+          mcopy
+            ? {
+                name: 'mcopy -s to a directory',
+                runner: { kind: 'cmd', argv: [mcopy, '-s', '-n', '-i', full, '::/*', outDir], env },
+              }
+            : { name: 'mcopy -s to a directory', missing: 'mcopy not on PATH (mtools)' },
+        ],
+        afterEach: async () => {
+          rmSync(outDir, { recursive: true, force: true });
+          mkdirSync(outDir);
+        },
+      },
+      {
+        name: 'check the file system',
+        bytes: 0,
+        ours: {
+          kind: 'fn',
+          run: async () => {
+            const dev = await FileDevice.open(full);
+            const r = await checkFat(await FatFileSystem.open(dev));
+            if (!r.clean) throw new Error('not clean');
+            await dev.close();
+          },
+        },
+        peers: [
+          fsck
+            ? { name: 'fsck.fat -n', runner: { kind: 'cmd', argv: [fsck, '-n', full] } }
+            : { name: 'fsck.fat -n', missing: 'fsck.fat not on PATH (dosfstools)' },
+        ],
+      },
+    ];
+    mkdirSync(outDir, { recursive: true });
+    return cases;
+  },
+};
