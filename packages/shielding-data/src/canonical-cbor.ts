@@ -93,9 +93,11 @@ export function decodeCanonical(bytes: Uint8Array, structure: string, maxBytes: 
   } catch (e) {
     throw new FormatError('CBOR_MALFORMED', 'not well-formed CBOR', { structure, cause: e });
   }
+  let subset: CborValue;
   let again: Uint8Array;
   try {
-    again = encodeCanonical(toSubset(value, 0));
+    subset = toSubset(value, 0);
+    again = encodeCanonical(subset);
   } catch (e) {
     if (e instanceof FormatError) throw new FormatError(e.code, e.message, { structure, cause: e });
     throw new FormatError('CBOR_NOT_CANONICAL', 'CBOR value is outside the canonical subset', {
@@ -105,7 +107,7 @@ export function decodeCanonical(bytes: Uint8Array, structure: string, maxBytes: 
   }
   if (again.length !== bytes.length || !again.every((x, i) => x === bytes[i]))
     throw new FormatError('CBOR_NOT_CANONICAL', 'CBOR is not in canonical form', { structure });
-  return toSubset(value, 0);
+  return subset;
 }
 
 /** Maps what cbor-x returned onto {@link CborValue}, rejecting anything else. */
