@@ -147,9 +147,16 @@ export class XtsWorkerPool {
       );
     }
     const head = data.subarray(0, Math.min(sectors, per) * sectorSize);
-    if (enc) cipher.encrypt(head, firstIv, sectorSize);
-    else cipher.decrypt(head, firstIv, sectorSize);
-    await Promise.all(jobs);
+    // Idle workers are unref'd so they never keep a process alive; while a job is out they must
+    // be ref'd, or an await on them alone would let Node exit with the promise unsettled.
+    for (const w of this.workers) w.ref();
+    try {
+      if (enc) cipher.encrypt(head, firstIv, sectorSize);
+      else cipher.decrypt(head, firstIv, sectorSize);
+      await Promise.all(jobs);
+    } finally {
+      for (const w of this.workers) w.unref();
+    }
   }
 
   /** Stops the workers. */
