@@ -106,6 +106,22 @@ function mssimBridge(
   });
 }
 
+test('a silent TPM times out with TPM2_TIMEOUT instead of hanging', async () => {
+  const conns: Socket[] = [];
+  const server = createServer((c) => void conns.push(c));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as { port: number }).port;
+  try {
+    const t = await SwtpmTransport.connect({ port, timeoutMs: 200 });
+    const tpm = new Tpm(t);
+    await expect(tpm.getRandom(4)).rejects.toMatchObject({ code: 'TPM2_TIMEOUT', kind: 'io' });
+    await tpm.close();
+  } finally {
+    for (const c of conns) c.destroy();
+    await new Promise((r) => server.close(r));
+  }
+});
+
 describeWithPeers(['swtpm', 'tpm2_getrandom'], 'transports: swtpm TCP, mssim framing, TCTI strings', () => {
   let sw: SwtpmInstance;
   beforeAll(async () => {

@@ -36,6 +36,8 @@ export class MssimTransport implements TpmTransport {
     platformPort?: number;
     locality?: number;
     powerUp?: boolean;
+    /** Read timeout per answer, milliseconds (default 120 s). */
+    timeoutMs?: number;
   }): Promise<MssimTransport> {
     const host = options.host ?? '127.0.0.1';
     const cmd = await FramedSocket.open(host, options.port, 'mssim');
@@ -44,6 +46,10 @@ export class MssimTransport implements TpmTransport {
       options.platformPort ?? options.port + 1,
       'mssim platform',
     );
+    if (options.timeoutMs !== undefined) {
+      cmd.timeoutMs = options.timeoutMs;
+      platform.timeoutMs = options.timeoutMs;
+    }
     const t = new MssimTransport(cmd, platform, options.locality ?? 0);
     if (options.powerUp ?? true) {
       await t.signal(MSSIM.SIGNAL_POWER_ON);

@@ -66,17 +66,45 @@ export class FramedSocket {
     this.sock.write(b);
   }
 
-  read(n: number): Promise<Buffer> {
+  /**
+   * Resolves with exactly `n` bytes. A peer silent for `timeoutMs` (default 120 s: an RSA-4096
+   * key generation on a slow TPM takes tens of seconds) fails with `TPM2_TIMEOUT` and closes the
+   * connection, since a late answer would desynchronise the stream.
+   */
+  read(n: number, timeoutMs = this.timeoutMs): Promise<Buffer> {
     if (this.waiter) return Promise.reject(new IoError('TPM2_TRANSPORT', `${this.what}: concurrent read`));
     return new Promise((resolve, reject) => {
-      this.waiter = { n, resolve, reject };
+      const timer = setTimeout(() => {
+        if (this.waiter?.resolve !== done) return;
+        this.waiter = undefined;
+        this.error ??= new IoError('TPM2_TIMEOUT', `${this.what}: no answer within ${timeoutMs} ms`);
+        this.sock.destroy();
+        reject(this.error);
+      }, timeoutMs);
+      timer.unref();
+      const done = (b: Buffer): void => {
+        clearTimeout(timer);
+        resolve(b);
+      };
+      this.waiter = {
+        n,
+        resolve: done,
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
       if (this.buf.length >= n) this.pump();
       else if (this.error) {
         this.waiter = undefined;
+        clearTimeout(timer);
         reject(this.error);
       }
     });
   }
+
+  /** Default read timeout in milliseconds. */
+  timeoutMs = 120_000;
 
   async u32(): Promise<number> {
     return (await this.read(4)).readUInt32BE(0);

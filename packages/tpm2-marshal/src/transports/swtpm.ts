@@ -41,9 +41,15 @@ export class SwtpmTransport implements TpmTransport {
   ) {}
 
   /** Connects to swtpm's data port; `ctrlPort` defaults to port + 1 as tpm2-tss assumes. */
-  static async connect(options: { host?: string; port: number; ctrlPort?: number }): Promise<SwtpmTransport> {
+  static async connect(options: {
+    host?: string;
+    port: number;
+    ctrlPort?: number;
+    timeoutMs?: number;
+  }): Promise<SwtpmTransport> {
     const host = options.host ?? '127.0.0.1';
     const data = await FramedSocket.open(host, options.port, 'swtpm');
+    if (options.timeoutMs !== undefined) data.timeoutMs = options.timeoutMs;
     return new SwtpmTransport(data, host, options.ctrlPort ?? options.port + 1);
   }
 
