@@ -132,3 +132,62 @@ describe('crash safety: a crash after any single write opens to the old or the n
     }
   });
 });
+
+describe('the log ring wraps', () => {
+  test('300 metadata updates in one session (2.3 turns of a 1 MiB log), crashes after the wrap', async () => {
+    const base = new MemoryFile();
+    await convertToVhdx(new MemoryDevice(mixedData(2 * MiB, 3)), base, { blockSize: MiB });
+    const parent = await VhdxDevice.open(base);
+    const child = new MemoryFile();
+    await createVhdx(child, {
+      parent: {
+        dataWriteGuid: parent.dataWriteGuid,
+        size: 2 * MiB,
+        logicalSectorSize: 512,
+        physicalSectorSize: 512,
+        blockSize: MiB,
+      },
+    });
+    const initial = child.bytes.slice();
+    // Each single-sector write into the same partially present block sets one more bitmap bit:
+    // one log entry (header + one data sector, 8 KiB) per write.
+    const ops = Array.from(
+      { length: 300 },
+      (_, i) => [i * 512, new Uint8Array(512).fill((i % 250) + 1)] as const,
+    );
+    const counter = new CrashingFile(initial, Number.MAX_SAFE_INTEGER);
+    const dev = await VhdxDevice.open(counter, { readOnly: false, parent });
+    const writesAfterOp: number[] = [];
+    for (const [off, data] of ops) {
+      await dev.write(off, data);
+      writesAfterOp.push(counter.writes);
+    }
+    await dev.close();
+    const expectedPrefix = async (content: Uint8Array): Promise<number> => {
+      // The number of ops whose sector shows the op's data; the rest must show the parent's.
+      const parentBytes = await parent.read(0, 300 * 512);
+      let k = 0;
+      while (k < 300 && content[k * 512] === (k % 250) + 1 && content[k * 512 + 511] === (k % 250) + 1) k++;
+      for (let j = k; j < 300; j++) {
+        if (!eq(content.subarray(j * 512, (j + 1) * 512), parentBytes.subarray(j * 512, (j + 1) * 512)))
+          return -1;
+      }
+      return k;
+    };
+    for (const op of [140, 141, 260, 299]) {
+      for (let n = writesAfterOp[op - 1]!; n <= writesAfterOp[op]!; n++) {
+        const f = new CrashingFile(initial, n);
+        try {
+          const d = await VhdxDevice.open(f, { readOnly: false, parent });
+          for (const [off, data] of ops) await d.write(off, data);
+          await d.close();
+        } catch (e) {
+          if (!String(e).includes('injected crash')) throw e;
+        }
+        const ro = await VhdxDevice.open(new MemoryDevice(f.bytes.slice(), { readOnly: true }), { parent });
+        const k = await expectedPrefix(await ro.read(0, 300 * 512));
+        expect([op, op + 1]).toContain(k);
+      }
+    }
+  });
+});

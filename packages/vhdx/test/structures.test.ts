@@ -356,15 +356,16 @@ describe('log entries', () => {
       for (let i = 0; i < b.length; i++) log[(off + i) % L] = b[i]!;
       return b.length;
     };
-    // Entry of 2 sectors; put seq 10 at 60 sectors (wraps: 60..61), 11 at sector 62..63, 12 at 0..1.
-    place(60 * 4096, 10n, 60 * 4096, 1);
-    place(62 * 4096, 11n, 60 * 4096, 2);
-    place(0, 12n, 62 * 4096, 3);
+    // Entries of 2 sectors: seq 10 at sectors 61..62, 11 at 63..0 (straddling the end), 12 at 1..2.
+    place(61 * 4096, 10n, 61 * 4096, 1);
+    place(63 * 4096, 11n, 61 * 4096, 2);
+    place(4096, 12n, 63 * 4096, 3);
     const s = findActiveSequence(log, guid)!;
     expect(s.entries.map((e) => e.sequenceNumber)).toEqual([11n, 12n]);
-    expect(s.nextOffset).toBe(2 * 4096);
+    expect(s.entries[0]!.writes[0]).toMatchObject({ kind: 'data', fileOffset: 2 * 4096 });
+    expect(s.nextOffset).toBe(3 * 4096);
     // Torn newest entry: the previous valid one is the head.
-    log[100] = log[100]! ^ 1;
+    log[4096 + 100] = log[4096 + 100]! ^ 1;
     expect(findActiveSequence(log, guid)!.head.sequenceNumber).toBe(11n);
     // Broken chain (tail points at an entry that does not lead to the head): no sequence through it.
     const log2 = new Uint8Array(L);
