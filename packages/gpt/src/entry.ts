@@ -114,8 +114,17 @@ export function parseEntryArray(
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out: GptEntry[] = new Array(count);
-  for (let i = 0; i < count; i++) out[i] = decodeEntry(bytes, view, i * size, size, i + 1);
+  for (let i = 0; i < count; i++) {
+    const o = i * size;
+    // Most slots of a 128-entry (or 4096-entry) array are all zeros: skip decoding them.
+    out[i] = isZero(bytes, o, o + size) ? emptyEntry(i + 1, size) : decodeEntry(bytes, view, o, size, i + 1);
+  }
   return out;
+}
+
+function isZero(b: Uint8Array, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (b[i] !== 0) return false;
+  return true;
 }
 
 function decodeEntry(bytes: Uint8Array, view: DataView, o: number, size: number, index: number): GptEntry {
