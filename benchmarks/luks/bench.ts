@@ -155,7 +155,7 @@ export const benchmark: Benchmark = {
           ['speed', '-seconds', '1', '-bytes', '16384', '-evp', 'aes-256-xts'],
           { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
         );
-        const m = /aes-256-xts\s+([\d.]+)k/.exec(out);
+        const m = /aes-256-xts\s+([\d.]+)k/i.exec(out);
         if (m)
           ctx.log(
             `limit: openssl speed -evp aes-256-xts (16 KiB blocks) = ${(Number(m[1]) / 1000).toFixed(0)} MB/s`,
