@@ -2,7 +2,15 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FileDevice, MemoryDevice } from '@lsvm/core';
 import { describeWithPeers, runOk, tempDir } from '@lsvm/testkit';
-import { addPartition, createGpt, openGpt, readGpt, writeGpt, type GptTable } from '../src/index.js';
+import {
+  addPartition,
+  createGpt,
+  openGpt,
+  readGpt,
+  setPartition,
+  writeGpt,
+  type GptTable,
+} from '../src/index.js';
 import {
   asSfdisk,
   loadImage,
@@ -195,6 +203,31 @@ describeWithPeers(['sgdisk', 'sfdisk'], 'tables written by lsvm', () => {
     const img = join(tmp.path, 'ours256.img');
     saveImage(img, dev);
     expect(sfdiskJson(img).partitions).toEqual(asSfdisk(t));
+  });
+
+  it('PartitionEntryLBA other than 2 and HeaderSize above 92 are read, kept and accepted by the peers', async () => {
+    const base = sample(512);
+    // Array at LBA 10 (a gap after the header, as some firmware tools leave), usable from 42.
+    const t: GptTable = { ...base, primaryEntryLba: 10, firstUsableLba: 42, headerExtra: new Uint8Array(28) };
+    const dev = new MemoryDevice(64 * MiB);
+    await writeGpt(dev, t);
+    expect(new DataView(dev.bytes.buffer).getUint32(512 + 12, true)).toBe(120);
+    const img = join(tmp.path, 'lba10.img');
+    saveImage(img, dev);
+    const out = sgdiskVerify(img);
+    expect(out).toMatch(/No problems found/);
+    expect(out).not.toMatch(/Problem:/);
+    expect(sfdiskJson(img).partitions).toEqual(asSfdisk(t));
+    const d = await readGpt(loadImage(img));
+    expect(d.findings).toEqual([]);
+    expect(d.table).toMatchObject({ primaryEntryLba: 10, firstUsableLba: 42 });
+    expect(d.table.headerExtra).toHaveLength(28);
+    // A rewrite keeps both.
+    const dev2 = loadImage(img);
+    await writeGpt(dev2, setPartition(d.table, 5, { name: 'renamed swap' }));
+    const d2 = await readGpt(dev2);
+    expect(d2.table).toMatchObject({ primaryEntryLba: 10, firstUsableLba: 42 });
+    expect(d2.primary.header!.headerSize).toBe(120);
   });
 
   it('edits made by sgdisk afterwards keep our table readable, and ours keep theirs', async () => {
