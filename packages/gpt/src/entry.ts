@@ -78,7 +78,7 @@ export const DEFAULT_GPT_LIMITS: Readonly<GptArrayLimits> = Object.freeze({
   maxArrayBytes: 16 * 1024 * 1024,
 });
 
-/** Throws {@link LimitError} when an array of `count` × `size` bytes exceeds `limits`. */
+/** Throws a LimitError (`GPT_ENTRY_ARRAY_LIMIT`) when an array of `count` × `size` bytes exceeds `limits`. */
 export function checkArrayLimits(count: number, size: number, limits: GptArrayLimits): void {
   checkLimit(count, limits.maxEntries, 'GPT_ENTRY_ARRAY_LIMIT', 'partition entry count', 'GPT entry array');
   checkLimit(

@@ -62,7 +62,7 @@ export interface GptDisk {
 /** Options of {@link openGpt}. */
 export interface OpenGptOptions {
   /** Logical sector size; probed (512, then 4096) when absent. */
-  sectorSize?: 512 | 4096 | number;
+  sectorSize?: number;
   /** Entry array limits. */
   limits?: Partial<GptArrayLimits>;
 }

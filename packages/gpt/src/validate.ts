@@ -168,7 +168,7 @@ export function compareCopies(primary: GptHeader, backup: GptHeader, backupLba: 
   return out;
 }
 
-/** Protective MBR checks (§5.2.3); `gptPresent` says whether a GPT header was found. */
+/** Protective MBR checks (§5.2.3) for a disk of `diskSectors` logical sectors. */
 export function checkMbr(mbr: Mbr, diskSectors: number): GptFinding[] {
   const out: GptFinding[] = [];
   switch (mbr.kind) {

@@ -277,4 +277,26 @@ describe('open and validate', () => {
     expect(stored).toBe(crc32(dev.bytes.subarray(1024, 1024 + 4 * 128)));
     expect(freeRanges(t)).toEqual([{ firstLba: 34, lastLba: t.lastUsableLba }]);
   });
+
+  it('keeps a hybrid MBR on edits and repairs; replaces a plain MBR only when forced', async () => {
+    let t = addPartition(createGpt({ diskSize: 8 * MiB }), { type: 'msft-basic', sizeLba: 4096 }).table;
+    const dev = await written(t);
+    // A hybrid record mirroring partition 1 (FAT32 LBA) beside the 0xEE one.
+    dev.bytes.set([0x80, 0, 0, 0, 0x0c, 0, 0, 0, 0x00, 0x08, 0, 0, 0x00, 0x10, 0, 0], 446 + 16);
+    const mbrBefore = dev.bytes.slice(0, 512);
+    const d = await readGpt(dev);
+    expect(d.findings.map((f) => `${f.code}:${f.severity}`)).toEqual(['GPT_MBR_HYBRID:info']);
+    t = addPartition(d.table, { type: 'linux', sizeLba: 2048 }).table;
+    await writeGpt(dev, t, { mbr: d.mbr });
+    expect(dev.bytes.subarray(0, 512)).toEqual(mbrBefore);
+    expect((await repairGpt(dev)).actions).toEqual([]);
+    // Plain MBR (no 0xEE) over a GPT: reported; repair leaves it unless forced.
+    dev.bytes.fill(0, 446, 462);
+    const plain = await openGpt(dev);
+    expect(plain.findings.map((f) => f.code)).toEqual(['GPT_MBR_NOT_PROTECTIVE']);
+    expect((await repairGpt(dev)).actions).toEqual([]);
+    const forced = await repairGpt(dev, { forceProtectiveMbr: true });
+    expect(forced.actions).toEqual(['replaced the plain MBR by a protective MBR']);
+    expect(forced.after).toEqual([]);
+  });
 });
