@@ -133,13 +133,14 @@ export function formatAttributes(value: bigint): string {
 }
 
 /**
- * Parses an attribute word: hex (`0x8000000000000000`, `8000000000000000`) or a comma list of
- * bit numbers and names (`required,63`, `legacy-bios-bootable`, `ms-hidden`, `systemd-no-auto`).
+ * Parses an attribute word: hex with a `0x` prefix (`0x8000000000000000`) or exactly 16 hex digits
+ * (`8000000000000004`), else a comma list of bit numbers and names (`required,63`,
+ * `legacy-bios-bootable`, `ms-hidden`, `systemd-no-auto`). `63` alone is bit 63, not 0x63.
  */
 export function parseAttributes(text: string): bigint {
   const t = text.trim();
-  if (/^(0x)?[0-9a-f]{1,16}$/i.test(t))
-    return BigInt(t.startsWith('0x') || t.startsWith('0X') ? t : `0x${t}`);
+  if (/^0x[0-9a-f]{1,16}$/i.test(t)) return BigInt(t.toLowerCase());
+  if (/^[0-9a-f]{16}$/i.test(t)) return BigInt(`0x${t}`);
   let v = 0n;
   for (const part of t.split(',')) {
     const p = part.trim().toLowerCase();

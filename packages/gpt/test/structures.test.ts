@@ -233,6 +233,8 @@ describe('attributes and partition types', () => {
   it('parses and formats attribute words', () => {
     expect(parseAttributes('0x8000000000000001')).toBe((1n << 63n) | 1n);
     expect(parseAttributes('required,legacy-bios-bootable,60')).toBe(1n | 4n | (1n << 60n));
+    expect(parseAttributes('63')).toBe(1n << 63n);
+    expect(parseAttributes('8000000000000004')).toBe((1n << 63n) | 4n);
     expect(formatAttributes(5n)).toBe('0x0000000000000005');
     expect(() => parseAttributes('bogus')).toThrow(UsageError);
   });

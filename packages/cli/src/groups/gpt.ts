@@ -137,9 +137,7 @@ export const gptGroup: CliGroup = {
         .description('add a partition (first free slot, 1 MiB aligned by default)')
         .requiredOption(
           '--type <type>',
-          `type GUID or alias (${PARTITION_TYPES.slice(0, 6)
-            .map((p) => p.alias)
-            .join(', ')}, … see 'lsvm gpt types')`,
+          "type GUID or alias (esp, linux, linux-root-x86-64, swap, xbootldr, luks, … see 'lsvm gpt types')",
         )
         .option('--size <size>', "size in bytes (64M, 1G…) or 'rest'", 'rest')
         .option('--start <lba>', 'first LBA (default: first aligned free sector)')
@@ -147,7 +145,7 @@ export const gptGroup: CliGroup = {
         .option('--name <name>', 'partition name, up to 36 UTF-16 code units')
         .option(
           '--attributes <attrs>',
-          'attribute word in hex, or bit numbers/names (required,legacy-bios-bootable,63)',
+          'attribute word (0x-prefixed or 16 hex digits), or bit numbers/names (required,legacy-bios-bootable,63)',
         )
         .option('--index <n>', 'slot number to use (default: first free)'),
     ).action(
