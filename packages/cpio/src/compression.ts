@@ -66,7 +66,15 @@ class Sink {
   }
 }
 
+/**
+ * Input fed to a streaming decoder per step. fflate hands over the whole output of a step at once,
+ * so its step is small enough that a maximal deflate bomb (~1032:1) produces ≤ 66 MB before the
+ * limit is checked — and 64 KiB steps measured as fast as 4 MiB ones. fzstd hands over each block
+ * (≤ 128 KiB) as it is decoded, so the limit applies within a step and a large step is safe.
+ */
 const CHUNK = 1 << 20;
+const GZIP_STEP = 64 << 10;
+const ZSTD_STEP = 1 << 20;
 
 function u32le(b: Uint8Array, at: number): number {
   return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
@@ -96,8 +104,8 @@ function runGzip(data: Uint8Array, sink: Sink): number {
   };
   let failure: unknown;
   try {
-    for (let i = 0; i < data.length; i += CHUNK) {
-      g.push(data.subarray(i, Math.min(data.length, i + CHUNK)), i + CHUNK >= data.length);
+    for (let i = 0; i < data.length; i += GZIP_STEP) {
+      g.push(data.subarray(i, Math.min(data.length, i + GZIP_STEP)), i + GZIP_STEP >= data.length);
     }
   } catch (e) {
     if (isLsvmError(e)) throw e;
@@ -129,8 +137,9 @@ function runGzip(data: Uint8Array, sink: Sink): number {
   const crc = crc32(out.subarray(from));
   const size = (out.length - from) >>> 0;
   // The trailer follows the deflate data directly; its first occurrence after the header is it.
+  const c0 = crc & 0xff;
   for (let at = starts[last]! + 10; at + 8 <= data.length; at++) {
-    if (u32le(data, at) === crc && u32le(data, at + 4) === size) return at + 8;
+    if (data[at] === c0 && u32le(data, at) === crc && u32le(data, at + 4) === size) return at + 8;
   }
   if (failure !== undefined)
     throw corrupt('gzip', failure instanceof Error ? failure.message : String(failure), undefined, failure);
@@ -192,7 +201,8 @@ function runZstd(data: Uint8Array, sink: Sink): number {
   const end = zstdFramesLength(data);
   const z = new ZstdDecompress((chunk) => sink.push(chunk));
   try {
-    for (let i = 0; i < end; i += CHUNK) z.push(data.subarray(i, Math.min(end, i + CHUNK)), i + CHUNK >= end);
+    for (let i = 0; i < end; i += ZSTD_STEP)
+      z.push(data.subarray(i, Math.min(end, i + ZSTD_STEP)), i + ZSTD_STEP >= end);
   } catch (e) {
     if (isLsvmError(e)) throw e;
     throw corrupt('zstd', e instanceof Error ? e.message : String(e), undefined, e);
@@ -316,7 +326,7 @@ export async function decompress(
 export function compress(data: Uint8Array, kind: Compression, options: { level?: number } = {}): Uint8Array {
   if (kind === 'none') return data;
   if (kind === 'gzip') {
-    const level = (options.level ?? 9) as 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
+    const level = (options.level ?? 6) as 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
     return gzipSync(data, { level, mtime: 0 });
   }
   throw new UnsupportedError(
