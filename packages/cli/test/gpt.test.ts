@@ -3,6 +3,11 @@ import { join } from 'node:path';
 import { describeWithPeers, run, runOk, tempDir } from '@lsvm/testkit';
 import { lsvm } from './helpers.js';
 
+// Only the groups under test: a sibling group that fails to load must not hide these results.
+jest.mock('../src/groups/index.js', () => ({
+  groups: [require('../src/groups/gpt.js').gptGroup, require('../src/groups/demo.js').demoGroup],
+}));
+
 /** `lsvm gpt …`: JSON shape, exit codes, and the peers' view of what the commands write. */
 
 let tmp: { path: string; cleanup: () => void };
@@ -129,6 +134,19 @@ describe('lsvm gpt', () => {
     expect(rep.code).toBe(0);
     expect(JSON.parse(rep.stdout)).toMatchObject({ source: 'backup', after: [] });
     expect((await lsvm(['gpt', 'verify', img])).code).toBe(0);
+  });
+
+  it('demo builds, validates and shows a GPT disk, and keeps it with --keep', async () => {
+    const r = await lsvm(['demo', '--keep', tmp.path, '--json']);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout) as ShowJson & { clean: boolean; image: string };
+    expect(j.clean).toBe(true);
+    expect(j.partitions.map((p) => p.typeName)).toEqual([
+      'EFI System',
+      'Linux extended boot',
+      'Linux root (x86-64)',
+    ]);
+    expect((await show(j.image)).partitions).toHaveLength(3);
   });
 
   it('4096-byte sectors and types', async () => {
