@@ -240,7 +240,7 @@ export async function rebuildInitramfs(
   };
   for (const s of img.segments) {
     align();
-    const isTarget = target === 'last' && s.index === lastIndex;
+    const isTarget = target === 'last' && s.index === lastIndex && put.length > 0;
     const kept: CpioEntry[] = [];
     let changed = false;
     for (const a of s.archives) {
