@@ -139,6 +139,37 @@ describeWithPeers(['sgdisk', 'sfdisk'], 'tables made by sgdisk and sfdisk', () =
       expect(asSfdisk(d.table)).toEqual(sf.partitions);
     });
   });
+
+  it('sgdisk on a 4 KiB loop device: read from the file by probing, as sfdisk reports it', async () => {
+    const img = blank('sg4k.img', 32 * MiB);
+    withLoop(img, 4096, (loop) => {
+      runOk('sgdisk', [
+        '-n',
+        '1:0:+4M',
+        '-t',
+        '1:ef00',
+        '-c',
+        '1:ESP',
+        '-n',
+        '2:0:0',
+        '-t',
+        '2:8304',
+        '-c',
+        '2:root',
+        loop,
+      ]);
+    });
+    const dev = await FileDevice.open(img);
+    const d = await readGpt(dev);
+    await dev.close();
+    expect(d).toMatchObject({ sectorSize: 4096, findings: [] });
+    withLoop(img, 4096, (loop) => {
+      const sf = sfdiskJson(loop);
+      expect(d.table.diskGuid.toUpperCase()).toBe(sf.id);
+      expect([d.table.firstUsableLba, d.table.lastUsableLba]).toEqual([sf.firstlba, sf.lastlba]);
+      expect(asSfdisk(d.table)).toEqual(sf.partitions);
+    });
+  });
 });
 
 describeWithPeers(['sgdisk', 'sfdisk'], 'tables written by lsvm', () => {
