@@ -231,6 +231,24 @@ describe('convert in memory', () => {
       expect(eq(back.bytes, data)).toBe(true);
     }
   });
+  test('VHDX → VHDX: dynamic with holes to fixed, to a new block size and back (compact)', async () => {
+    const data = new Uint8Array(5 * MiB + 512);
+    data.fill(5, MiB + 7, 2 * MiB);
+    const src = new MemoryFile();
+    await convertToVhdx(new MemoryDevice(data), src, { blockSize: MiB });
+    const fixed = new MemoryFile();
+    await convertToVhdx(await VhdxDevice.open(src), fixed, { type: 'fixed', blockSize: 2 * MiB });
+    const f = await VhdxDevice.open(fixed);
+    expect(f.info()).toMatchObject({ type: 'fixed', blockSize: 2 * MiB, allocatedBytes: 6 * MiB });
+    expect(eq(await f.read(0, f.size), data)).toBe(true);
+    const compact = new MemoryFile();
+    const stats = await convertToVhdx(f, compact, { blockSize: 4 * MiB });
+    const c = await VhdxDevice.open(compact);
+    expect(c.info()).toMatchObject({ type: 'dynamic', allocatedBytes: 4 * MiB });
+    expect(stats.bytesWritten).toBe(4 * MiB); // one chunk of one block; the zero block is not written
+    expect(eq(await c.read(0, c.size), data)).toBe(true);
+  });
+
   test('progress is reported and an abort stops the conversion', async () => {
     const seen: number[] = [];
     await convertToVhdx(new MemoryDevice(4 * MiB), new MemoryFile(), {
