@@ -247,4 +247,24 @@ describeWithPeers(['sgdisk', 'sfdisk'], 'corruption: our findings, sgdisk -v, an
     // Repairing a repaired disk does nothing.
     expect((await repairGpt(dev)).actions).toEqual([]);
   });
+
+  it('grown disk: backup not at the end, protective MBR too small; repair moves the backup', async () => {
+    const img = join(tmp.path, 'grown.img');
+    const before = sfdiskJson(pristine).partitions;
+    const grown = new Uint8Array(N * SS + 1024 * 1024);
+    grown.set(loadImage(pristine).bytes);
+    writeFileSync(img, grown);
+    expect(sgdiskVerify(img)).toMatch(/doesn't reside\s+at the end of the disk/);
+    const dev = loadImage(img);
+    const d = await openGpt(dev);
+    expect(d.findings.map((f) => `${f.code}@${f.location}`)).toEqual(
+      expect.arrayContaining(['GPT_BACKUP_NOT_AT_END@backup', 'GPT_MBR_PROTECTIVE_SIZE@mbr']),
+    );
+    const r = await repairGpt(dev);
+    expect(r.after).toEqual([]);
+    saveImage(img, dev);
+    expect(sgdiskClean(img)).toBe(true);
+    expect(sfdiskJson(img).partitions).toEqual(before);
+    expect(sfdiskJson(img).lastlba).toBe(N + 2048 - 34);
+  });
 });
