@@ -91,7 +91,7 @@ describe('lsvm fat', () => {
   });
 });
 
-describeWithPeers(['fsck.fat', 'mcopy'], 'lsvm fat on a GPT partition (--partition)', () => {
+describeWithPeers(['fsck.fat', 'mdir'], 'lsvm fat on a GPT partition (--partition)', () => {
   test('mkfs and put inside partition 1 of a raw disk; fsck.fat and mtools agree', async () => {
     const disk = join(tmp.path, 'disk.img');
     expect((await lsvm(['gpt', 'create', disk, '--size', '64M'])).code).toBe(0);

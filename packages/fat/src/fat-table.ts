@@ -156,7 +156,7 @@ export class FatTable {
     if (count === 0) return [];
     const picked: number[] = [];
     const total = this.clusterCount;
-    let start = hint >= 2 && hint <= this.maxCluster ? hint : 2;
+    const start = hint >= 2 && hint <= this.maxCluster ? hint : 2;
     // First try a contiguous run (files read faster and firmware does not care); else take any.
     const run = this.findRun(count, start);
     if (run !== undefined) {
@@ -179,7 +179,6 @@ export class FatTable {
     for (let i = 0; i < picked.length; i++) {
       this.set(picked[i]!, i + 1 < picked.length ? picked[i + 1]! : this.eoc);
     }
-    start = picked[picked.length - 1]!;
     return picked;
   }
 

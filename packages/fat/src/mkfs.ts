@@ -108,7 +108,6 @@ function layoutFor(
     else lo = mid + 1;
   }
   let fatSectors = lo;
-  let clusterCount: number;
   // Like mkfs.fat: above floppy sizes (4 MiB), FATs are a whole number of clusters and the
   // reserved sectors are padded so the data area starts on a cluster boundary (aligned clusters
   // are faster on every modern medium).
@@ -117,7 +116,7 @@ function layoutFor(
     const meta = reserved + nf * fatSectors + rootDirSectors;
     if (meta % spc !== 0) reserved += spc - (meta % spc);
   }
-  clusterCount = Math.max(0, Math.floor((total - reserved - nf * fatSectors - rootDirSectors) / spc));
+  const clusterCount = Math.max(0, Math.floor((total - reserved - nf * fatSectors - rootDirSectors) / spc));
   return { type, spc, reserved, rootDirSectors, fatSectors, clusterCount };
 }
 

@@ -28,7 +28,7 @@ function expectFsckClean(img: string): void {
 const SIZES = { 12: 8, 16: 32, 32: 64 } as const; // MiB
 
 describeWithPeers(
-  ['mkfs.fat', 'fsck.fat', 'mcopy', 'mmd', 'mdel', 'mdir'],
+  ['mkfs.fat', 'fsck.fat', 'mcopy', 'mmd', 'mdel', 'mdir', 'mlabel', 'mtype'],
   'FAT interop with dosfstools and mtools',
   () => {
     let tmp: { path: string; cleanup: () => void };
