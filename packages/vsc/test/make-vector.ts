@@ -19,7 +19,11 @@ const summary = {
   catalogBytes: s.catalogBytes.length,
   signatureBytes: s.signature.length,
   fileBytes: s.file.length,
-  volumes: s.catalog.volumes.map((v) => ({ index: v.index, blockHashes: toHex(v.blockHashes), rootHash: toHex(v.rootHash) })),
+  volumes: s.catalog.volumes.map((v) => ({
+    index: v.index,
+    blockHashes: toHex(v.blockHashes),
+    rootHash: toHex(v.rootHash),
+  })),
 };
 writeFileSync(join(VECTOR_DIR, 'expected.json'), `${JSON.stringify(summary, null, 2)}\n`);
 console.log(JSON.stringify(summary, null, 2));

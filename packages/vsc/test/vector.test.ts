@@ -21,7 +21,10 @@ const expected = JSON.parse(file('expected.json').toString('utf8')) as {
 
 describe('published test vector (test-vectors/vsc)', () => {
   it.each([0, 2])('is rebuilt byte for byte from its inputs (%i workers)', async (workers) => {
-    const s = await createSignedCatalog(vectorInput(), vectorSigner(), { blockSize: VECTOR_BLOCK_SIZE, workers });
+    const s = await createSignedCatalog(vectorInput(), vectorSigner(), {
+      blockSize: VECTOR_BLOCK_SIZE,
+      workers,
+    });
     expect(Buffer.from(s.catalogBytes).equals(file('catalog.cbor'))).toBe(true);
     expect(Buffer.from(s.signature).equals(file('signature.der'))).toBe(true);
     expect(Buffer.from(s.file).equals(file('vector.vsc'))).toBe(true);
@@ -32,8 +35,19 @@ describe('published test vector (test-vectors/vsc)', () => {
     expect(Buffer.from(parts.catalog).equals(file('catalog.cbor'))).toBe(true);
     expect(Buffer.from(parts.signature).equals(file('signature.der'))).toBe(true);
     const c = decodeCatalog(parts.catalog);
-    expect(c).toMatchObject({ name: 'lsvm test vector', version: '1.0.0.0', targetType: 'PreprocessedLinux', created: '2026-01-02T03:04:05Z' });
-    expect(c.volumes.map((v) => ({ index: v.index, blockHashes: toHex(v.blockHashes), rootHash: toHex(v.rootHash) }))).toEqual(expected.volumes);
+    expect(c).toMatchObject({
+      name: 'lsvm test vector',
+      version: '1.0.0.0',
+      targetType: 'PreprocessedLinux',
+      created: '2026-01-02T03:04:05Z',
+    });
+    expect(
+      c.volumes.map((v) => ({
+        index: v.index,
+        blockHashes: toHex(v.blockHashes),
+        rootHash: toHex(v.rootHash),
+      })),
+    ).toEqual(expected.volumes);
     // A general CBOR decoder reads the same structure.
     const general = cborxDecode(file('catalog.cbor')) as Record<string, unknown>;
     expect(general.magic).toBe('LSVM-VSC');
@@ -45,7 +59,12 @@ describe('published test vector (test-vectors/vsc)', () => {
     input.volumes.forEach((v, i) => {
       const bytes = (v.device as unknown as { bytes: Uint8Array }).bytes;
       const hashes: Buffer[] = [];
-      for (let o = 0; o < bytes.length; o += VECTOR_BLOCK_SIZE) hashes.push(createHash('sha256').update(bytes.subarray(o, o + VECTOR_BLOCK_SIZE)).digest());
+      for (let o = 0; o < bytes.length; o += VECTOR_BLOCK_SIZE)
+        hashes.push(
+          createHash('sha256')
+            .update(bytes.subarray(o, o + VECTOR_BLOCK_SIZE))
+            .digest(),
+        );
       const list = Buffer.concat(hashes);
       expect(list.toString('hex')).toBe(expected.volumes[i]!.blockHashes);
       expect(createHash('sha256').update(list).digest('hex')).toBe(expected.volumes[i]!.rootHash);
@@ -56,14 +75,34 @@ describe('published test vector (test-vectors/vsc)', () => {
     const signer = vectorSigner();
     expect(certificateThumbprint(signer.certificate)).toBe(expected.signerThumbprint);
     const time = new Date('2026-06-01T00:00:00Z');
-    expect(verifyCatalogSignature(file('vector.vsc'), { signerThumbprint: expected.signerThumbprint, time })).toMatchObject({ valid: true });
-    expect(verifyCatalogSignature(file('vector.vsc'), { trustAnchors: [signer.certificate], time })).toMatchObject({ valid: true });
+    expect(
+      verifyCatalogSignature(file('vector.vsc'), { signerThumbprint: expected.signerThumbprint, time }),
+    ).toMatchObject({ valid: true });
+    expect(
+      verifyCatalogSignature(file('vector.vsc'), { trustAnchors: [signer.certificate], time }),
+    ).toMatchObject({ valid: true });
   });
 });
 
 describeWithPeers(['openssl'], 'published test vector (openssl)', () => {
   it('openssl cms -verify accepts the published signature over catalog.cbor', () => {
-    const r = run('openssl', ['cms', '-verify', '-binary', '-inform', 'DER', '-in', join(VECTOR_DIR, 'signature.der'), '-content', join(VECTOR_DIR, 'catalog.cbor'), '-CAfile', join(VECTOR_DIR, 'signer.pem'), '-purpose', 'any', '-out', '/dev/null']);
+    const r = run('openssl', [
+      'cms',
+      '-verify',
+      '-binary',
+      '-inform',
+      'DER',
+      '-in',
+      join(VECTOR_DIR, 'signature.der'),
+      '-content',
+      join(VECTOR_DIR, 'catalog.cbor'),
+      '-CAfile',
+      join(VECTOR_DIR, 'signer.pem'),
+      '-purpose',
+      'any',
+      '-out',
+      '/dev/null',
+    ]);
     expect(r.stderr).toMatch(/Verification successful/);
     expect(r.status).toBe(0);
   });
@@ -76,7 +115,9 @@ describeWithPeers(['openssl'], 'published test vector (openssl)', () => {
       writeFileSync(join(tmp.path, 'b2'), boot.subarray(2 * VECTOR_BLOCK_SIZE));
       const h0 = run('openssl', ['dgst', '-sha256', '-r', join(tmp.path, 'b0')]).stdout.slice(0, 64);
       const h2 = run('openssl', ['dgst', '-sha256', '-r', join(tmp.path, 'b2')]).stdout.slice(0, 64);
-      expect(expected.volumes[0]!.blockHashes).toBe(`${h0}${expected.volumes[0]!.blockHashes.slice(64, 128)}${h2}`);
+      expect(expected.volumes[0]!.blockHashes).toBe(
+        `${h0}${expected.volumes[0]!.blockHashes.slice(64, 128)}${h2}`,
+      );
     } finally {
       tmp.cleanup();
     }

@@ -23,8 +23,24 @@ export function vectorInput(): Omit<BuildCatalogInput, 'certificates'> {
     disk: { diskGuid: '5b0e6c71-2f3a-4b8e-9d1c-0a1b2c3d4e5f', sectorSize: 512 },
     created: new Date('2026-01-02T03:04:05Z'),
     volumes: [
-      { device: boot, index: 2, role: 'boot', partitionGuid: 'aaaaaaaa-0000-4000-8000-000000000002', typeGuid: '0fc63daf-8483-4772-8e79-3d69d8477de4', firstLba: 2048, lastLba: 2127 },
-      { device: root, index: 3, role: 'root', partitionGuid: 'aaaaaaaa-0000-4000-8000-000000000003', typeGuid: '0fc63daf-8483-4772-8e79-3d69d8477de4', firstLba: 4096, lastLba: 4136 },
+      {
+        device: boot,
+        index: 2,
+        role: 'boot',
+        partitionGuid: 'aaaaaaaa-0000-4000-8000-000000000002',
+        typeGuid: '0fc63daf-8483-4772-8e79-3d69d8477de4',
+        firstLba: 2048,
+        lastLba: 2127,
+      },
+      {
+        device: root,
+        index: 3,
+        role: 'root',
+        partitionGuid: 'aaaaaaaa-0000-4000-8000-000000000003',
+        typeGuid: '0fc63daf-8483-4772-8e79-3d69d8477de4',
+        firstLba: 4096,
+        lastLba: 4136,
+      },
     ],
   };
 }
