@@ -110,3 +110,27 @@ describeWithPeers(['fsck.fat', 'mdir'], 'lsvm fat on a GPT partition (--partitio
     expect(runOk('mdir', ['-b', '-i', part, '::/EFI/boot'], { env }).trim()).toBe('::/EFI/boot/sealedkeys');
   });
 });
+
+describeWithPeers(['qemu-img', 'fsck.fat', 'mtype'], 'lsvm fat on a GPT partition of a .vhdx disk', () => {
+  test('put into partition 1 of a VHDX; qemu-img converts it back and the peers read our file', async () => {
+    const raw = join(tmp.path, 'vdisk.img');
+    expect((await lsvm(['gpt', 'create', raw, '--size', '48M'])).code).toBe(0);
+    expect((await lsvm(['gpt', 'add', raw, '--type', 'esp', '--size', '36M'])).code).toBe(0);
+    expect((await lsvm(['fat', 'mkfs', raw, '--partition', '1', '--fat', '32'])).code).toBe(0);
+    const vhdx = join(tmp.path, 'vdisk.vhdx');
+    runOk('qemu-img', ['convert', '-f', 'raw', '-O', 'vhdx', raw, vhdx]);
+    const conf = join(tmp.path, 'conf');
+    writeFileSync(conf, 'ROOTDEVICE=/dev/sda2\n');
+    const put = await lsvm(['fat', 'put', vhdx, '--partition', '1', '/EFI/boot/lsvmconf', conf]);
+    expect(put.stderr).toBe('');
+    expect(put.code).toBe(0);
+    const ls = await lsvm(['fat', 'ls', vhdx, '--partition', '1', '/EFI/boot', '--json']);
+    expect(JSON.parse(ls.stdout)).toEqual([expect.objectContaining({ name: 'lsvmconf', size: 21 })]);
+    const back = join(tmp.path, 'back.img');
+    runOk('qemu-img', ['convert', '-f', 'vhdx', '-O', 'raw', vhdx, back]);
+    const part = join(tmp.path, 'back-part.img');
+    writeFileSync(part, readFileSync(back).subarray(1 << 20, (1 << 20) + (36 << 20)));
+    expect(run('fsck.fat', ['-n', part]).status).toBe(0);
+    expect(runOk('mtype', ['-i', part, '::/EFI/BOOT/LSVMCONF'], { env })).toBe('ROOTDEVICE=/dev/sda2\n');
+  });
+});
