@@ -15,6 +15,11 @@ module.exports = {
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   testMatch: ['**/test/**/*.test.ts'],
+  // pkijs, asn1js, tinypool and their helpers ship ES modules only; jest runs CommonJS, so they are
+  // compiled by the same swc transform as our sources instead of being ignored.
+  transformIgnorePatterns: [
+    '/node_modules/(?!.*(pkijs|asn1js|tinypool|@peculiar|@noble|bytestreamjs|pvtsutils|pvutils)[@/+])',
+  ],
   testPathIgnorePatterns: ['/node_modules/', '/dist/', '/build/'],
   // jest's own default of 5 s is too short for interop tests that start peers.
   testTimeout: 120000,
