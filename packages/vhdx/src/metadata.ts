@@ -107,7 +107,8 @@ export function parseMetadataTable(region: Uint8Array, base = 0): MetadataEntry[
         { structure: STRUCTURE, offset: base + at },
       );
     }
-    if (!e.isUser && !SYSTEM_ITEMS.has(itemId) && e.isRequired) {
+    // Like qemu, a required item this reader does not know — system or user — refuses the file.
+    if ((e.isUser || !SYSTEM_ITEMS.has(itemId)) && e.isRequired) {
       throw new UnsupportedError(
         'VHDX_UNKNOWN_REQUIRED_METADATA',
         `unknown required metadata item ${itemId}`,

@@ -243,6 +243,8 @@ describe('metadata and parent locator', () => {
     };
     expect(parseMetadata(withExtra(0)).entries).toHaveLength(6);
     expect(() => parseMetadata(withExtra(4))).toThrow(UnsupportedError);
+    expect(parseMetadata(withExtra(1)).entries.at(-1)).toMatchObject({ isUser: true, isRequired: false });
+    expect(() => parseMetadata(withExtra(1 | 4))).toThrow(UnsupportedError);
     expect(() => parseMetadata(withExtra(0, 0x7fffffff))).toThrow(
       expect.objectContaining({ code: 'VHDX_METADATA_RANGE' }),
     );
