@@ -70,19 +70,18 @@ export function defaultSecureBootVars(): SecureBootVars {
 /** File names in a `--secure-boot-vars` directory. */
 export const SECURE_BOOT_VAR_FILES = ['SecureBoot', 'PK', 'KEK', 'db', 'dbx'] as const;
 
+/** Attribute values a Secure Boot variable has: BS|RT (SecureBoot), NV|BS|RT, + time-based auth. */
+const EFIVAR_ATTRIBUTES = new Set([0x06, 0x07, 0x26, 0x27]);
+
 /**
  * Strips the 4-byte attribute prefix efivarfs puts in front of a variable's data (what
- * `cat /sys/firmware/efi/efivars/db-…` gives), recognised by attribute values a Secure Boot
- * variable can have (NV|BS|RT, optionally TIME_BASED_AUTHENTICATED_WRITE_ACCESS).
+ * `cat /sys/firmware/efi/efivars/db-…` gives). Called only when the bytes do not parse as they
+ * are (a SecureBoot file longer than one byte, a list that does not parse).
  */
-function stripEfivarfsAttributes(bytes: Uint8Array, isList: boolean): Uint8Array {
+function stripEfivarfsAttributes(bytes: Uint8Array): Uint8Array {
   if (bytes.length < 4) return bytes;
   const attr = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true);
-  if (attr !== 0x07 && attr !== 0x27) return bytes;
-  // A bare signature list starts with a type GUID whose first four bytes are never 7 or 0x27
-  // for the standard types; a one-byte SecureBoot value is never 4+ bytes long.
-  if (!isList || bytes.length === 4 || bytes.length >= 32) return bytes.subarray(4);
-  return bytes;
+  return EFIVAR_ATTRIBUTES.has(attr) ? bytes.subarray(4) : bytes;
 }
 
 /**
@@ -98,7 +97,8 @@ export function readSecureBootVarsDir(dir: string): SecureBootVars {
       throw new UsageError('SB_VARS_MISSING', `${join(dir, name)}: ${(e as Error).message}`);
     }
   };
-  const sb = stripEfivarfsAttributes(read('SecureBoot'), false);
+  let sb = read('SecureBoot');
+  if (sb.length === 5) sb = stripEfivarfsAttributes(sb);
   if (sb.length !== 1 || sb[0]! > 1)
     throw new FormatError('SB_VARS_INVALID', 'SecureBoot must hold one byte, 0 or 1', {
       structure: 'SecureBoot',
@@ -115,7 +115,7 @@ export function readSecureBootVarsDir(dir: string): SecureBootVars {
       try {
         parseSignatureLists(bytes);
       } catch {
-        bytes = stripEfivarfsAttributes(bytes, true);
+        bytes = stripEfivarfsAttributes(bytes);
       }
       try {
         parseSignatureLists(bytes);
