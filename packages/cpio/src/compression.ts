@@ -1,12 +1,13 @@
 import { ChecksumError, FormatError, LimitError, UnsupportedError, crc32, isLsvmError } from '@lsvm/core';
 import { Gunzip, gzipSync } from 'fflate';
 import { Decompress as ZstdDecompress } from 'fzstd';
+import { decodeLz4Legacy } from './lz4-legacy.js';
 
 /** Compression of an initramfs segment. */
 export type Compression = 'none' | 'gzip' | 'xz' | 'zstd' | 'lz4' | 'bzip2' | 'lzma' | 'lzo';
 
 /** Compressions {@link decompress} handles. */
-export const DECOMPRESSIBLE: readonly Compression[] = ['none', 'gzip', 'xz', 'zstd'];
+export const DECOMPRESSIBLE: readonly Compression[] = ['none', 'gzip', 'xz', 'zstd', 'lz4'];
 /** Compressions {@link compress} produces. */
 export const COMPRESSIBLE: readonly Compression[] = ['none', 'gzip'];
 
@@ -286,7 +287,7 @@ export interface DecompressResult {
 
 /**
  * Decompresses the stream at the start of `input` (gzip with fflate, zstd with fzstd, xz with
- * xz-decompress), producing at most `maxBytes` (else {@link LimitError}: a decompression bomb),
+ * xz-decompress, lz4 legacy with our own block decoder), producing at most `maxBytes` (else {@link LimitError}: a decompression bomb),
  * and says where the stream ends. Concatenated gzip members, zstd frames and xz streams are one
  * stream.
  */
@@ -299,7 +300,7 @@ export async function decompressStream(
   if (!DECOMPRESSIBLE.includes(kind)) {
     throw new UnsupportedError(
       'CPIO_COMPRESSION',
-      `${kind} compression is not supported (gzip, xz and zstd are)`,
+      `${kind} compression is not supported (gzip, xz, zstd and lz4 legacy are)`,
       {
         structure: 'initramfs segment',
       },
@@ -309,7 +310,16 @@ export async function decompressStream(
   let consumed: number;
   if (kind === 'gzip') consumed = runGzip(input, sink);
   else if (kind === 'zstd') consumed = runZstd(input, sink);
-  else consumed = await runXz(input, sink);
+  else if (kind === 'lz4') {
+    consumed = decodeLz4Legacy(
+      input,
+      (b) => sink.push(b),
+      (at) => {
+        const k = detectCompression(input, at);
+        return k !== undefined && k !== 'lz4';
+      },
+    );
+  } else consumed = await runXz(input, sink);
   return { data: sink.result(), consumed };
 }
 

@@ -75,4 +75,5 @@ export {
   injectKeys,
 } from './inject-keys.js';
 export { type CpioLimits, DEFAULT_CPIO_LIMITS } from './limits.js';
+export { LZ4_LEGACY_MAGIC, decodeLz4Block, decodeLz4Legacy } from './lz4-legacy.js';
 export { safeExtractPath } from './extract-path.js';

@@ -19,7 +19,7 @@ const corpus = (name: string): Uint8Array =>
   new Uint8Array(readFileSync(join(__dirname, '..', 'fuzz', 'corpus', 'cpio', name)));
 
 describe('initramfs segments', () => {
-  test.each(['gzip', 'zstd', 'xz'] as const)(
+  test.each(['gzip', 'zstd', 'xz', 'lz4'] as const)(
     'microcode + %s: segment ends found exactly, zero padding skipped',
     async (kind) => {
       const img = corpus(`microcode+${kind}.img`);
@@ -80,9 +80,13 @@ describe('initramfs segments', () => {
   });
 
   test('hostile: mutated images give LsvmErrors only', async () => {
-    const seeds = ['microcode+gzip.img', 'microcode+zstd.img', 'microcode+xz.img', 'lsvmtools-c.cpio.gz'].map(
-      corpus,
-    );
+    const seeds = [
+      'microcode+gzip.img',
+      'microcode+zstd.img',
+      'microcode+xz.img',
+      'microcode+lz4.img',
+      'lsvmtools-c.cpio.gz',
+    ].map(corpus);
     await fc.assert(
       fc.asyncProperty(
         fc.nat({ max: seeds.length - 1 }),

@@ -253,3 +253,38 @@ describeWithPeers(['cpio', 'gzip', 'zstd', 'xz'], 'cpio interop with GNU cpio, g
     return p;
   }
 });
+
+describeWithPeers(['cpio', 'lz4'], 'lz4 legacy initramfs segments (lz4 -l, as the kernel reads)', () => {
+  test('an lz4 -l main segment followed by a plain archive: parsed, merged and rebuilt', async () => {
+    const tmp = tempDir('lsvm-lz4-');
+    try {
+      const main = join(tmp.path, 'main');
+      mkdirSync(join(main, 'etc/lsvmload'), { recursive: true });
+      writeFileSync(join(main, 'etc/lsvmload/specialize'), 'x\n');
+      writeFileSync(join(main, 'blob.bin'), bytes(9 << 20, 9)); // more than one 8 MiB legacy block
+      writeFileSync(join(main, 'text.txt'), 'abc'.repeat(100_000)); // long matches, overlapping copies
+      const archive = new Uint8Array(
+        runBytes('sh', ['-c', `cd '${main}' && find . | LC_ALL=C sort | cpio -o -H newc --quiet`]),
+      );
+      writeFileSync(join(tmp.path, 'main.cpio'), archive);
+      const lz = new Uint8Array(runBytes('lz4', ['-l', '-1', '-q', '-c', join(tmp.path, 'main.cpio')]));
+      const late = serializeCpio([fileEntry('late.txt', new TextEncoder().encode('late'))]);
+      const img = new Uint8Array(lz.length + late.length);
+      img.set(lz);
+      img.set(late, lz.length);
+      const parsed = await parseInitramfs(img);
+      expect(parsed.segments.map((s) => s.compression)).toEqual(['lz4', 'none']);
+      expect(parsed.segments[0]!.expandedSize).toBe(archive.length);
+      const view = mergedView(parsed);
+      expect(same(view.find((m) => m.path === 'blob.bin')!.data, bytes(9 << 20, 9))).toBe(true);
+      expect(new TextDecoder().decode(view.find((m) => m.path === 'text.txt')!.data)).toBe(
+        'abc'.repeat(100_000),
+      );
+      expect(view.find((m) => m.path === 'late.txt')).toBeDefined();
+      const r = await injectKeys(parsed, { bootKey: new Uint8Array([1]), rootKey: new Uint8Array([2]) });
+      expect(r.rewritten).toEqual([0, 1]); // the removal hits segment 0, the keys go to the last
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});
