@@ -1,4 +1,4 @@
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeWithPeers, run, runOk, tempDir } from '@lsvm/testkit';
 import { lsvm } from './helpers.js';
@@ -71,6 +71,8 @@ describe('lsvm vhdx', () => {
     expect((await lsvm(['vhdx', 'create', p('x.vhdx')])).code).toBe(2);
     expect((await lsvm(['vhdx', 'create', p('x.vhdx'), '--size', '3M', '--block-size', '3M'])).code).toBe(2);
     expect((await lsvm(['vhdx', 'create', p('x.vhdx'), '--size', '3M', '--type', 'sparse'])).code).toBe(2);
+    expect(existsSync(p('x.vhdx'))).toBe(false);
+    expect((await lsvm(['vhdx', 'convert', p('x.vhdx'), p('x.vhdx')])).code).toBe(2);
     writeFileSync(p('junk.vhdx'), Buffer.alloc(1 << 20, 7));
     const r = await lsvm(['vhdx', 'info', p('junk.vhdx')]);
     expect(r.code).toBe(3);

@@ -5,6 +5,7 @@ import {
   IoError,
   LimitError,
   type LongOperationOptions,
+  UsageError,
 } from '@lsvm/core';
 import {
   type ConvertOptions,
@@ -13,8 +14,8 @@ import {
   convertToRaw,
   convertToVhdx,
 } from './convert.js';
-import { createVhdx, type VhdxCreateOptions } from './create.js';
-import type { LayoutPlan } from './layout-plan.js';
+import { createVhdx, resolveCreate, type VhdxCreateOptions } from './create.js';
+import { type LayoutPlan, planLayout } from './layout-plan.js';
 import { resolveVhdxLimits, type VhdxLimits } from './limits.js';
 import { type ParentLocator, parentPathCandidates } from './parent-locator.js';
 import { VhdxDevice, type VhdxOpenOptions } from './vhdx-device.js';
@@ -139,6 +140,9 @@ export async function createVhdxFile(path: string, options: VhdxFileCreateOption
       await parent.close();
     }
   }
+  // Validate the parameters before touching the file, so a bad option leaves nothing behind.
+  const resolved = resolveCreate({ ...options, parent: parentInfo });
+  planLayout({ ...resolved, hasParent: parentInfo !== undefined });
   const file = await FileDevice.open(path, { create: true, size: 0 });
   try {
     return await createVhdx(file, { ...options, parent: parentInfo });
@@ -164,6 +168,10 @@ export async function convertFile(
   options: ConvertFileOptions = {},
 ): Promise<ConvertStats> {
   const to = options.to ?? (output.toLowerCase().endsWith('.vhdx') ? 'vhdx' : 'raw');
+  const { resolve } = await import('node:path');
+  if (resolve(input) === resolve(output)) {
+    throw new UsageError('VHDX_SAME_FILE', 'the output would overwrite the input: convert into a new file');
+  }
   const inFile = await FileDevice.open(input);
   let from = options.from;
   if (!from) {
