@@ -116,6 +116,8 @@ export class FatFileSystem {
   private dirty = false;
   /** Directories read so far, by first cluster (0: the FAT12/16 root); we are their only writer. */
   private readonly dirCache = new Map<number, Dir>();
+  /** Tail of the queue of changes (see {@link FatFileSystem.mutate}). */
+  private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(
     device: BlockDevice,
@@ -536,7 +538,15 @@ export class FatFileSystem {
    * an operating system does at mount and unmount — so a crash in between leaves the volume
    * marked for checking. Whatever the mutation changed in the FAT is on disk when it returns.
    */
-  private async mutate<T>(fn: () => Promise<T>): Promise<T> {
+  private mutate<T>(fn: () => Promise<T>): Promise<T> {
+    // One change at a time: concurrent calls (Promise.all over writeFile) share the in-memory FAT
+    // and directories, so they are queued rather than interleaved.
+    const run = this.queue.then(() => this.mutateNow(fn));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async mutateNow<T>(fn: () => Promise<T>): Promise<T> {
     if (!this.dirty) {
       this.setClean(false);
       await this.writeFat();

@@ -109,3 +109,22 @@ test('regression: removing right after opening keeps the FSInfo free count exact
   const report = await checkFat(await FatFileSystem.open(dev));
   expect(report.findings).toEqual([]);
 });
+
+test('concurrent changes are queued, not interleaved', async () => {
+  const dev = new MemoryDevice(4 << 20);
+  await mkfs(dev, { type: 16 });
+  const fs = await FatFileSystem.open(dev);
+  await Promise.all(
+    Array.from({ length: 40 }, (_, i) =>
+      fs.writeFile(`/dir${i % 3}/file ${i}.bin`, new Uint8Array(1500 + i).fill(i), { createParents: true }),
+    ),
+  );
+  await fs.close();
+  const again = await FatFileSystem.open(dev);
+  for (let i = 0; i < 40; i++) {
+    expect(
+      Buffer.from(await again.readFile(`/dir${i % 3}/file ${i}.bin`)).equals(Buffer.alloc(1500 + i, i)),
+    ).toBe(true);
+  }
+  expect((await checkFat(again)).findings).toEqual([]);
+});
