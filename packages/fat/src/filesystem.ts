@@ -767,7 +767,8 @@ export class FatFileSystem {
   }
 
   private findItem(dir: Dir, name: string): DirectoryItem | undefined {
-    const f = foldName(name);
+    // Trailing dots and spaces are not stored (Windows drops them too), so `name.` finds `name`.
+    const f = foldName(name.replace(/(?<=[^. ])[. ]+$/, ''));
     return dir.parsed.items.find(
       (i) => !i.isDotEntry && (foldName(i.name) === f || foldName(i.shortName) === f),
     );

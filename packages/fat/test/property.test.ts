@@ -128,3 +128,13 @@ test('concurrent changes are queued, not interleaved', async () => {
   }
   expect((await checkFat(again)).findings).toEqual([]);
 });
+
+test('trailing dots and spaces are dropped on write and ignored on lookup', async () => {
+  const dev = new MemoryDevice(2 << 20);
+  await mkfs(dev, { type: 12 });
+  const fs = await FatFileSystem.open(dev);
+  await fs.writeFile('/notes. ', new Uint8Array([1, 2]));
+  expect((await fs.list('/')).map((s) => s.name)).toEqual(['notes']);
+  expect(await fs.readFile('/NOTES.')).toEqual(new Uint8Array([1, 2]));
+  await fs.close();
+});
