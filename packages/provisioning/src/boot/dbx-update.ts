@@ -34,7 +34,7 @@ import {
 } from './disk.js';
 import { firmwareEvents, predictUnsealPcrs } from './firmware.js';
 import { capPcr11, measureFirmware, measureScenario } from './pcr.js';
-import { type BootReport, StepFailure, StepRecorder } from './report.js';
+import { type BootReport, BootStepFailure, BootStepRecorder } from './report.js';
 
 /**
  * `applyDbxUpdate` — lsvmload's maintenance boot. A dbx update (an authenticated variable, e.g.
@@ -111,7 +111,7 @@ export async function applyDbxUpdate(
       'BOOT_READ_ONLY',
       'applying a dbx update rewrites sealedkeys: open the disk writable',
     );
-  const rec = new StepRecorder();
+  const rec = new BootStepRecorder();
   const { tpm, vars } = options;
   const vm = await openVmDisk(disk, { writable: true });
   let keys: KeysPayload | undefined;
@@ -138,7 +138,8 @@ export async function applyDbxUpdate(
     });
     const sealedBytes = await readEspFile(vm, ESP_PATHS.sealedkeys);
     keys = await rec.run('unseal', 'unseal \\EFI\\boot\\sealedkeys with the current PCRs', async () => {
-      if (!sealedBytes) throw new StepFailure('BOOT_NO_SEALEDKEYS', 'the ESP has no \\EFI\\boot\\sealedkeys');
+      if (!sealedBytes)
+        throw new BootStepFailure('BOOT_NO_SEALEDKEYS', 'the ESP has no \\EFI\\boot\\sealedkeys');
       const payload = await unsealLsvmload(tpm, parseSealedKeys(sealedBytes));
       try {
         return { value: decodeKeysPayload(payload) };
@@ -163,7 +164,7 @@ export async function applyDbxUpdate(
         const update = await rec.run('read-update', 'read the dbx update', async () => {
           if (options.update) return { value: options.update, detail: { source: 'given' } };
           if (!(await fs.exists(DBX_UPDATE_PATH)))
-            throw new StepFailure(
+            throw new BootStepFailure(
               'DBX_UPDATE_MISSING',
               `no update given and none at ${DBX_UPDATE_PATH} on the boot file system`,
             );
@@ -176,7 +177,10 @@ export async function applyDbxUpdate(
           async () => {
             const v = parseAuthVariable(update);
             if (!v.lists)
-              throw new StepFailure('DBX_UPDATE_NOT_ESL', 'the update does not carry EFI_SIGNATURE_LISTs');
+              throw new BootStepFailure(
+                'DBX_UPDATE_NOT_ESL',
+                'the update does not carry EFI_SIGNATURE_LISTs',
+              );
             const signers =
               options.signers ??
               (vars.KEK.length > 0 ? signatureDatabase(parseSignatureLists(vars.KEK)).certificates : []);
@@ -188,7 +192,7 @@ export async function applyDbxUpdate(
             ].map((attributes) => verifyAuthVariable(v, { ...target, attributes }, signers));
             const ok = attempts.find((a) => a.trusted);
             if (!ok)
-              throw new StepFailure(
+              throw new BootStepFailure(
                 'DBX_UPDATE_UNTRUSTED',
                 `the update is not signed by a KEK: ${attempts[0]!.failures.map((f) => f.message).join('; ')}`,
               );
@@ -225,7 +229,7 @@ export async function applyDbxUpdate(
             });
             const revoked = r.links.filter((l) => l.revoked);
             if (revoked.length > 0)
-              throw new StepFailure(
+              throw new BootStepFailure(
                 'DBX_UPDATE_REVOKES_CHAIN',
                 `refused: the update revokes ${revoked.map((l) => `${l.name} (${l.revoked!.by} ${l.revoked!.detail})`).join(', ')}`,
               );

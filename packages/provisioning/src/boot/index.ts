@@ -4,7 +4,13 @@
  * and the static checks — {@link validateBootPath}. Re-exported by the package index.
  * @packageDocumentation
  */
-export { type BootStep, type BootStepStatus, type BootReport, StepFailure, StepRecorder } from './report.js';
+export {
+  type BootStep,
+  type BootStepStatus,
+  type BootReport,
+  BootStepFailure,
+  BootStepRecorder,
+} from './report.js';
 export {
   ESP_PATHS,
   BOOT_FS_PATHS,

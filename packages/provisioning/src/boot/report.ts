@@ -29,7 +29,7 @@ export interface BootReport {
 }
 
 /** Thrown inside a step to fail it with a finding rather than an exception from a library. */
-export class StepFailure extends Error {
+export class BootStepFailure extends Error {
   constructor(
     readonly code: string,
     message: string,
@@ -43,7 +43,7 @@ export class StepFailure extends Error {
  * Collects steps. `run` times a step, records its detail, and turns LsvmErrors and StepFailures
  * into a failed step; any other exception is a bug and propagates.
  */
-export class StepRecorder {
+export class BootStepRecorder {
   readonly steps: BootStep[] = [];
 
   get ok(): boolean {
@@ -85,12 +85,12 @@ export class StepRecorder {
       });
       return r.value;
     } catch (e) {
-      if (e instanceof StepFailure || isLsvmError(e)) {
+      if (e instanceof BootStepFailure || isLsvmError(e)) {
         this.steps.push({
           id,
           title,
           status: 'failed',
-          ...(e instanceof StepFailure && e.detail ? { detail: e.detail } : {}),
+          ...(e instanceof BootStepFailure && e.detail ? { detail: e.detail } : {}),
           error: { code: e.code, message: e.message },
           ms: Math.round(performance.now() - t0),
         });

@@ -19,7 +19,7 @@ import type { SecureBootVars } from '../secure-boot.js';
 import { firmwareEvents } from './firmware.js';
 import { injectInitrdKeys, readDefaultInitrd } from './initrd.js';
 import { capPcr11, measureFirmware, measureScenario } from './pcr.js';
-import { type BootReport, StepFailure, StepRecorder } from './report.js';
+import { type BootReport, BootStepFailure, BootStepRecorder } from './report.js';
 import { applySpecialization } from './specialize.js';
 
 /**
@@ -69,7 +69,7 @@ function databases(vars: SecureBootVars | undefined): { db?: SignatureDatabase; 
  * depend on it. No secret enters the report.
  */
 export async function bootUnlock(disk: BlockDevice, options: BootUnlockOptions): Promise<BootUnlockResult> {
-  const rec = new StepRecorder();
+  const rec = new BootStepRecorder();
   const { tpm } = options;
   const writable = !disk.readOnly;
   const vm = await openVmDisk(disk, { writable });
@@ -85,7 +85,7 @@ export async function bootUnlock(disk: BlockDevice, options: BootUnlockOptions):
         'simulate firmware: measure Secure Boot state into PCR 7',
         async () => {
           if (!options.vars)
-            throw new StepFailure('BOOT_NO_VARS', 'firmware simulation needs the Secure Boot variables');
+            throw new BootStepFailure('BOOT_NO_VARS', 'firmware simulation needs the Secure Boot variables');
           const events = firmwareEvents(options.vars, loader);
           await measureFirmware(tpm, events);
           return {
@@ -115,7 +115,8 @@ export async function bootUnlock(disk: BlockDevice, options: BootUnlockOptions):
       'unseal',
       'unseal \\EFI\\boot\\sealedkeys (PolicyPassword + PolicyPCR 7,11, salted, encrypted)',
       async () => {
-        if (!sealed) throw new StepFailure('BOOT_NO_SEALEDKEYS', 'the ESP has no \\EFI\\boot\\sealedkeys');
+        if (!sealed)
+          throw new BootStepFailure('BOOT_NO_SEALEDKEYS', 'the ESP has no \\EFI\\boot\\sealedkeys');
         const payload = await unsealLsvmload(
           tpm,
           sealed,
@@ -145,7 +146,10 @@ export async function bootUnlock(disk: BlockDevice, options: BootUnlockOptions):
             return { value: undefined, detail: { banks, secondUnseal: e.code } };
           throw e;
         }
-        throw new StepFailure('BOOT_CAP_INEFFECTIVE', 'the sealed keys still unseal after capping PCR 11');
+        throw new BootStepFailure(
+          'BOOT_CAP_INEFFECTIVE',
+          'the sealed keys still unseal after capping PCR 11',
+        );
       });
     } else rec.skip('cap-pcr11', 'cap PCR 11 and prove a second unseal fails', 'nothing was unsealed');
 
@@ -209,7 +213,7 @@ export async function bootUnlock(disk: BlockDevice, options: BootUnlockOptions):
               'first boot: apply specialization.aes to the boot file system',
               async () => {
                 if (!writable)
-                  throw new StepFailure(
+                  throw new BootStepFailure(
                     'BOOT_READ_ONLY',
                     'the disk is open read-only; specialization writes to it',
                   );
@@ -269,7 +273,7 @@ export async function bootUnlock(disk: BlockDevice, options: BootUnlockOptions):
         const detail = { links: r.links };
         if (!r.trusted) {
           const bad = r.links.filter((l) => !l.trusted);
-          throw new StepFailure(
+          throw new BootStepFailure(
             bad.some((l) => l.revoked) ? 'BOOT_CHAIN_REVOKED' : 'BOOT_CHAIN_UNTRUSTED',
             bad.map((l) => l.reason?.message ?? `${l.name} untrusted`).join('; '),
             detail,

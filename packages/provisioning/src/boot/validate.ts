@@ -22,7 +22,7 @@ import {
   readLsvmConf,
 } from './disk.js';
 import { predictUnsealPcrs } from './firmware.js';
-import { type BootReport, StepFailure, StepRecorder } from './report.js';
+import { type BootReport, BootStepFailure, BootStepRecorder } from './report.js';
 
 /**
  * `validateBootPath` — everything about a disk's boot path that can be checked without a TPM: the
@@ -74,7 +74,7 @@ export async function validateBootPath(
   disk: BlockDevice,
   options: ValidateBootPathOptions = {},
 ): Promise<BootValidation> {
-  const rec = new StepRecorder();
+  const rec = new BootStepRecorder();
   let kind: BootValidation['kind'] = 'unknown';
   let chain: ChainLink[] | undefined;
   const vm = await rec.run('gpt-esp', 'GPT valid with one EFI System Partition (FAT)', async () => {
@@ -94,7 +94,7 @@ export async function validateBootPath(
           ['RootDevice', c.rootDevice],
         ] as const)
           if (!guids.includes(g))
-            throw new StepFailure('LSVMCONF_PARTITION', `${key}=${g} names no partition of this disk`);
+            throw new BootStepFailure('LSVMCONF_PARTITION', `${key}=${g} names no partition of this disk`);
         return { value: c, detail: { ...c } };
       },
     );
@@ -107,14 +107,17 @@ export async function validateBootPath(
         async () => {
           const p = await findLuksPartition(vm, conf.bootDeviceLuks);
           if (p.entry.uniqueGuid !== conf.bootDevice)
-            throw new StepFailure(
+            throw new BootStepFailure(
               'LSVMCONF_MISMATCH',
               `BootDeviceLUKS is on partition ${p.entry.uniqueGuid}, not BootDevice ${conf.bootDevice}`,
             );
           if (p.volume.version !== 1)
-            throw new StepFailure('BOOT_NOT_LUKS1', 'the boot volume is LUKS2; lsvmload opens only LUKS1');
+            throw new BootStepFailure(
+              'BOOT_NOT_LUKS1',
+              'the boot volume is LUKS2; lsvmload opens only LUKS1',
+            );
           if (p.volume.header.keyBytes !== 32)
-            throw new StepFailure(
+            throw new BootStepFailure(
               'BOOT_KEY_SIZE',
               `the boot volume key has ${p.volume.header.keyBytes * 8} bits; lsvmload needs 256`,
             );
@@ -134,7 +137,7 @@ export async function validateBootPath(
         async () => {
           const p = await findLuksPartition(vm, conf.rootDeviceLuks);
           if (p.entry.uniqueGuid !== conf.rootDevice)
-            throw new StepFailure(
+            throw new BootStepFailure(
               'LSVMCONF_MISMATCH',
               `RootDeviceLUKS is on partition ${p.entry.uniqueGuid}, not RootDevice ${conf.rootDevice}`,
             );
@@ -175,7 +178,7 @@ export async function validateBootPath(
             Boolean,
           );
           if (left.length > 0)
-            throw new StepFailure(
+            throw new BootStepFailure(
               'TEMPLATE_SECRETS_LEFT',
               `the template still opens with the well-known passphrase but holds ${left.join(', ')}`,
             );
@@ -188,7 +191,7 @@ export async function validateBootPath(
         'sealedkeys well-formed, policy = PolicyPassword + PolicyPCR(7, 11) as predicted',
         async () => {
           if (!sealedBytes)
-            throw new StepFailure('BOOT_NO_SEALEDKEYS', 'the ESP has no \\EFI\\boot\\sealedkeys');
+            throw new BootStepFailure('BOOT_NO_SEALEDKEYS', 'the ESP has no \\EFI\\boot\\sealedkeys');
           const k = parseSealedKeys(sealedBytes);
           checkLsvmloadSealedKeys(k);
           const detail: Record<string, unknown> = {
@@ -197,7 +200,7 @@ export async function validateBootPath(
           };
           if (options.vars) {
             if (k.pcrs.join(',') !== '7,11')
-              throw new StepFailure(
+              throw new BootStepFailure(
                 'SEALEDKEYS_PCRS',
                 `sealed to PCRs ${k.pcrs.join(',')}, lsvmload measures 7 and 11`,
               );
@@ -264,7 +267,7 @@ export async function validateBootPath(
           ...(link.anchors ? { anchors: link.anchors } : {}),
         };
         if (!link.trusted)
-          throw new StepFailure(
+          throw new BootStepFailure(
             link.revoked ? 'BOOT_CHAIN_REVOKED' : (link.reason?.code ?? 'BOOT_CHAIN_UNTRUSTED'),
             link.reason?.message ?? `${link.name} is not trusted`,
             detail,
