@@ -387,17 +387,19 @@ export class FatFileSystem {
         }
       } else {
         const now = toFatTimestamp(this.now());
-        await this.addEntry(dir, name, {
-          attr: ATTR_ARCHIVE | (options.attributes ?? 0),
-          createTenth: now.tenth,
-          createTime: now.time,
-          createDate: now.date,
-          accessDate: now.date,
-          firstCluster: chain[0] ?? 0,
-          writeTime: ts.time,
-          writeDate: ts.date,
-          fileSize: data.length,
-        });
+        await this.releaseOnFailure(chain, () =>
+          this.addEntry(dir, name, {
+            attr: ATTR_ARCHIVE | (options.attributes ?? 0),
+            createTenth: now.tenth,
+            createTime: now.time,
+            createDate: now.date,
+            accessDate: now.date,
+            firstCluster: chain[0] ?? 0,
+            writeTime: ts.time,
+            writeDate: ts.date,
+            fileSize: data.length,
+          }),
+        );
       }
       return this.stat(path);
     });
@@ -849,7 +851,24 @@ export class FatFileSystem {
     );
     await this.device.write(this.clusterOffset(cluster), body);
     await this.writeFat();
-    await this.addEntry(parent, name, { ...base, firstCluster: cluster });
+    await this.releaseOnFailure([cluster], () =>
+      this.addEntry(parent, name, { ...base, firstCluster: cluster }),
+    );
+  }
+
+  /**
+   * Runs the step that links freshly allocated clusters into a directory; when it fails (a full
+   * FAT12/16 root, no space to grow the directory) the clusters are freed again instead of being
+   * left lost.
+   */
+  private async releaseOnFailure(clusters: number[], step: () => Promise<void>): Promise<void> {
+    try {
+      await step();
+    } catch (e) {
+      this.freeClusters(clusters);
+      await this.writeFat();
+      throw e;
+    }
   }
 
   private markDeleted(dir: Dir, item: DirectoryItem): void {

@@ -138,3 +138,16 @@ test('trailing dots and spaces are dropped on write and ignored on lookup', asyn
   expect(await fs.readFile('/NOTES.')).toEqual(new Uint8Array([1, 2]));
   await fs.close();
 });
+
+test('a full FAT12 root directory is a clear error and leaves no lost clusters', async () => {
+  const dev = new MemoryDevice(2 << 20);
+  await mkfs(dev, { type: 12, rootEntries: 16 });
+  const fs = await FatFileSystem.open(dev);
+  for (let i = 0; i < 16; i++) await fs.writeFile(`/F${i}.BIN`, new Uint8Array(100));
+  await expect(fs.writeFile('/ONE.MOR', new Uint8Array(100))).rejects.toMatchObject({
+    code: 'FAT_ROOT_FULL',
+  });
+  await expect(fs.mkdir('/DIR')).rejects.toMatchObject({ code: 'FAT_ROOT_FULL' });
+  await fs.close();
+  expect((await checkFat(await FatFileSystem.open(dev))).findings).toEqual([]);
+});
