@@ -6,6 +6,7 @@ import {
   normalizeGuid,
   throwIfAborted,
 } from '@lsvm/core';
+import { DIGEST_LENGTH } from './algorithms.js';
 import {
   type Catalog,
   type CatalogLimits,
@@ -219,7 +220,7 @@ export async function verifyVolumes(
       if (x.p === undefined || x.report.status === 'resized') continue;
       throwIfAborted(options.signal);
       const { v, report } = x;
-      const dl = v.blockHashes.length / Math.max(1, Math.ceil(v.length / v.blockSize));
+      const dl = DIGEST_LENGTH[v.algorithm];
       const changedBlocks: number[] = [];
       const base = before;
       await hashVolume(x.p.device, {
