@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describeWithPeers, runOk, tempDir } from '@lsvm/testkit';
+import { describeWithPeers, run, runOk, tempDir } from '@lsvm/testkit';
 import { isVhdxFile, openImage } from '../src/image.js';
 
 describeWithPeers(['sgdisk', 'qemu-img'], 'openImage: raw and VHDX disks, GPT partitions', () => {
@@ -41,5 +41,36 @@ describeWithPeers(['sgdisk', 'qemu-img'], 'openImage: raw and VHDX disks, GPT pa
     await expect(openImage(raw, { partition: 0 })).rejects.toMatchObject({ code: 'BAD_PARTITION' });
     const disk = join(t.path, 'disk.img');
     await expect(openImage(disk, { partition: 9 })).rejects.toHaveProperty('code');
+  });
+});
+
+describeWithPeers(['qemu-img', 'sgdisk'], 'gpt commands on VHDX disks', () => {
+  test('lsvm gpt add/show on a .vhdx made by qemu-img; qemu-img sees a valid GPT inside', async () => {
+    const { lsvm } = await import('./helpers.js');
+    const t = tempDir('lsvm-cli-gpt-vhdx-');
+    try {
+      const vhdx = join(t.path, 'disk.vhdx');
+      runOk('qemu-img', ['create', '-f', 'vhdx', vhdx, '64M']);
+      const raw = join(t.path, 'empty.img');
+      runOk('truncate', ['-s', '64M', raw]);
+      runOk('sgdisk', ['-o', raw]);
+      runOk('qemu-img', ['convert', '-f', 'raw', '-O', 'vhdx', raw, vhdx]);
+      expect((await lsvm(['gpt', 'add', vhdx, '--type', 'esp', '--size', '8M', '--name', 'EFI'])).code).toBe(
+        0,
+      );
+      const show = await lsvm(['gpt', 'show', vhdx, '--json']);
+      expect(show.code).toBe(0);
+      const j = JSON.parse(show.stdout) as {
+        partitions: { index: number; typeName: string; sizeBytes: number }[];
+      };
+      expect(j.partitions).toEqual([expect.objectContaining({ index: 1, sizeBytes: 8 << 20 })]);
+      expect(run('qemu-img', ['check', vhdx]).status).toBe(0);
+      const back = join(t.path, 'back.img');
+      runOk('qemu-img', ['convert', '-f', 'vhdx', '-O', 'raw', vhdx, back]);
+      expect(runOk('sgdisk', ['-v', back])).toContain('No problems found');
+      expect(runOk('sgdisk', ['-i', '1', back])).toContain('EFI system partition');
+    } finally {
+      t.cleanup();
+    }
   });
 });

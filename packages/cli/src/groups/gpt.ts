@@ -22,6 +22,7 @@ import {
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import type { CliGroup } from '../group.js';
+import { openImage } from '../image.js';
 
 /**
  * `lsvm gpt …` — thin wrapper over @lsvm/gpt: argument parsing, output and exit codes only.
@@ -430,12 +431,12 @@ async function withDevice<T>(
   writable: boolean,
   fn: (dev: BlockDevice) => Promise<T>,
 ): Promise<T> {
-  // A .vhdx image will open through @lsvm/vhdx here once the CLI wires it (a VhdxDevice is a BlockDevice).
-  const dev = await FileDevice.open(image, { readOnly: !writable });
+  // Raw images and VHDX disks alike: openImage recognises the VHDX signature.
+  const img = await openImage(image, { writable });
   try {
-    return await fn(dev);
+    return await fn(img.device);
   } finally {
-    await dev.close();
+    await img.close();
   }
 }
 
