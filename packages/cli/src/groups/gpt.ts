@@ -22,7 +22,7 @@ import {
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import type { CliGroup } from '../group.js';
-import { openImage } from '../image.js';
+import { isVhdxFile, openImage } from '../image.js';
 
 /**
  * `lsvm gpt …` — thin wrapper over @lsvm/gpt: argument parsing, output and exit codes only.
@@ -100,10 +100,18 @@ export const gptGroup: CliGroup = {
         if (size === undefined && current === 0)
           throw new UsageError('USAGE', `${image} is empty or missing: give --size`);
         const target = Math.max(size ?? 0, current);
-        const dev = await FileDevice.open(image, {
-          create: true,
-          ...(target > current ? { size: target } : {}),
-        });
+        // An existing VHDX is written through its virtual disk, never as raw bytes of the file.
+        const vhdx = current > 0 && (await isVhdxFile(image));
+        if (vhdx && size !== undefined) {
+          throw new UsageError('USAGE', `${image} is a VHDX: its size is the virtual disk's; drop --size`);
+        }
+        const img = vhdx ? await openImage(image, { writable: true }) : undefined;
+        const dev: BlockDevice =
+          img?.device ??
+          (await FileDevice.open(image, {
+            create: true,
+            ...(target > current ? { size: target } : {}),
+          }));
         try {
           if (!o.force && current > 0 && (await hasTable(dev))) {
             throw new UsageError(
@@ -126,7 +134,8 @@ export const gptGroup: CliGroup = {
               `created a GPT on ${image}: ${formatSize(table.diskSectors * ss)}, ${ss}-byte sectors, ${table.entries.length} entries, disk GUID ${table.diskGuid.toUpperCase()}`,
           );
         } finally {
-          await dev.close();
+          if (img) await img.close();
+          else await dev.close();
         }
       },
     );
