@@ -59,9 +59,9 @@ async function crashAt(
 
 async function scenarios(): Promise<Scenario[]> {
   const dyn = new MemoryFile();
-  await createVhdx(dyn, { size: 4 * MiB, blockSize: MiB });
+  await createVhdx(dyn, { size: 2 * MiB, blockSize: MiB });
   const withData = new MemoryFile();
-  await convertToVhdx(new MemoryDevice(mixedData(4 * MiB, 5)), withData, { blockSize: MiB });
+  await convertToVhdx(new MemoryDevice(mixedData(2 * MiB, 5)), withData, { blockSize: MiB });
   const parent = await VhdxDevice.open(withData);
   const child = new MemoryFile();
   await createVhdx(child, {
