@@ -14,6 +14,7 @@ import {
   sequence,
 } from './der.js';
 import { OID } from './oids.js';
+import { pemBodies } from './pem.js';
 
 /**
  * An X.509 certificate (RFC 5280) as the signature code needs it: the raw encodings that
@@ -144,18 +145,12 @@ export function parseCertificatePemOrDer(bytes: Uint8Array): Certificate {
 /** Returns DER from PEM (the first block of `label`) or the bytes unchanged when not PEM. */
 export function pemOrDer(bytes: Uint8Array, label: string): Uint8Array {
   const head = new TextDecoder('latin1').decode(bytes.subarray(0, Math.min(bytes.length, 1 << 20)));
-  const m = new RegExp(`-----BEGIN ${label}-----([\\s\\S]*?)-----END ${label}-----`).exec(head);
-  if (!m) return bytes;
-  return new Uint8Array(Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64'));
+  return pemBodies(head, label)[0] ?? bytes;
 }
 
 /** Every PEM certificate block in `text`, as DER. */
 export function pemCertificates(bytes: Uint8Array): Uint8Array[] {
-  const text = new TextDecoder('latin1').decode(bytes);
-  const out: Uint8Array[] = [];
-  for (const m of text.matchAll(/-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g))
-    out.push(new Uint8Array(Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64')));
-  return out;
+  return pemBodies(new TextDecoder('latin1').decode(bytes), 'CERTIFICATE');
 }
 
 /** SHA-256 of the DER certificate (the usual fingerprint), lower-case hex. */
