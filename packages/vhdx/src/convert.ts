@@ -34,12 +34,28 @@ export interface ConvertStats {
 const DEFAULT_CHUNK = 8 * MiB;
 /** Buffers in flight per conversion: 4 × 8 MiB = 32 MiB whatever the disk size. */
 const PIPELINE_DEPTH = 4;
-let zeroBuf = Buffer.alloc(0);
+// Node's Buffer compares with memcmp; browsers fall back to a word loop.
+const NodeBuffer = (globalThis as { Buffer?: typeof Buffer }).Buffer;
+let zeroBuf: Uint8Array = new Uint8Array(0);
 
-/** True when every byte of `b` is zero (memcmp against a shared zero buffer). */
+/** True when every byte of `b` is zero. */
 export function isZero(b: Uint8Array): boolean {
-  if (zeroBuf.length < b.length) zeroBuf = Buffer.alloc(Math.max(b.length, DEFAULT_CHUNK));
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).equals(zeroBuf.subarray(0, b.length));
+  if (NodeBuffer) {
+    if (zeroBuf.length < b.length) zeroBuf = NodeBuffer.alloc(Math.max(b.length, DEFAULT_CHUNK));
+    return NodeBuffer.from(b.buffer, b.byteOffset, b.byteLength).equals(zeroBuf.subarray(0, b.length));
+  }
+  return isZeroWords(b);
+}
+
+/** The portable path of {@link isZero}: 32-bit words between unaligned head and tail bytes. */
+export function isZeroWords(b: Uint8Array): boolean {
+  const head = (4 - (b.byteOffset % 4)) % 4;
+  for (let i = 0; i < Math.min(head, b.length); i++) if (b[i] !== 0) return false;
+  const words = Math.floor((b.length - Math.min(head, b.length)) / 4);
+  const w = new Uint32Array(b.buffer, b.byteOffset + Math.min(head, b.length), words);
+  for (let i = 0; i < w.length; i++) if (w[i] !== 0) return false;
+  for (let i = Math.min(head, b.length) + words * 4; i < b.length; i++) if (b[i] !== 0) return false;
+  return true;
 }
 
 /** Reads `[off, off + buf.length)` of `src`, zero past its end. Returns the bytes actually read. */
