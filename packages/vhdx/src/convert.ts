@@ -49,12 +49,15 @@ export function isZero(b: Uint8Array): boolean {
 
 /** The portable path of {@link isZero}: 32-bit words between unaligned head and tail bytes. */
 export function isZeroWords(b: Uint8Array): boolean {
-  const head = (4 - (b.byteOffset % 4)) % 4;
-  for (let i = 0; i < Math.min(head, b.length); i++) if (b[i] !== 0) return false;
-  const words = Math.floor((b.length - Math.min(head, b.length)) / 4);
-  const w = new Uint32Array(b.buffer, b.byteOffset + Math.min(head, b.length), words);
-  for (let i = 0; i < w.length; i++) if (w[i] !== 0) return false;
-  for (let i = Math.min(head, b.length) + words * 4; i < b.length; i++) if (b[i] !== 0) return false;
+  const n = b.length;
+  const head = Math.min(n, (4 - (b.byteOffset % 4)) % 4);
+  for (let i = 0; i < head; i++) if (b[i] !== 0) return false;
+  const words = Math.floor((n - head) / 4);
+  if (words > 0) {
+    const w = new Uint32Array(b.buffer, b.byteOffset + head, words);
+    for (let i = 0; i < words; i++) if (w[i] !== 0) return false;
+  }
+  for (let i = head + words * 4; i < n; i++) if (b[i] !== 0) return false;
   return true;
 }
 
