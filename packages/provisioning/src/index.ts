@@ -99,3 +99,5 @@ export {
   rekeyVolume,
 } from './rekey.js';
 export { type ProvisionOptions, type ProvisionReport, provision } from './provision.js';
+// The boot path (issue 12): lsvmload's side, from sealedkeys to an unlocked root.
+export * from './boot/index.js';
