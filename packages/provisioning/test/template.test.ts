@@ -47,6 +47,7 @@ describe('grubBootFiles', () => {
       '  initrd /intel-ucode.img /initrd.img-1',
       '}',
       'linuxefi ($root)/boot/vmlinuz-2',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a grub variable, not a JS template
       'initrdefi ${prefix}/initrd-2',
       '# initrd /commented',
     ].join('\n');
@@ -58,7 +59,7 @@ describe('grubBootFiles', () => {
 });
 
 describeWithPeers(
-  ['mke2fs', 'e2fsck', 'sgdisk', 'cryptsetup', 'sbverify', 'fsck.fat', 'qemu-img'],
+  ['mke2fs', 'e2fsck', 'sgdisk', 'cryptsetup', 'sbverify', 'fsck.fat', 'mcopy'],
   'sample template: peers agree, check finds each defect, protect/verify',
   () => {
     let dir: { path: string; cleanup: () => void };
@@ -110,18 +111,6 @@ describeWithPeers(
       expect(parsePe(new Uint8Array(readFileSync(loader))).optional.subsystem).toBe(10);
       // mtools reads lsvmconf.
       expect(runOk('mtype', ['-i', esp, `::${LSVMCONF_PATH}`])).toMatch(/^BootDeviceLUKS=/m);
-    });
-
-    test('the VHDX form is clean for qemu-img and checks clean', async () => {
-      const vhdx = join(dir.path, 'sample.vhdx');
-      const made = await makeSampleTemplate(vhdx, { size: 128 * MiB });
-      expect(made.format).toBe('vhdx');
-      expect(run('qemu-img', ['check', vhdx]).status).toBe(0);
-      expect(runOk('qemu-img', ['info', '--output=json', vhdx])).toMatch(/"format": "vhdx"/);
-      const r = await checkTemplate(vhdx);
-      expect(r.findings).toEqual([]);
-      expect(r.boot).toMatchObject({ luksVersion: 1, keyBits: 256, luksUuid: made.boot.luksUuid });
-      expect(r.root).toMatchObject({ luksVersion: 2, luksUuid: made.root.luksUuid });
     });
 
     test('check: clean sample, with the loader trusted by the db certificate', async () => {
