@@ -7,7 +7,7 @@ import {
   publicEncrypt,
   randomBytes,
 } from 'node:crypto';
-import { UnsupportedError } from '@lsvm/core';
+import { FormatError, UnsupportedError } from '@lsvm/core';
 import { TPM_ALG, TPM_ECC, algName } from './constants.js';
 import { digestSize } from './hash.js';
 import { kdfe } from './kdf.js';
@@ -50,6 +50,11 @@ export function checkAesCfb(sym: TpmtSymDef): number {
   return sym.keyBits;
 }
 
+/** The message of an OpenSSL error (no key material is in these). */
+function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
 /** Strips leading zeros off a big-endian integer (for JWK). */
 function b64u(b: Uint8Array): string {
   let i = 0;
@@ -73,14 +78,24 @@ export function createEncryptedSecret(
     if (!nodeHash) throw new UnsupportedError('TPM2_HASH_UNSUPPORTED', `OAEP with ${algName(key.nameAlg)}`);
     const e = key.parameters.exponent === 0 ? 65537 : key.parameters.exponent;
     const eb = new Uint8Array([e >>> 24, (e >>> 16) & 0xff, (e >>> 8) & 0xff, e & 0xff]);
-    const pub = createPublicKey({ key: { kty: 'RSA', n: b64u(key.unique), e: b64u(eb) }, format: 'jwk' });
     const seed = new Uint8Array(randomBytes(size));
     const label0 = Buffer.concat([Buffer.from(label, 'ascii'), Buffer.from([0])]);
-    const encrypted = publicEncrypt(
-      { key: pub, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: nodeHash, oaepLabel: label0 },
-      seed,
-    );
-    return { seed, encrypted: new Uint8Array(encrypted) };
+    try {
+      const pub = createPublicKey({ key: { kty: 'RSA', n: b64u(key.unique), e: b64u(eb) }, format: 'jwk' });
+      const encrypted = publicEncrypt(
+        { key: pub, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: nodeHash, oaepLabel: label0 },
+        seed,
+      );
+      return { seed, encrypted: new Uint8Array(encrypted) };
+    } catch (err) {
+      seed.fill(0);
+      // The key usually comes from a file (a parent's or an EK's TPM2B_PUBLIC): a modulus of
+      // zeros, or one too short for OAEP with this hash, is bad input, not a crash.
+      throw new FormatError('TPM2_BAD_PUBLIC_KEY', `the RSA public key cannot encrypt: ${errText(err)}`, {
+        structure: 'TPM2B_PUBLIC_KEY_RSA',
+        cause: err,
+      });
+    }
   }
   if (key.type === TPM_ALG.ECC) {
     const curve = CURVES[key.parameters.curveID];
@@ -99,7 +114,16 @@ export function createEncryptedSecret(
     const qx = pad(key.unique.x);
     const qy = pad(key.unique.y);
     const peer = Buffer.concat([Buffer.from([4]), qx, qy]);
-    const z = new Uint8Array(ecdh.computeSecret(peer));
+    let z: Uint8Array;
+    try {
+      z = new Uint8Array(ecdh.computeSecret(peer));
+    } catch (err) {
+      // Part 1 Annex C.6.1: the point must be on the curve; OpenSSL checks that here.
+      throw new FormatError('TPM2_BAD_PUBLIC_KEY', `the ECC public point cannot be used: ${errText(err)}`, {
+        structure: 'TPMS_ECC_POINT',
+        cause: err,
+      });
+    }
     const ephemeral = new Uint8Array(ecdh.getPublicKey());
     const ex = ephemeral.subarray(1, 1 + curve.size);
     const ey = ephemeral.subarray(1 + curve.size);

@@ -64,6 +64,8 @@ export function createImportBlob(
   const attrs = o.objectAttributes ?? (policy.length === 0 ? TPMA_OBJECT.userWithAuth : 0);
   if (attrs & (TPMA_OBJECT.fixedTPM | TPMA_OBJECT.fixedParent))
     throw new UsageError('TPM2_BAD_ATTRIBUTES', 'an imported object cannot have fixedTPM or fixedParent');
+  // First, so that a parent key unfit for it fails before any secret exists to be zeroed.
+  const { seed, encrypted } = createEncryptedSecret(parentPublic, 'DUPLICATE');
   const seedValue = new Uint8Array(randomBytes(digestSize(nameAlg)));
   const pub = sealedDataTemplate(policy, attrs, nameAlg);
   pub.unique = hash(nameAlg, seedValue, data);
@@ -74,7 +76,6 @@ export function createImportBlob(
     seedValue,
     sensitive: data,
   });
-  const { seed, encrypted } = createEncryptedSecret(parentPublic, 'DUPLICATE');
   const pAlg = parentPublic.nameAlg;
   const symKey = kdfa(pAlg, seed, 'STORAGE', name, new Uint8Array(0), sym.keyBits);
   const encSensitive = aesCfb(symKey, new Uint8Array(16), sensitive, false);
