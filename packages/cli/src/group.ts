@@ -14,3 +14,22 @@ export interface CliGroup {
   /** Adds the group's subcommands to `group` (already created with the name and description). */
   register(group: Command, ctx: CliContext): void;
 }
+
+/**
+ * A group known by name and description only, loaded when the command line selects it. Loading
+ * every group means loading every format package and its field libraries (pkijs, argon2, the
+ * libext2fs WebAssembly…); `lsvm gpt show` needs none of that.
+ */
+export interface LazyCliGroup {
+  name: string;
+  description: string;
+  load(): Promise<CliGroup>;
+}
+
+/** What `groups/index.ts` lists: a group, or a lazily loaded one. */
+export type CliGroupEntry = CliGroup | LazyCliGroup;
+
+/** True for an entry that must be loaded before it can register its commands. */
+export function isLazyGroup(g: CliGroupEntry): g is LazyCliGroup {
+  return typeof (g as LazyCliGroup).load === 'function';
+}

@@ -11,5 +11,5 @@ export {
   type CliIo,
   type GlobalOptions,
 } from './context.js';
-export type { CliGroup } from './group.js';
+export { type CliGroup, type LazyCliGroup, type CliGroupEntry, isLazyGroup } from './group.js';
 export { VERSION } from './version.js';

@@ -1,11 +1,19 @@
 import { Command, CommanderError, Option } from 'commander';
 import { type LsvmError, UsageError, isLsvmError } from '@lsvm/core';
 import { CliContext, type CliIo, ExitCode, exitCodeFor } from './context.js';
+import { type CliGroupEntry, isLazyGroup } from './group.js';
 import { groups } from './groups/index.js';
 import { VERSION } from './version.js';
 
-/** Builds the `lsvm` program with every group registered. */
-export function buildProgram(io: CliIo): { program: Command; ctx: CliContext } {
+/**
+ * Builds the `lsvm` program. Every group appears (name and description); groups listed lazily are
+ * loaded and get their subcommands only when named in `load` — or all of them with `'all'`.
+ */
+export async function buildProgram(
+  io: CliIo,
+  load: 'all' | readonly string[] = 'all',
+  entries: readonly CliGroupEntry[] = groups,
+): Promise<{ program: Command; ctx: CliContext }> {
   const program = new Command('lsvm');
   const ctx = new CliContext(io, () => {
     const o = program.opts<{ json?: boolean; quiet?: boolean }>();
@@ -25,10 +33,12 @@ export function buildProgram(io: CliIo): { program: Command; ctx: CliContext } {
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
     });
-  for (const g of groups) {
-    const cmd = program.command(g.name).description(g.description);
+  for (const entry of entries) {
+    const cmd = program.command(entry.name).description(entry.description);
     cmd.exitOverride();
     cmd.configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+    if (isLazyGroup(entry) && load !== 'all' && !load.includes(entry.name)) continue;
+    const g = isLazyGroup(entry) ? await entry.load() : entry;
     g.register(cmd, ctx);
     // Global flags are accepted after the subcommand too (`lsvm gpt show x --json`).
     applyGlobals(cmd);
@@ -50,7 +60,14 @@ function applyGlobals(cmd: Command): void {
  * Never throws and never calls `process.exit`: the binary does that.
  */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
-  const { program, ctx } = buildProgram(io);
+  let built: { program: Command; ctx: CliContext };
+  try {
+    built = await buildProgram(io, selectedGroups(argv));
+  } catch (e) {
+    reportError(e, io);
+    return exitCodeFor(e);
+  }
+  const { program, ctx } = built;
   // Let subcommand-level --json/--quiet reach the root options.
   const lifted = liftGlobalFlags(argv);
   try {
@@ -70,6 +87,15 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     reportError(e, io);
     return exitCodeFor(e);
   }
+}
+
+/** The group(s) a command line names: the first positional word, or the word after `help`. */
+export function selectedGroups(argv: readonly string[]): string[] {
+  const words = argv.filter((a) => !a.startsWith('-'));
+  const first = words[0];
+  if (first === undefined) return [];
+  if (first === 'help') return words[1] === undefined ? [] : [words[1]];
+  return [first];
 }
 
 function liftGlobalFlags(argv: string[]): string[] {

@@ -65,7 +65,7 @@ describe('lsvm CLI skeleton', () => {
     err = '';
     reportError(new Error('x'), { ...io, env: { LSVM_DEBUG: '1' } });
     expect(err.split('\n').length).toBeGreaterThan(2);
-    expect(buildProgram(io).program).toBeInstanceOf(Command);
+    expect((await buildProgram(io)).program).toBeInstanceOf(Command);
   });
 
   test('--json puts exactly one JSON document on stdout (before or after the subcommand)', async () => {
@@ -95,5 +95,42 @@ describe('the lsvm binary', () => {
     expect(ok.stdout.trim()).toBe(VERSION);
     const bad = spawnSync(process.execPath, [bin, 'no-such-group'], { encoding: 'utf8' });
     expect(bad.status).toBe(2);
+  });
+});
+
+describe('lazy groups', () => {
+  test('only the group the command line names is loaded', async () => {
+    const { buildProgram, selectedGroups } = await import('../src/program.js');
+    const loaded: string[] = [];
+    const lazy = (name: string) => ({
+      name,
+      description: `the ${name} group`,
+      load: async () => {
+        loaded.push(name);
+        return { name, description: `the ${name} group`, register: (c: Command) => void c.command('x') };
+      },
+    });
+    const io = {
+      stdout: { write: () => true },
+      stderr: { write: () => true },
+      readStdin: async () => new Uint8Array(),
+      env: {},
+    };
+    expect(selectedGroups(['--json', 'b', 'x', '--flag'])).toEqual(['b']);
+    expect(selectedGroups(['help', 'c'])).toEqual(['c']);
+    expect(selectedGroups(['--help'])).toEqual([]);
+    const { program } = await buildProgram(io, ['b'], [lazy('a'), lazy('b'), lazy('c')]);
+    expect(loaded).toEqual(['b']);
+    expect(program.commands.map((c) => c.name())).toEqual(['a', 'b', 'c']);
+    expect(program.commands[1]!.commands.map((c) => c.name())).toEqual(['x']);
+  });
+
+  test('every listed group loads, and its own name and description match the list', async () => {
+    const { isLazyGroup } = await import('../src/group.js');
+    for (const g of groups) {
+      const loaded = isLazyGroup(g) ? await g.load() : g;
+      expect(loaded.name).toBe(g.name);
+      expect(loaded.description).toBe(g.description);
+    }
   });
 });
