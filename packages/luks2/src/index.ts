@@ -134,3 +134,27 @@ export {
 } from './tokens.js';
 export { backupHeader, restoreHeader, metadataRegionSize } from './header-backup.js';
 export { type FoundHeader, scanLuksHeaders } from './scan.js';
+export {
+  type ReencryptOptions,
+  type ReencryptResult,
+  type ReencryptJournalStatus,
+  REENCRYPT_DEFAULT_CHUNK,
+  reencryptLuks,
+  resumeReencrypt,
+  reencryptJournalStatus,
+} from './reencrypt.js';
+export {
+  type ReencryptJournalHeader,
+  type ReencryptRecord,
+  ReencryptJournal,
+  reencryptJournalSize,
+  parseJournalHeader,
+  serializeJournalHeader,
+  parseRecord,
+  serializeRecord,
+} from './reencrypt-journal.js';
+export {
+  type MarkedVolume,
+  REENCRYPT_REQUIREMENT,
+  readLuksForReencrypt,
+} from './reencrypt-mark.js';

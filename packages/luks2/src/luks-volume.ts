@@ -1,4 +1,4 @@
-import { type BlockDevice, FormatError } from '@lsvm/core';
+import { type BlockDevice, FormatError, UnsupportedError } from '@lsvm/core';
 import {
   LUKS1_HEADER_SIZE,
   type Luks1Header,
@@ -8,6 +8,9 @@ import {
 } from './luks1-header.js';
 import { type Luks2CopyStatus, type Luks2HeaderCopy, readLuks2Headers } from './luks2-header.js';
 import { KNOWN_REQUIREMENTS } from './luks2-metadata.js';
+
+/** Magic of a LUKS1 header marked by an unfinished offline re-encryption (see reencrypt-mark.ts). */
+export const LUKS1_REENCRYPT_MAGIC: readonly number[] = Object.freeze([0x53, 0x4b, 0x55, 0x4c, 0xba, 0xbe]);
 
 /** A LUKS1 volume as read from a device. */
 export interface Luks1Volume {
@@ -35,6 +38,11 @@ export async function readLuks(device: BlockDevice): Promise<LuksVolume> {
   if (device.size < LUKS1_HEADER_SIZE)
     throw new FormatError('LUKS_BAD_MAGIC', 'device too small for a LUKS header');
   const head = await device.read(0, Math.min(device.size, 4096));
+  if (LUKS1_REENCRYPT_MAGIC.every((v, i) => head[i] === v))
+    throw new UnsupportedError(
+      'LUKS_REENCRYPT_IN_PROGRESS',
+      'this LUKS1 volume is in the middle of an offline re-encryption (magic "SKUL"): resume it with its journal',
+    );
   if (looksLikeLuks1(head)) {
     const header = parseLuks1Header(head);
     checkLuks1DeviceSize(header, device.size);
