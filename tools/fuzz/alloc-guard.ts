@@ -66,7 +66,9 @@ export function installAllocGuard(limit: number): AllocGuard {
   const B = Buffer as unknown as Record<string, (...a: unknown[]) => unknown>;
   for (const name of ['alloc', 'allocUnsafe', 'allocUnsafeSlow']) {
     const orig = B[name]!.bind(Buffer);
-    B[name] = (size: unknown, ...rest: unknown[]) => {
+    // A plain function, not an arrow: some libraries (cbor-x) call `new Buffer.allocUnsafeSlow(n)`,
+    // which works because the returned Buffer replaces the constructed object.
+    B[name] = function guardedBufferFactory(size: unknown, ...rest: unknown[]) {
       if (typeof size === 'number') check(size);
       return orig(size, ...rest);
     };
