@@ -1,4 +1,5 @@
 import { createHash, verify as cryptoVerify } from 'node:crypto';
+import { constantTimeEqual } from '@lsvm/core';
 import { Tag } from './der.js';
 import type { DigestAlgorithm } from './digest.js';
 import { DIGEST_BY_OID, OID, SIGNATURE_HASH_BY_OID } from './oids.js';
@@ -76,7 +77,7 @@ export function checkSigner(
         code: 'MISSING_MESSAGE_DIGEST',
         message: 'the signed attributes carry no messageDigest',
       });
-    } else if (!Buffer.from(md.value).equals(hashBytes(hashAlg, content))) {
+    } else if (!constantTimeEqual(md.value, hashBytes(hashAlg, content))) {
       failures.push({
         code: 'MESSAGE_DIGEST_MISMATCH',
         message: 'the messageDigest attribute does not match the signed content',

@@ -1,4 +1,4 @@
-import { FormatError } from '@lsvm/core';
+import { FormatError, constantTimeEqual } from '@lsvm/core';
 import { Tag, decodeOid, decodeTime, expectTag, parseDer, sequence } from './der.js';
 import { DIGEST_BY_OID, OID } from './oids.js';
 import {
@@ -57,7 +57,7 @@ function rfc3161(token: Uint8Array, outer: SignerInfo): TimestampInfo {
     const alg = DIGEST_BY_OID[decodeOid(sequence(mi[0], 'TSTInfo')[0], 'TSTInfo')];
     const imprint = expectTag(mi[1], Tag.octetString, 'TSTInfo').value;
     t.time = decodeTime(f[4], 'TSTInfo');
-    if (!alg || !Buffer.from(imprint).equals(hashBytes(alg, outer.signature))) {
+    if (!alg || !constantTimeEqual(imprint, hashBytes(alg, outer.signature))) {
       t.failures.push({
         code: 'TIMESTAMP_IMPRINT_MISMATCH',
         message: 'the timestamp imprint does not match the signature',

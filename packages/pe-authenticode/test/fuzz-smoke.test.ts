@@ -4,6 +4,7 @@ import { isLsvmError } from '@lsvm/core';
 import { fuzz as authenticodePkcs7 } from '../fuzz/authenticode-pkcs7.fuzz.js';
 import { fuzz as peCertTable } from '../fuzz/pe-certtable.fuzz.js';
 import { fuzz as pe } from '../fuzz/pe.fuzz.js';
+import { fuzz as trustInput } from '../fuzz/trust-input.fuzz.js';
 import { fuzz as uefiEsl } from '../fuzz/uefi-esl.fuzz.js';
 
 /**
@@ -16,6 +17,7 @@ const targets: [string, (d: Buffer) => void][] = [
   ['pe-certtable', peCertTable],
   ['authenticode-pkcs7', authenticodePkcs7],
   ['uefi-esl', uefiEsl],
+  ['trust-input', trustInput],
 ];
 
 function rng(seed: number): () => number {
