@@ -95,8 +95,10 @@ export {
   type RekeyMode,
   type RekeyResult,
   REKEY_KDF,
+  type ReencryptVolumeOptions,
   newVolumePassphrase,
   rekeyVolume,
+  reencryptVolume,
 } from './rekey.js';
 export { type ProvisionOptions, type ProvisionReport, provision } from './provision.js';
 // The boot path (issue 12): lsvmload's side, from sealedkeys to an unlocked root.

@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import {
   type LongOperationOptions,
-  UnsupportedError,
+  FileDevice,
   UsageError,
   VerificationError,
   isLsvmError,
@@ -9,6 +9,7 @@ import {
   zeroize,
 } from '@lsvm/core';
 import { FatFileSystem } from '@lsvm/fat';
+import { REENCRYPT_DEFAULT_CHUNK, reencryptJournalSize } from '@lsvm/luks2';
 import {
   type GuardianKeys,
   type PdkSecrets,
@@ -39,7 +40,14 @@ import {
 } from './layout.js';
 import { type LsvmConf, serializeLsvmConf } from './lsvmconf.js';
 import { describeMismatch, locateWithConf, readTemplateCatalog, verifyCatalogAndVolumes } from './protect.js';
-import { REKEY_KDF, type RekeyMode, type RekeyResult, newVolumePassphrase, rekeyVolume } from './rekey.js';
+import {
+  REKEY_KDF,
+  type RekeyMode,
+  type RekeyResult,
+  newVolumePassphrase,
+  reencryptVolume,
+  rekeyVolume,
+} from './rekey.js';
 import { type SecureBootVars, defaultSecureBootVars, predictPcr11, predictPcr7 } from './secure-boot.js';
 import { type StepReport, StepRecorder } from './steps.js';
 
@@ -53,7 +61,8 @@ import { type StepReport, StepRecorder } from './steps.js';
  *    (signature pinned to the qualifier's signer, name pattern, version rule) and every block of
  *    boot and root must match it; any difference refuses, naming the byte range.
  * 3. `clone` — the VM disk: a full copy or a VHDX differencing child.
- * 4. `rekey` — fresh random passphrases on boot and root (mode `keyslot`).
+ * 4. `rekey` — fresh random passphrases on boot and root: mode `keyslot` (keys stay) or
+ *    `reencrypt` (new volume keys, data re-encrypted through a journal beside the VM disk).
  * 5. `seal` — both passphrases sealed to the VM's TPM under PolicyPassword + PolicyPCR(sha256:
  *    7, 11) with PCR values predicted offline, written to `\EFI\boot\sealedkeys`.
  * 6. `specialization` — the answer file (FSK values applied) and files, as
@@ -83,6 +92,8 @@ export interface ProvisionOptions extends LongOperationOptions {
   rekey?: RekeyMode;
   /** Extra trust anchors (DER) the catalog signer must also chain to. */
   trustAnchors?: Uint8Array[];
+  /** Re-encryption journal record size (default 1 MiB). */
+  reencryptChunkSize?: number;
   /** specialization.aes mode: 1 (lsvmload's, default) or 2 (adds lsvm's HMAC). */
   specializationMode?: 1 | 2;
   /** Called as each step ends. */
@@ -116,12 +127,7 @@ export async function provision(
       'PROVISION_BAD_CLONE',
       `clone must be copy or differencing, not ${String(cloneMode)}`,
     );
-  if (rekeyMode === 'reencrypt')
-    throw new UnsupportedError(
-      'PROVISION_REENCRYPT_UNSUPPORTED',
-      'rekey mode reencrypt is not implemented yet; use keyslot',
-    );
-  if (rekeyMode !== 'keyslot')
+  if (rekeyMode !== 'keyslot' && rekeyMode !== 'reencrypt')
     throw new UsageError(
       'PROVISION_BAD_REKEY',
       `rekey must be keyslot or reencrypt, not ${String(rekeyMode)}`,
@@ -131,6 +137,7 @@ export async function provision(
   let created = false;
   const passphrases: Uint8Array[] = [];
   let bootVolumeKey: Uint8Array | undefined;
+  let journalPath: string | undefined;
   try {
     // 1. Shielding data.
     const opened = await rec.run('shielding-data', async (d) => {
@@ -245,13 +252,43 @@ export async function provision(
         const rekeyed = await rec.run('rekey', async (d) => {
           d.mode = rekeyMode;
           d.kdf = REKEY_KDF;
-          const b = await rekeyVolume(boot.device, wellKnown, bootPass);
-          bootVolumeKey = b.volumeKey;
-          const r = await rekeyVolume(root.device, wellKnown, rootPass);
+          let b: Awaited<ReturnType<typeof rekeyVolume>>;
+          let r: Awaited<ReturnType<typeof rekeyVolume>>;
+          if (rekeyMode === 'keyslot') {
+            b = await rekeyVolume(boot.device, wellKnown, bootPass);
+            bootVolumeKey = b.volumeKey;
+            r = await rekeyVolume(root.device, wellKnown, rootPass);
+          } else {
+            // One journal file beside the VM disk, reused volume after volume (zeroed after each).
+            journalPath = `${vmPath}.reencrypt-journal`;
+            const chunkSize = options.reencryptChunkSize ?? REENCRYPT_DEFAULT_CHUNK;
+            const journal = await FileDevice.open(journalPath, {
+              create: true,
+              size: reencryptJournalSize(chunkSize),
+            });
+            try {
+              const total = boot.device.size + root.device.size;
+              const o = (base: number) => ({
+                journal,
+                chunkSize,
+                ...(options.signal ? { signal: options.signal } : {}),
+                ...(options.onProgress
+                  ? { onProgress: (done: number) => options.onProgress?.(base + done, total) }
+                  : {}),
+              });
+              b = await reencryptVolume(boot.device, wellKnown, bootPass, o(0));
+              bootVolumeKey = b.volumeKey;
+              r = await reencryptVolume(root.device, wellKnown, rootPass, o(boot.device.size));
+            } finally {
+              await journal.close();
+            }
+            rmSync(journalPath, { force: true });
+            journalPath = undefined;
+          }
           zeroize(r.volumeKey);
           d.boot = b.result;
           d.root = r.result;
-          d.volumeKeysChanged = false;
+          d.volumeKeysChanged = rekeyMode === 'reencrypt';
           return { boot: b.result, root: r.result } as { boot: RekeyResult; root: RekeyResult };
         });
 
@@ -323,6 +360,7 @@ export async function provision(
     return { ok: true, vmDisk: vmPath, steps: rec.steps, lsvmconf: conf, pcrs };
   } catch (e) {
     if (created) rmSync(vmPath, { force: true });
+    if (journalPath) rmSync(journalPath, { force: true });
     if (e && typeof e === 'object')
       Object.defineProperty(e, 'steps', { value: rec.steps, enumerable: false });
     throw e;

@@ -1,14 +1,27 @@
 import { randomBytes } from 'node:crypto';
-import { AuthError, type BlockDevice, VerificationError, isLsvmError, zeroize } from '@lsvm/core';
-import { type KdfOptions, addKeyslot, readLuks, removeKeyslot, unlockLuks } from '@lsvm/luks2';
+import {
+  AuthError,
+  type BlockDevice,
+  type LongOperationOptions,
+  VerificationError,
+  isLsvmError,
+  zeroize,
+} from '@lsvm/core';
+import { type KdfOptions, addKeyslot, readLuks, reencryptLuks, removeKeyslot, unlockLuks } from '@lsvm/luks2';
 import { luksUuid } from './check.js';
 
 /**
- * Step 4 of provisioning, mode `keyslot`: the well-known passphrase is replaced by a fresh random
- * one — a keyslot is added under the new passphrase, then the keyslot the well-known one opened is
- * removed (LUKS header writes keep one valid copy at every instant, @lsvm/luks2). The volume keys
- * stay those of the template: anyone who kept the template's volume keys can still decrypt the
- * VM's data. Mode `reencrypt` (new volume keys) is the answer to that, and is not implemented yet.
+ * Step 4 of provisioning: the well-known passphrase is replaced by a fresh random one.
+ *
+ * - Mode `keyslot`: a keyslot is added under the new passphrase, then the keyslot the well-known
+ *   one opened is removed (LUKS header writes keep one valid copy at every instant, @lsvm/luks2).
+ *   The volume keys stay those of the template: anyone who kept the template's volume keys (or a
+ *   copy of its headers and the well-known passphrase) can still decrypt the VM's data.
+ * - Mode `reencrypt`: new random volume keys, every data sector re-encrypted in place by
+ *   @lsvm/luks2's offline re-encryption — crash-safe through a write-ahead journal (the original
+ *   ciphertext of the chunk in flight is saved before it is overwritten), resumable from any crash
+ *   point by running it again with the same journal, each chunk read back and compared. The cipher
+ *   and key size stay (the boot volume stays LUKS1 aes-xts-plain64 with a 256-bit key).
  */
 
 /** How volumes are re-keyed. */
@@ -33,8 +46,18 @@ export function newVolumePassphrase(): Uint8Array {
 export interface RekeyResult {
   luksVersion: 1 | 2;
   luksUuid: string;
+  /** Keyslot the well-known passphrase opened (keyslot mode); -1 after re-encryption, which drops every old keyslot. */
   removedKeyslot: number;
   addedKeyslot: number;
+  /** Re-encryption only. */
+  reencrypted?: {
+    bytes: number;
+    chunks: number;
+    chunksWritten: number;
+    resumed: boolean;
+    cipher: string;
+    keySizeBits: number;
+  };
 }
 
 /**
@@ -54,11 +77,28 @@ export async function rekeyVolume(
     kdf,
   });
   await removeKeyslot(dev, opened.keyslot);
-  // Read back: the new passphrase opens, the old one must not.
-  const after = await readLuks(dev);
-  const check = await unlockLuks(dev, after, newPassphrase, { boundOnly: true });
+  const { volume, volumeKey } = await checkRekeyed(dev, oldPassphrase, newPassphrase);
+  return {
+    result: {
+      luksVersion: volume.version,
+      luksUuid: luksUuid(volume),
+      removedKeyslot: opened.keyslot,
+      addedKeyslot: added,
+    },
+    volumeKey,
+  };
+}
+
+/** Reads the header back: the new passphrase must open it, the old one must not. */
+async function checkRekeyed(
+  dev: BlockDevice,
+  oldPassphrase: Uint8Array,
+  newPassphrase: Uint8Array,
+): Promise<{ volume: Awaited<ReturnType<typeof readLuks>>; volumeKey: Uint8Array }> {
+  const volume = await readLuks(dev);
+  const check = await unlockLuks(dev, volume, newPassphrase, { boundOnly: true });
   try {
-    await unlockLuks(dev, after, oldPassphrase);
+    await unlockLuks(dev, volume, oldPassphrase);
     zeroize(check.volumeKey);
     throw new VerificationError(
       'PROVISION_OLD_PASSPHRASE_OPENS',
@@ -70,13 +110,55 @@ export async function rekeyVolume(
       throw e;
     }
   }
+  return { volume, volumeKey: check.volumeKey };
+}
+
+/** Options of {@link reencryptVolume}. */
+export interface ReencryptVolumeOptions extends LongOperationOptions {
+  /** The journal device (see @lsvm/luks2 `reencryptJournalSize`); the same one resumes a run. */
+  journal: BlockDevice;
+  /** Bytes per journal record (default 1 MiB). */
+  chunkSize?: number;
+}
+
+/**
+ * Re-keys one volume in `reencrypt` mode: new random volume key, all data re-encrypted, only the
+ * new passphrase's keyslot left. Running it again with the same journal after a crash (or an
+ * abort) resumes the interrupted run — pass the same passphrases. Returns the new volume key
+ * (the caller zeroes it).
+ */
+export async function reencryptVolume(
+  dev: BlockDevice,
+  oldPassphrase: Uint8Array,
+  newPassphrase: Uint8Array,
+  options: ReencryptVolumeOptions,
+): Promise<{ result: RekeyResult; volumeKey: Uint8Array }> {
+  const r = await reencryptLuks(dev, {
+    key: oldPassphrase,
+    newPassphrase,
+    kdf: REKEY_KDF,
+    digestIterations: 1000,
+    journal: options.journal,
+    ...(options.chunkSize !== undefined ? { chunkSize: options.chunkSize } : {}),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  const { volume, volumeKey } = await checkRekeyed(dev, oldPassphrase, newPassphrase);
   return {
     result: {
-      luksVersion: after.version,
-      luksUuid: luksUuid(after),
-      removedKeyslot: opened.keyslot,
-      addedKeyslot: added,
+      luksVersion: volume.version,
+      luksUuid: luksUuid(volume),
+      removedKeyslot: -1,
+      addedKeyslot: r.keyslot,
+      reencrypted: {
+        bytes: r.dataSize,
+        chunks: r.chunks,
+        chunksWritten: r.chunksWritten,
+        resumed: r.resumed,
+        cipher: r.cipher,
+        keySizeBits: r.keySizeBits,
+      },
     },
-    volumeKey: check.volumeKey,
+    volumeKey,
   };
 }

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FileDevice, forEachChunk, toHex } from '@lsvm/core';
 import { openGpt } from '@lsvm/gpt';
-import { readLuks, unlockLuks } from '@lsvm/luks2';
+import { openLuks, readLuks, unlockLuks } from '@lsvm/luks2';
 import {
   type GuardianKeys,
   createFsk,
@@ -111,6 +111,7 @@ describeWithPeers(
       thumb = p.signerThumbprint;
       expect(thumb).toBe(certificateThumbprint(signer.certificate.der));
       templateHash = sha256File(template);
+      expect(run('qemu-img', ['check', template]).status).toBe(0);
       owner = generateGuardian('Owner', { algorithm: 'p256' });
       fabric = generateGuardian('Fabric', { algorithm: 'p256' });
       pdk = makePdk([viq({ name: 'Other*' }), viq()]);
@@ -184,9 +185,7 @@ describeWithPeers(
       await expect(unsealLsvmload(tpm, sk)).rejects.toThrow(/POLICY_FAIL|0x99d/);
       await tpm.close();
       // Replay firmware's PCR 7 events and lsvmload's PCR 11 events with tpm2-tools.
-      for (const e of p7.events) toolsOk(sw, 'tpm2_pcrextend', [`7:sha256=${e.digest}`]);
-      for (const e of LSVMLOAD_SCENARIO_EVENTS)
-        toolsOk(sw, 'tpm2_pcrextend', [`11:sha256=${createHash('sha256').update(e).digest('hex')}`]);
+      setPredictedPcrs(sw, p7.events);
       const pcrs = toolsOk(sw, 'tpm2_pcrread', ['sha256:7,11']);
       expect(pcrs.toLowerCase()).toContain(r.pcrs![7]);
       expect(pcrs.toLowerCase()).toContain(r.pcrs![11]);
@@ -303,6 +302,53 @@ describeWithPeers(
       expect(lib.stdout.trim()).toBe(h.digest('hex'));
     });
 
+    test('reencrypt: new volume keys (cryptsetup dumps them), same plaintext, boot stays LUKS1 256-bit', async () => {
+      const vm = join(dir.path, 'vm-re.vhdx');
+      const r = await provision(template, vm, {
+        pdk,
+        guardian: fabric,
+        tcti: sw.tcti,
+        clone: 'differencing',
+        rekey: 'reencrypt',
+        reencryptChunkSize: 4 * MiB,
+      });
+      const rk = r.steps.find((s) => s.step === 'rekey')!.details;
+      expect(rk).toMatchObject({ mode: 'reencrypt', volumeKeysChanged: true });
+      expect((rk.boot as { reencrypted: unknown }).reencrypted).toMatchObject({
+        cipher: 'aes-xts-plain64',
+        keySizeBits: 256,
+      });
+      expect(existsSync(`${vm}.reencrypt-journal`)).toBe(false);
+      expect(sha256File(template)).toBe(templateHash);
+      // Keys: reseal is not needed here; read them back through the PCR-free path (our unlock).
+      const wk = join(dir.path, 'wk');
+      writeFileSync(wk, WELL_KNOWN_PASSPHRASE);
+      for (const [idx, name] of [
+        [2, 'boot'],
+        [3, 'root'],
+      ] as const) {
+        const vmPart = join(dir.path, `re-${name}`);
+        const tplPart = join(dir.path, `tpl-${name}`);
+        await extractPartition(vm, idx, vmPart);
+        await extractPartition(template, idx, tplPart);
+        expect(run('cryptsetup', ['open', '--test-passphrase', '--key-file', wk, vmPart]).status).not.toBe(0);
+        const tplKey = dumpKey(tplPart, wk);
+        expect(tplKey).toMatch(/^[0-9a-f ]+$/);
+        // The VM volume opens only with the sealed passphrase; recover it from the keys payload.
+        const pass = await passphraseFromVm(vm, name, dir.path, sw);
+        const keyFile = join(dir.path, `re-${name}.key`);
+        writeFileSync(keyFile, pass);
+        const vmKey = dumpKey(vmPart, keyFile);
+        expect(vmKey).not.toBe(tplKey);
+        if (name === 'boot') {
+          expect(runOk('cryptsetup', ['luksDump', vmPart])).toMatch(/Version:\s+1[\s\S]*MK bits:\s+256/);
+          expect(vmKey.replace(/ /g, '')).toHaveLength(64);
+        }
+        // Same plaintext under the new key.
+        expect(await plainHash(vmPart, pass)).toBe(await plainHash(tplPart, enc(WELL_KNOWN_PASSPHRASE)));
+      }
+    });
+
     test('refusals name the qualifier field or the changed range, and leave no VM disk', async () => {
       const vm = join(dir.path, 'refused.vhdx');
       const cases: [ReturnType<typeof viq>, RegExp][] = [
@@ -349,11 +395,6 @@ describeWithPeers(
           kind: 'auth',
         },
       );
-      await expect(
-        provision(template, vm, { pdk, guardian: fabric, tcti: sw.tcti, rekey: 'reencrypt' }),
-      ).rejects.toMatchObject({
-        code: 'PROVISION_REENCRYPT_UNSUPPORTED',
-      });
       expect(existsSync(vm)).toBe(false);
       expect(sha256File(template)).toBe(templateHash);
     });
@@ -382,4 +423,68 @@ async function readLoader(esp: string, tmp: string): Promise<Uint8Array> {
   const p = join(tmp, 'loader.efi');
   runOk('mcopy', ['-o', '-i', esp, '::/EFI/boot/bootx64.efi', p]);
   return new Uint8Array(readFileSync(p));
+}
+
+/** `cryptsetup luksDump --dump-volume-key`'s key, as printed (hex pairs). */
+function dumpKey(image: string, keyFile: string): string {
+  const out = runOk('cryptsetup', [
+    'luksDump',
+    '--dump-volume-key',
+    '--batch-mode',
+    '--key-file',
+    keyFile,
+    image,
+  ]);
+  const m = /(?:MK dump|Volume key):\s*([0-9a-f ]+(?:\n\s+[0-9a-f ]+)*)/i.exec(out);
+  if (!m) throw new Error(`no key in cryptsetup output: ${out}`);
+  return m[1]!.replace(/\s+/g, ' ').trim();
+}
+
+let pcrsSet = false;
+
+/**
+ * Brings the suite's swtpm PCRs 7 and 11 (at reset) to what firmware and lsvmload would leave:
+ * replays the predicted PCR 7 events and lsvmload's three PCR 11 events with tpm2_pcrextend. Once.
+ */
+function setPredictedPcrs(sw: SwtpmInstance, events: { digest: string }[]): void {
+  if (pcrsSet) return;
+  for (const e of events) toolsOk(sw, 'tpm2_pcrextend', [`7:sha256=${e.digest}`]);
+  for (const e of LSVMLOAD_SCENARIO_EVENTS)
+    toolsOk(sw, 'tpm2_pcrextend', [`11:sha256=${createHash('sha256').update(e).digest('hex')}`]);
+  pcrsSet = true;
+}
+
+/** The passphrase of a provisioned VM's volume: its sealed keys unsealed on the suite's swtpm. */
+async function passphraseFromVm(
+  vm: string,
+  which: 'boot' | 'root',
+  tmp: string,
+  sw: SwtpmInstance,
+): Promise<Uint8Array> {
+  const esp = join(tmp, 'pp-esp');
+  await extractPartition(vm, 1, esp);
+  const skPath = join(tmp, 'pp-sealedkeys');
+  runOk('mcopy', ['-o', '-i', esp, `::${SEALEDKEYS_PATH}`, skPath]);
+  const sk = parseSealedKeys(new Uint8Array(readFileSync(skPath)));
+  setPredictedPcrs(sw, predictPcr7(defaultSecureBootVars(), await readLoader(esp, tmp)).events);
+  const tpm = await sw.connect();
+  try {
+    const keys = decodeKeysPayload(await unsealLsvmload(tpm, sk));
+    return keys[which];
+  } finally {
+    await tpm.close();
+  }
+}
+
+/** SHA-256 of a LUKS image's decrypted data segment (through lsvm's LuksDevice). */
+async function plainHash(image: string, passphrase: Uint8Array): Promise<string> {
+  const dev = await FileDevice.open(image);
+  const plain = await openLuks(dev, passphrase);
+  const h = createHash('sha256');
+  await forEachChunk(plain, (c) => {
+    h.update(c);
+  });
+  await plain.close();
+  await dev.close();
+  return h.digest('hex');
 }
