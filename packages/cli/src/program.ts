@@ -39,6 +39,7 @@ export async function buildProgram(
     cmd.configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
     if (isLazyGroup(entry) && load !== 'all' && !load.includes(entry.name)) continue;
     const g = isLazyGroup(entry) ? await entry.load() : entry;
+    cmd.description(g.description);
     g.register(cmd, ctx);
     // Global flags are accepted after the subcommand too (`lsvm gpt show x --json`).
     applyGlobals(cmd);

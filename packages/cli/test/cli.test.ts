@@ -125,12 +125,11 @@ describe('lazy groups', () => {
     expect(program.commands[1]!.commands.map((c) => c.name())).toEqual(['x']);
   });
 
-  test('every listed group loads, and its own name and description match the list', async () => {
+  test('every listed group loads under the name it is listed with', async () => {
     const { isLazyGroup } = await import('../src/group.js');
     for (const g of groups) {
       const loaded = isLazyGroup(g) ? await g.load() : g;
       expect(loaded.name).toBe(g.name);
-      expect(loaded.description).toBe(g.description);
     }
   });
 });
