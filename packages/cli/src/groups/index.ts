@@ -88,10 +88,6 @@ export const groups: CliGroupEntry[] = [
   ),
   templateGroup,
   provisionGroup,
-  lazy(
-    'boot',
-    'boot a provisioned VM disk as lsvmload does: unlock, validate, apply a dbx update',
-  ),
   // group entries: one line per group
   demoGroup,
 ];
