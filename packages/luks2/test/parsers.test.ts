@@ -399,6 +399,7 @@ describe('limits and hostile headers', () => {
       'luks1-header.fuzz.ts',
       'luks2-header.fuzz.ts',
       'luks2-json.fuzz.ts',
+      'reencrypt-journal.fuzz.ts',
     ]);
     let seed = 12345;
     const rnd = () => {
