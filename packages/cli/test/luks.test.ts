@@ -1,6 +1,8 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeWithPeers, readXz, run, runOk, sharedVectors, tempDir } from '@lsvm/testkit';
+import { FileDevice } from '@lsvm/core';
+import { reencryptJournalSize, reencryptLuks } from '@lsvm/luks2';
 import { runCli } from '../src/index.js';
 
 jest.setTimeout(120_000);
@@ -84,6 +86,81 @@ describe('lsvm luks', () => {
     const back = new Uint8Array(readFileSync(out));
     expect(Buffer.from(back.subarray(0, data.length)).equals(Buffer.from(data))).toBe(true);
     expect(back.subarray(data.length).every((b) => b === 0)).toBe(true);
+  });
+
+  test('reencrypt: new key and passphrase, journal removed, data intact; an interrupted run resumes', async () => {
+    const plain = join(dir.path, 'reenc-plain.bin');
+    const data = new Uint8Array(200_000).map((_, i) => (i * 13 + 5) & 0xff);
+    writeFileSync(plain, data);
+    const image = join(dir.path, 'reenc.img');
+    const fast = ['--pbkdf', 'pbkdf2', '--pbkdf-force-iterations', '1000'];
+    expect(await runCli(['luks', 'encrypt', plain, image, '--key-file', kf, ...fast], io().io)).toBe(0);
+    const vk = async (key: string): Promise<string> => {
+      const t = io();
+      await runCli(['luks', 'dump-volume-key', image, '--key-file', key], t.io);
+      return t.out.join('');
+    };
+    const before = await vk(kf);
+    const kf3 = join(dir.path, 'kf3');
+    writeFileSync(kf3, 'after re-encryption');
+    const t = io();
+    const args = [
+      'luks',
+      'reencrypt',
+      image,
+      '--key-file',
+      kf,
+      '--new-key-file',
+      kf3,
+      '--chunk-size',
+      '64K',
+      ...fast,
+    ];
+    expect(await runCli([...args, '--json'], t.io)).toBe(0);
+    expect(JSON.parse(t.out.join(''))).toMatchObject({
+      version: 2,
+      resumed: false,
+      keySizeBits: 512,
+      chunksWritten: 4,
+    });
+    expect(existsSync(`${image}.reencrypt-journal`)).toBe(false);
+    expect(await runCli(['luks', 'open-test', image, '--key-file', kf], io().io)).toBe(5);
+    expect(await vk(kf3)).not.toBe(before);
+    const out = join(dir.path, 'reenc-out.bin');
+    expect(await runCli(['luks', 'decrypt', image, out, '--key-file', kf3], io().io)).toBe(0);
+    expect(Buffer.from(readFileSync(out).subarray(0, data.length)).equals(Buffer.from(data))).toBe(true);
+
+    // Interrupt a second run through the library (after 2 of 4 chunks), then let the CLI resume it.
+    const dev = await FileDevice.open(image, { readOnly: false });
+    const jpath = join(dir.path, 'custom.journal');
+    const journal = await FileDevice.open(jpath, { create: true, size: reencryptJournalSize(65536) });
+    const ac = new AbortController();
+    let n = 0;
+    await expect(
+      reencryptLuks(dev, {
+        key: new TextEncoder().encode('after re-encryption'),
+        kdf: { type: 'pbkdf2', iterations: 1000 },
+        digestIterations: 1000,
+        chunkSize: 65536,
+        journal,
+        signal: ac.signal,
+        onProgress: () => ++n === 2 && ac.abort(),
+      }),
+    ).rejects.toMatchObject({ code: 'ABORTED' });
+    await journal.close();
+    await dev.close();
+    expect(await runCli(['luks', 'open-test', image, '--key-file', kf3], io().io)).not.toBe(0);
+    const r = io();
+    expect(
+      await runCli(
+        ['luks', 'reencrypt', image, '--key-file', kf3, '--journal', jpath, '--json', ...fast],
+        r.io,
+      ),
+    ).toBe(0);
+    expect(JSON.parse(r.out.join(''))).toMatchObject({ resumed: true, chunksWritten: 3 });
+    expect(existsSync(jpath)).toBe(false);
+    expect(await runCli(['luks', 'decrypt', image, out, '--key-file', kf3], io().io)).toBe(0);
+    expect(Buffer.from(readFileSync(out).subarray(0, data.length)).equals(Buffer.from(data))).toBe(true);
   });
 
   test('scan finds both header copies', async () => {

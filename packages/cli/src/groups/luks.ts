@@ -4,6 +4,7 @@ import {
   UsageError,
   forEachChunk,
   formatSize,
+  parseSize,
   toHex,
   zeroize,
 } from '@lsvm/core';
@@ -16,11 +17,16 @@ import {
   formatLuks,
   fromJsonValue,
   openLuks,
+  REENCRYPT_DEFAULT_CHUNK,
   readLuks,
+  reencryptJournalSize,
+  reencryptJournalStatus,
+  reencryptLuks,
   removeKeyslot,
   scanLuksHeaders,
   unlockLuks,
 } from '@lsvm/luks2';
+import { rm } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import type { CliGroup } from '../group.js';
@@ -28,7 +34,7 @@ import type { CliGroup } from '../group.js';
 /**
  * `lsvm luks …` — LUKS1/LUKS2 containers on image files (or a partition of a raw GPT disk with
  * `--partition N`): dump, format, open-test, dump-volume-key, add-key, remove-key, decrypt,
- * encrypt. All format logic lives in @lsvm/luks2.
+ * encrypt, reencrypt. All format logic lives in @lsvm/luks2.
  */
 
 interface ImageOpts {
@@ -586,5 +592,94 @@ export const luksGroup: CliGroup = {
         await plain.close();
       }
     });
+
+    addKdfOptions(
+      partOpt(
+        cmd
+          .command('reencrypt <image>')
+          .description(
+            'offline re-encryption with a new random volume key, crash-safe: run the same command again to resume',
+          )
+          .requiredOption('--key-file <file>', 'a passphrase file that opens the volume now (- for stdin)')
+          .option('--new-key-file <file>', 'passphrase file of the re-encrypted volume (default: --key-file)')
+          .option('--journal <path>', 'journal file (default IMAGE.reencrypt-journal; keep it until done)')
+          .option('--cipher <spec>', 'new data cipher (default: keep)')
+          .option('--key-size <bits>', 'new volume key bits (default: keep)')
+          .option('--chunk-size <size>', 'bytes per journaled chunk (default 1M)'),
+      ),
+    ).action(
+      async (
+        image: string,
+        o: KdfCli &
+          ImageOpts & {
+            keyFile: string;
+            newKeyFile?: string;
+            journal?: string;
+            cipher?: string;
+            keySize?: string;
+            chunkSize?: string;
+          },
+      ) => {
+        if (o.keyFile === '-' && o.newKeyFile === '-')
+          throw new UsageError('BAD_KEY_FILE', 'only one key file can be stdin');
+        const chunkSize = o.chunkSize !== undefined ? parseSize(o.chunkSize) : REENCRYPT_DEFAULT_CHUNK;
+        const keySize = int(o.keySize, '--key-size');
+        const journalPath =
+          o.journal ?? `${image}${o.partition !== undefined ? `.p${o.partition}` : ''}.reencrypt-journal`;
+        const pass = await ctx.readKeyFile(o.keyFile);
+        const next = o.newKeyFile !== undefined ? await ctx.readKeyFile(o.newKeyFile) : undefined;
+        const img = await openImage(image, o, true);
+        let journal = await FileDevice.open(journalPath, { create: true });
+        const ac = new AbortController();
+        const onSigint = (): void => ac.abort(new Error('interrupted'));
+        process.once('SIGINT', onSigint);
+        const bar = ctx.progress('reencrypt');
+        try {
+          const status = await reencryptJournalStatus(journal);
+          if (!status && journal.size < reencryptJournalSize(chunkSize)) {
+            await journal.close();
+            journal = await FileDevice.open(journalPath, {
+              create: true,
+              size: reencryptJournalSize(chunkSize),
+            });
+          }
+          if (status && !ctx.quiet && !ctx.json)
+            ctx.io.stderr.write(
+              `resuming the re-encryption of ${status.uuid} (${status.chunksDone}/${status.chunks} chunks done)\n`,
+            );
+          const r = await reencryptLuks(img.dev, {
+            key: pass,
+            ...(next ? { newPassphrase: next } : {}),
+            ...(o.cipher !== undefined ? { cipher: o.cipher } : {}),
+            ...(keySize !== undefined ? { keySizeBits: keySize } : {}),
+            kdf: kdfOptions(o),
+            chunkSize,
+            journal,
+            onProgress: bar,
+            signal: ac.signal,
+          });
+          bar.done();
+          await journal.close();
+          // The journal is all zeros now; it has served its purpose.
+          await rm(journalPath, { force: true });
+          ctx.result(
+            { ...r, journal: journalPath },
+            `re-encrypted ${formatSize(r.dataSize)} of LUKS${r.version} with a new ${r.keySizeBits}-bit ${r.cipher} key (key slot ${r.keyslot})${r.resumed ? ', resumed' : ''}.`,
+          );
+        } catch (e) {
+          bar.done();
+          if (!ctx.quiet && (await reencryptJournalStatus(journal).catch(() => undefined)))
+            ctx.io.stderr.write(
+              `lsvm: the re-encryption stopped; keep ${journalPath} and run the same command again to resume\n`,
+            );
+          throw e;
+        } finally {
+          process.removeListener('SIGINT', onSigint);
+          zeroize(pass, next);
+          await journal.close().catch(() => undefined);
+          await img.close();
+        }
+      },
+    );
   },
 };
