@@ -54,7 +54,26 @@ export const TPMS_PCR_SELECT: Codec<number[]> = {
     w.u8(b.length).bytes(b);
   },
   read(r) {
-    return within(r, 'TPMS_PCR_SELECT', () => pcrsFromBitmap(readSelect(r)));
+    return within(r, 'TPMS_PCR_SELECT', () => {
+      const at = r.pos;
+      const sel = readSelect(r);
+      // The value is the PCR list alone, so only the shortest bitmap round-trips; a longer one
+      // also changes a PolicyPCR digest computed from the list (sizeofSelect is hashed with it).
+      let need = PCR_SELECT_MIN;
+      for (let i = sel.length - 1; i >= PCR_SELECT_MIN; i--)
+        if (sel[i] !== 0) {
+          need = i + 1;
+          break;
+        }
+      if (sel.length !== need)
+        bad(
+          'TPM2_PCR_SELECT_SIZE',
+          `sizeofSelect ${sel.length} carries trailing zero bytes; ${need} is the canonical size`,
+          r,
+          at,
+        );
+      return pcrsFromBitmap(sel);
+    });
   },
 };
 

@@ -31,6 +31,18 @@ describe('sealedkeys file', () => {
     checkLsvmloadSealedKeys(back, values);
     expect(() => checkLsvmloadSealedKeys(back, [values[1]!, values[0]!])).toThrow(LsvmError);
   });
+  // Regression (fuzzing): `04 80 08 00 00` parsed as PCRs 7, 11 and re-serialised as
+  // `03 80 08 00`, so parse∘serialize was not the identity and the fuzz target threw.
+  test('a PCR bitmap with trailing zero bytes is refused; one that needs the bytes round-trips', () => {
+    const b = serializeSealedKeys(sample);
+    const long = new Uint8Array([...b.subarray(0, b.length - 4), 0x04, 0x80, 0x08, 0x00, 0x00]);
+    expect(() => parseSealedKeys(long)).toThrow(expect.objectContaining({ code: 'TPM2_PCR_SELECT_SIZE' }));
+    const wide = { ...sample, pcrs: [7, 11, 24] };
+    const w = serializeSealedKeys(wide);
+    expect(toHex(w.subarray(w.length - 5))).toBe('0480080001');
+    expect(parseSealedKeys(w).pcrs).toEqual([7, 11, 24]);
+    expect(toHex(serializeSealedKeys(parseSealedKeys(w)))).toBe(toHex(w));
+  });
   test('hostile: truncations, trailing bytes and random mutations only raise LsvmError', () => {
     const b = serializeSealedKeys(sample);
     for (let i = 0; i < b.length; i++) expect(() => parseSealedKeys(b.subarray(0, i))).toThrow(LsvmError);

@@ -159,6 +159,35 @@ describe('structure-aware fuzzing of TPM 2.0 structures', () => {
     );
   });
 
+  it('sealedkeys: a valid file with a random PCR select bitmap round-trips or is refused', () => {
+    const pub = marshal(TPM2B_PUBLIC, {
+      type: TPM_ALG.KEYEDHASH,
+      nameAlg: TPM_ALG.SHA256,
+      objectAttributes: 0,
+      authPolicy: new Uint8Array(32),
+      parameters: { scheme: { scheme: TPM_ALG.NULL } },
+      unique: new Uint8Array(32),
+    } as never);
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 40 }),
+        fc.uint8Array({ maxLength: 32 }),
+        fc.integer({ min: 0, max: 8 }),
+        fc.uint8Array({ maxLength: 8 }),
+        (priv, creation, n, bits) => {
+          const w = new ByteWriter(64, { endian: 'be' });
+          w.u16(priv.length).bytes(priv).bytes(pub).u16(creation.length).bytes(creation).u8(n);
+          w.bytes(bits.subarray(0, n)).zeros(Math.max(0, n - bits.length));
+          const bytes = w.finish().slice();
+          lsvmOnly(() => {
+            expect(Buffer.compare(serializeSealedKeys(parseSealedKeys(bytes)), bytes)).toBe(0);
+          });
+        },
+      ),
+      { numRuns: 300, seed: 0x7a8 },
+    );
+  });
+
   it('response parameters of every command, framed correctly', () => {
     const codes = [...RESPONSE_PARSERS.keys()];
     fc.assert(
