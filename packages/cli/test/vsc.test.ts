@@ -1,25 +1,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describeWithPeers, repoRoot, runOk, tempDir } from '@lsvm/testkit';
-import { makePki, type TestPki } from './pki.js';
+import { describeWithPeers, runOk, tempDir } from '@lsvm/testkit';
+import { runCli } from '../src/index.js';
+import { makePki, type TestPki } from '../../vsc/test/pki.js';
 
 /**
  * `lsvm vsc create/show/verify` end to end, on a raw disk made with sgdisk and cryptsetup and on
- * the same disk converted to VHDX by qemu-img. The CLI runs in-process from its sources; the
- * `vsc` group is registered here when packages/cli/src/groups/index.ts does not list it yet.
- * (The modules are loaded by path, outside this package's TypeScript project.)
+ * the same disk converted to VHDX by qemu-img. The CLI runs in-process from its sources.
  */
-type RunCli = (argv: string[], io: unknown) => Promise<number>;
-let runCli: RunCli;
-
-beforeAll(async () => {
-  const cli = join(repoRoot, 'packages', 'cli', 'src');
-  const { groups } = (await import(join(cli, 'groups', 'index.ts'))) as { groups: { name: string }[] };
-  const { vscGroup } = (await import(join(cli, 'groups', 'vsc.ts'))) as { vscGroup: { name: string } };
-  if (!groups.some((g) => g.name === 'vsc')) groups.splice(Math.max(0, groups.length - 1), 0, vscGroup);
-  ({ runCli } = (await import(join(cli, 'index.ts'))) as { runCli: RunCli });
-});
-
 async function lsvm(
   args: string[],
   input?: Uint8Array,
