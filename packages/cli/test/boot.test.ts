@@ -80,12 +80,18 @@ describeWithPeers(['swtpm', 'mke2fs'], 'lsvm boot', () => {
       '--measure-firmware',
       '--initrd-out',
       out,
+      '--cap-proof',
+      'policy',
       '--json',
     ]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    const j = JSON.parse(r.stdout) as { ok: boolean; steps: { id: string; status: string }[] };
+    const j = JSON.parse(r.stdout) as {
+      ok: boolean;
+      steps: { id: string; status: string; detail?: Record<string, unknown> }[];
+    };
     expect(j.ok).toBe(true);
+    expect(j.steps.find((s) => s.id === 'cap-pcr11')?.detail?.proof).toMatch(/differs from authPolicy/);
     expect(j.steps.map((s) => s.id)).toEqual([
       'measure-firmware',
       'read-lsvmconf',
@@ -177,6 +183,7 @@ describeWithPeers(['swtpm', 'mke2fs'], 'lsvm boot', () => {
     expect(j.steps.find((s) => s.id === 'unseal')?.status).toBe('passed');
     expect(j.steps.find((s) => s.id === 'verify-update')?.error?.code).toBe('DBX_UPDATE_UNTRUSTED');
     expect((await lsvm(['boot', 'apply-dbx-update', vm, '--tcti', sw.tcti])).code).toBe(2);
+    expect((await lsvm(['boot', 'unlock', vm, '--tcti', sw.tcti, '--cap-proof', 'maybe'])).code).toBe(2);
     const vars = join(t.path, 'vars');
     mkdirSync(vars);
     expect((await lsvm(['boot', 'validate', vm, '--secure-boot-vars', vars])).code).toBe(2);

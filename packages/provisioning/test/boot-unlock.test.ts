@@ -66,11 +66,17 @@ describeWithPeers(
       t.cleanup();
     });
 
-    async function unlock(v: SecureBootVars, keepInitrd = false) {
+    async function unlock(v: SecureBootVars, keepInitrd = false, capProof?: 'unseal' | 'policy') {
       tpm = await reboot(sw);
       const disk = await FileDevice.open(fx.vm, { readOnly: false });
       try {
-        return await bootUnlock(disk, { tpm, vars: v, measureFirmware: true, keepInitrd });
+        return await bootUnlock(disk, {
+          tpm,
+          vars: v,
+          measureFirmware: true,
+          keepInitrd,
+          ...(capProof ? { capProof } : {}),
+        });
       } finally {
         await disk.close();
         // swtpm serves one connection at a time: release it before the next reboot.
@@ -164,9 +170,13 @@ describeWithPeers(
     }, 60_000);
 
     it('second boot: no specialization left, every other step passes again', async () => {
-      const r = await unlock(vars);
+      const r = await unlock(vars, false, 'policy');
       const s = stepsOf(r.report);
       expect(s.specialize).toBe('skipped');
+      // The cap proven by the TPM's own policy digest, without a DA-counted unseal failure.
+      expect(r.report.steps.find((x) => x.id === 'cap-pcr11')?.detail?.proof).toMatch(
+        /differs from authPolicy/,
+      );
       expect(s.unseal).toBe('passed');
       expect(r.report.ok).toBe(true);
       expect(r.initrd).toBeUndefined();

@@ -43,6 +43,11 @@ export const bootGroup: CliGroup = {
       .requiredOption('--tcti <tcti>', 'the VM TPM, e.g. swtpm:host=127.0.0.1,port=2321')
       .option('--secure-boot-vars <dir>', 'SecureBoot, PK, KEK, db, dbx (default: the fixed test set)')
       .option('--measure-firmware', 'first extend PCR 7 as UEFI firmware does (for a fresh TPM)')
+      .option(
+        '--cap-proof <how>',
+        'prove the cap by a second unseal (default) or by the TPM policy digest (policy: no DA failure)',
+        'unseal',
+      )
       .option('--initrd-out <file>', 'write the keyed initrd there (it holds the passphrases; mode 0600)')
       .option('--trust <cert>', 'extra trust anchor for the loader and shim (repeatable)', collect, [])
       .action(
@@ -53,9 +58,13 @@ export const bootGroup: CliGroup = {
             secureBootVars?: string;
             measureFirmware?: boolean;
             initrdOut?: string;
+            capProof: string;
             trust: string[];
           },
         ) => {
+          if (o.capProof !== 'unseal' && o.capProof !== 'policy')
+            throw new UsageError('USAGE', `--cap-proof must be unseal or policy, not ${o.capProof}`);
+          const capProof: 'unseal' | 'policy' = o.capProof;
           const vars = loadVars(o.secureBootVars);
           const trust = loadTrust(o.trust);
           const img = await openImage(vmDisk, { writable: true });
@@ -65,6 +74,7 @@ export const bootGroup: CliGroup = {
               tpm,
               vars,
               measureFirmware: o.measureFirmware === true,
+              capProof,
               loaderTrust: trust,
               shimTrust: [microsoftUefiCa2011(), ...trust],
               keepInitrd: o.initrdOut !== undefined,

@@ -25,7 +25,14 @@ export { type GrubDefault, findGrubDefault, stripGrubDevice, bootFsCandidates } 
 export { type DefaultInitrd, readDefaultInitrd, injectInitrdKeys } from './initrd.js';
 export { specializedName, applySpecialization } from './specialize.js';
 export { firmwareEvents, predictUnsealPcrs } from './firmware.js';
-export { lsvmloadBanks, extendEvent, measureFirmware, measureScenario, capPcr11 } from './pcr.js';
+export {
+  lsvmloadBanks,
+  extendEvent,
+  measureFirmware,
+  measureScenario,
+  capPcr11,
+  policySatisfiable,
+} from './pcr.js';
 export { MICROSOFT_UEFI_CA_2011_BASE64, microsoftUefiCa2011 } from './microsoft-ca.js';
 export {
   type BootChainInput,

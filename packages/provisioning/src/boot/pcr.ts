@@ -1,8 +1,10 @@
+import { constantTimeEqual } from '@lsvm/core';
 import {
   hash,
   LSVMLOAD_PCR,
   LSVMLOAD_SCENARIO_EVENTS,
   type PcrEvent,
+  type SealedKeys,
   TPM_ALG,
   type Tpm,
 } from '@lsvm/tpm2-marshal';
@@ -56,4 +58,25 @@ export async function capPcr11(tpm: Tpm): Promise<{ banks: string[] }> {
   const banks = await lsvmloadBanks(tpm);
   await extendEvent(tpm, { pcr: LSVMLOAD_PCR, data: new Uint8Array(20) }, banks);
   return { banks: banks.map((b) => (b === TPM_ALG.SHA1 ? 'sha1' : 'sha256')) };
+}
+
+/**
+ * Whether the sealed keys' policy can still be met, computed by the TPM itself without an unseal:
+ * a policy session runs PolicyPassword and PolicyPCR over the current PCR values, and its digest
+ * (TPM2_PolicyGetDigest) is compared with the object's authPolicy. Unlike a real unseal attempt,
+ * this never counts as an authorization failure against the TPM's dictionary-attack protection
+ * (the sealed object is DA-protected: lsvmload makes it with objectAttributes 0).
+ */
+export async function policySatisfiable(tpm: Tpm, keys: SealedKeys): Promise<boolean> {
+  const session = await tpm.startAuthSession({ type: 'policy' });
+  try {
+    await tpm.policyPassword(session);
+    await tpm.policyPCR(session, [{ hash: TPM_ALG.SHA256, pcrs: keys.pcrs }]);
+    const digest = await tpm.policyGetDigest(session);
+    return (
+      digest.length === keys.public.authPolicy.length && constantTimeEqual(digest, keys.public.authPolicy)
+    );
+  } finally {
+    if (session.active) await tpm.flushContext(session).catch(() => undefined);
+  }
 }

@@ -18,7 +18,7 @@ import {
 import type { SecureBootVars } from '../secure-boot.js';
 import { firmwareEvents } from './firmware.js';
 import { injectInitrdKeys, readDefaultInitrd } from './initrd.js';
-import { capPcr11, measureFirmware, measureScenario } from './pcr.js';
+import { capPcr11, measureFirmware, measureScenario, policySatisfiable } from './pcr.js';
 import { type BootReport, BootStepFailure, BootStepRecorder } from './report.js';
 import { applySpecialization } from './specialize.js';
 
@@ -47,6 +47,13 @@ export interface BootUnlockOptions {
   keepInitrd?: boolean;
   /** The sealed object's authValue (lsvmload uses an empty one). */
   authValue?: Uint8Array;
+  /**
+   * How the cap is proven: `unseal` (default) tries a second unseal, which must fail with a policy
+   * error — the most direct proof, but on a real TPM each such failure counts against its
+   * dictionary-attack lockout (the object is DA-protected); `policy` has the TPM compute the policy
+   * digest over the capped PCRs and shows it no longer matches, which costs no DA failure.
+   */
+  capProof?: 'unseal' | 'policy';
 }
 
 /** The result: the report, and the keyed initrd when asked for. */
@@ -134,18 +141,25 @@ export async function bootUnlock(disk: BlockDevice, options: BootUnlockOptions):
     if (keys && sealed) {
       await rec.run('cap-pcr11', 'cap PCR 11 and prove a second unseal fails', async () => {
         const { banks } = await capPcr11(tpm);
-        try {
-          const again = await unsealLsvmload(
-            tpm,
-            sealed,
-            options.authValue ? { authValue: options.authValue } : {},
-          );
-          zeroize(again);
-        } catch (e) {
-          if (e instanceof TpmError && e.kind === 'auth')
-            return { value: undefined, detail: { banks, secondUnseal: e.code } };
-          throw e;
-        }
+        if (options.capProof === 'policy') {
+          if (!(await policySatisfiable(tpm, sealed)))
+            return {
+              value: undefined,
+              detail: { banks, proof: 'policy digest over the capped PCRs differs from authPolicy' },
+            };
+        } else
+          try {
+            const again = await unsealLsvmload(
+              tpm,
+              sealed,
+              options.authValue ? { authValue: options.authValue } : {},
+            );
+            zeroize(again);
+          } catch (e) {
+            if (e instanceof TpmError && e.kind === 'auth')
+              return { value: undefined, detail: { banks, secondUnseal: e.code } };
+            throw e;
+          }
         throw new BootStepFailure(
           'BOOT_CAP_INEFFECTIVE',
           'the sealed keys still unseal after capping PCR 11',
