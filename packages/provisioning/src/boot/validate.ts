@@ -99,7 +99,6 @@ export async function validateBootPath(
       },
     );
     let boot: LuksPartition | undefined;
-    let root: LuksPartition | undefined;
     if (conf) {
       boot = await rec.run(
         'luks-boot',
@@ -131,19 +130,15 @@ export async function validateBootPath(
           };
         },
       );
-      root = await rec.run(
-        'luks-root',
-        'root volume: valid LUKS header on the RootDevice partition',
-        async () => {
-          const p = await findLuksPartition(vm, conf.rootDeviceLuks);
-          if (p.entry.uniqueGuid !== conf.rootDevice)
-            throw new BootStepFailure(
-              'LSVMCONF_MISMATCH',
-              `RootDeviceLUKS is on partition ${p.entry.uniqueGuid}, not RootDevice ${conf.rootDevice}`,
-            );
-          return { value: p, detail: { partition: p.entry.index, uuid: p.uuid, luks: p.volume.version } };
-        },
-      );
+      await rec.run('luks-root', 'root volume: valid LUKS header on the RootDevice partition', async () => {
+        const p = await findLuksPartition(vm, conf.rootDeviceLuks);
+        if (p.entry.uniqueGuid !== conf.rootDevice)
+          throw new BootStepFailure(
+            'LSVMCONF_MISMATCH',
+            `RootDeviceLUKS is on partition ${p.entry.uniqueGuid}, not RootDevice ${conf.rootDevice}`,
+          );
+        return { value: p, detail: { partition: p.entry.index, uuid: p.uuid, luks: p.volume.version } };
+      });
     }
 
     // Template or VM: the well-known passphrase opens a template's boot volume and nothing else.
@@ -275,7 +270,6 @@ export async function validateBootPath(
         return { value: undefined, detail };
       });
     }
-    void root;
   } finally {
     await vm.close();
   }
