@@ -394,10 +394,16 @@ async function continueRun(
     const finished = !marked && (await volumeKeyMatches(volume, newVk));
     if (!finished) {
       const layout = dataSegmentLayout(withoutMark(volume), device.size);
-      if (layout.offset !== h.dataOffset || layout.size !== h.dataSize || layout.sectorSize !== h.sectorSize)
+      if (
+        layout.offset !== h.dataOffset ||
+        layout.size !== h.dataSize ||
+        layout.sectorSize !== h.sectorSize ||
+        layout.ivTweak !== h.ivTweak ||
+        layout.encryption !== h.oldCipher
+      )
         throw new FormatError(
           'REENCRYPT_STATE',
-          'the data segment no longer matches the journal (offset, size or sector size changed)',
+          'the data segment no longer matches the journal (offset, size, sector size, IV or cipher changed)',
         );
       let latest = await journal.latest(h);
       if (!marked) {

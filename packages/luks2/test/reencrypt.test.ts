@@ -6,12 +6,14 @@ import {
   addToken,
   formatLuks,
   openLuks,
+  parseJournalHeader,
   readLuks,
   readLuksForReencrypt,
   reencryptJournalSize,
   reencryptJournalStatus,
   reencryptLuks,
   resumeReencrypt,
+  serializeJournalHeader,
   unlockLuks,
 } from '../src/index.js';
 import { FAST_PBKDF2, enc } from './helpers.js';
@@ -282,6 +284,33 @@ describe('reencryptLuks: refusals', () => {
       await expectDone(v, NEW, journal.bytes);
       expectNoSecrets(midRun, await volumeKey(v.bytes, NEW));
     }
+  });
+});
+
+describe('reencryptLuks: hostile or mismatched journals', () => {
+  test('a journal whose recorded segment differs from the header is refused before any write', async () => {
+    const v = await volume('luks2');
+    const journal = journalFor();
+    const ac = new AbortController();
+    await expect(
+      reencryptLuks(
+        new MemoryDevice(v.bytes),
+        opts(journal, { signal: ac.signal, onProgress: () => ac.abort() }),
+      ),
+    ).rejects.toMatchObject({ code: 'ABORTED' });
+    for (const change of [{ oldCipher: 'aes-cbc-plain64' }, { dataSize: 512 * KiB }, { ivTweak: 8n }]) {
+      const j = new MemoryDevice(new Uint8Array(journal.bytes));
+      const h = parseJournalHeader(j.bytes.subarray(0, 4096));
+      if (!h) throw new Error('no journal header');
+      j.bytes.set(serializeJournalHeader({ ...h, ...change }), 0);
+      const before = new Uint8Array(v.bytes);
+      await expect(resumeReencrypt(new MemoryDevice(v.bytes), opts(j))).rejects.toMatchObject({
+        code: 'REENCRYPT_STATE',
+      });
+      expect(Buffer.from(v.bytes).equals(Buffer.from(before))).toBe(true);
+    }
+    await resumeReencrypt(new MemoryDevice(v.bytes), opts(journal));
+    await expectDone(v, NEW, journal.bytes);
   });
 });
 
