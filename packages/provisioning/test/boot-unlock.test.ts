@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { FileDevice, forEachChunk } from '@lsvm/core';
+import { partitionSlice, readGpt } from '@lsvm/gpt';
 import { openLuks } from '@lsvm/luks2';
 import {
   EFI_IMAGE_SECURITY_DATABASE_GUID,
@@ -19,7 +20,8 @@ import {
 import { type SwtpmInstance, type Tpm, startSwtpm } from '@lsvm/tpm2-marshal';
 import { describeWithPeers, sharedVectors, tempDir } from '@lsvm/testkit';
 import { generateKeyPairSync } from 'node:crypto';
-import { applyDbxUpdate } from '../src/boot/dbx-update.js';
+import { DBX_UPDATE_PATH, applyDbxUpdate } from '../src/boot/dbx-update.js';
+import { type ExtFs, withExtFs } from '../src/ext-fs.js';
 import { bootUnlock } from '../src/boot/unlock.js';
 import { validateBootPath } from '../src/boot/validate.js';
 import { type SecureBootVars, defaultSecureBootVars } from '../src/secure-boot.js';
@@ -351,7 +353,42 @@ describeWithPeers(
       expect(next.report.ok).toBe(true);
       const old = await unlock(vars);
       expect(old.report.steps.find((s) => s.id === 'unseal')?.error?.code).toBe('TPM2_RC_POLICY_FAIL');
+
+      // lsvmload's maintenance boot proper: the update waits on the boot file system, is applied
+      // and removed from it.
+      const pending = update([new Uint8Array(32).fill(0x43)]);
+      await withBootFs(async (fs) => fs.writeFile(DBX_UPDATE_PATH, pending, 0o600));
+      tpm = await reboot(sw);
+      const d3 = await FileDevice.open(fx.vm, { readOnly: false });
+      const fromFs = await applyDbxUpdate(d3, { tpm, vars: ok.vars!, signers: [kek], measureFirmware: true });
+      await d3.close();
+      await tpm.close();
+      tpm = undefined;
+      expect(fromFs.applied).toBe(true);
+      expect(stepsOf(fromFs.report)).toMatchObject({
+        'read-update': 'passed',
+        reseal: 'passed',
+        'remove-update': 'passed',
+      });
+      expect(await withBootFs((fs) => fs.exists(DBX_UPDATE_PATH))).toBe(false);
+      expect((await unlock(fromFs.vars!)).report.ok).toBe(true);
     }, 90_000);
+
+    /** Runs `fn` on the VM's decrypted boot file system (opened with the key from the first boot). */
+    async function withBootFs<T>(fn: (fs: ExtFs) => Promise<T>): Promise<T> {
+      const disk = await FileDevice.open(fx.vm, { readOnly: false });
+      try {
+        const { table } = await readGpt(disk);
+        const plain = await openLuks(partitionSlice(disk, table, 2), new TextEncoder().encode(bootKey));
+        try {
+          return await withExtFs(plain, fn);
+        } finally {
+          await plain.close();
+        }
+      } finally {
+        await disk.close();
+      }
+    }
 
     async function sealedkeysBytes(): Promise<Uint8Array> {
       const { openVmDisk, readEspFile } = await import('../src/boot/disk.js');
