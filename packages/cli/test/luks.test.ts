@@ -103,6 +103,14 @@ describe('lsvm luks', () => {
     const before = await vk(kf);
     const kf3 = join(dir.path, 'kf3');
     writeFileSync(kf3, 'after re-encryption');
+    const refused = io();
+    expect(
+      await runCli(
+        ['luks', 'reencrypt', image, '--key-file', kf3, '--chunk-size', '64K', ...fast],
+        refused.io,
+      ),
+    ).toBe(5);
+    expect(existsSync(`${image}.reencrypt-journal`)).toBe(false);
     const t = io();
     const args = [
       'luks',

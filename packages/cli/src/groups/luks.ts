@@ -26,7 +26,7 @@ import {
   scanLuksHeaders,
   unlockLuks,
 } from '@lsvm/luks2';
-import { rm } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import type { CliGroup } from '../group.js';
@@ -629,7 +629,15 @@ export const luksGroup: CliGroup = {
         const pass = await ctx.readKeyFile(o.keyFile);
         const next = o.newKeyFile !== undefined ? await ctx.readKeyFile(o.newKeyFile) : undefined;
         const img = await openImage(image, o, true);
+        const existed = await stat(journalPath).then(
+          () => true,
+          () => false,
+        );
         let journal = await FileDevice.open(journalPath, { create: true });
+        // Only a regular file we may delete (never a device node given as --journal).
+        const removeJournal = async (): Promise<void> => {
+          if ((await stat(journalPath)).isFile()) await rm(journalPath, { force: true });
+        };
         const ac = new AbortController();
         const onSigint = (): void => ac.abort(new Error('interrupted'));
         process.once('SIGINT', onSigint);
@@ -661,17 +669,23 @@ export const luksGroup: CliGroup = {
           bar.done();
           await journal.close();
           // The journal is all zeros now; it has served its purpose.
-          await rm(journalPath, { force: true });
+          await removeJournal();
           ctx.result(
             { ...r, journal: journalPath },
             `re-encrypted ${formatSize(r.dataSize)} of LUKS${r.version} with a new ${r.keySizeBits}-bit ${r.cipher} key (key slot ${r.keyslot})${r.resumed ? ', resumed' : ''}.`,
           );
         } catch (e) {
           bar.done();
-          if (!ctx.quiet && (await reencryptJournalStatus(journal).catch(() => undefined)))
+          const run = await reencryptJournalStatus(journal).catch(() => undefined);
+          if (run && !ctx.quiet)
             ctx.io.stderr.write(
               `lsvm: the re-encryption stopped; keep ${journalPath} and run the same command again to resume\n`,
             );
+          if (!run && !existed) {
+            // Refused before it started (wrong key, bad options): leave no empty journal behind.
+            await journal.close().catch(() => undefined);
+            await removeJournal().catch(() => undefined);
+          }
           throw e;
         } finally {
           process.removeListener('SIGINT', onSigint);
