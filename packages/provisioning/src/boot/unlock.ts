@@ -2,7 +2,7 @@ import { type BlockDevice, zeroize } from '@lsvm/core';
 import { openLuks, unlockLuks } from '@lsvm/luks2';
 import type { Certificate, SignatureDatabase } from '@lsvm/pe-authenticode';
 import { parseSignatureLists, signatureDatabase } from '@lsvm/pe-authenticode';
-import { type Tpm, TpmError, parseSealedKeys, unsealLsvmload } from '@lsvm/tpm2-marshal';
+import { type SealedKeys, type Tpm, TpmError, parseSealedKeys, unsealLsvmload } from '@lsvm/tpm2-marshal';
 import { withExtFs } from '../ext-fs.js';
 import { type KeysPayload, decodeKeysPayload } from '../keys-payload.js';
 import type { LsvmConf } from '../lsvmconf.js';
@@ -117,13 +117,15 @@ export async function bootUnlock(disk: BlockDevice, options: BootUnlockOptions):
     });
 
     const sealedBytes = await readEspFile(vm, ESP_PATHS.sealedkeys);
-    const sealed = sealedBytes ? parseSealedKeys(sealedBytes) : undefined;
+    let sealed: SealedKeys | undefined;
     keys = await rec.run(
       'unseal',
       'unseal \\EFI\\boot\\sealedkeys (PolicyPassword + PolicyPCR 7,11, salted, encrypted)',
       async () => {
-        if (!sealed)
+        if (!sealedBytes)
           throw new BootStepFailure('BOOT_NO_SEALEDKEYS', 'the ESP has no \\EFI\\boot\\sealedkeys');
+        // A malformed file fails this step (FormatError), like any other bad input on the ESP.
+        sealed = parseSealedKeys(sealedBytes);
         const payload = await unsealLsvmload(
           tpm,
           sealed,
@@ -139,10 +141,11 @@ export async function bootUnlock(disk: BlockDevice, options: BootUnlockOptions):
     );
 
     if (keys && sealed) {
+      const sk: SealedKeys = sealed;
       await rec.run('cap-pcr11', 'cap PCR 11 and prove a second unseal fails', async () => {
         const { banks } = await capPcr11(tpm);
         if (options.capProof === 'policy') {
-          if (!(await policySatisfiable(tpm, sealed)))
+          if (!(await policySatisfiable(tpm, sk)))
             return {
               value: undefined,
               detail: { banks, proof: 'policy digest over the capped PCRs differs from authPolicy' },
@@ -151,7 +154,7 @@ export async function bootUnlock(disk: BlockDevice, options: BootUnlockOptions):
           try {
             const again = await unsealLsvmload(
               tpm,
-              sealed,
+              sk,
               options.authValue ? { authValue: options.authValue } : {},
             );
             zeroize(again);
