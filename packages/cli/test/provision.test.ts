@@ -90,6 +90,7 @@ describeWithPeers(['mke2fs', 'swtpm'], 'lsvm provision', () => {
       'shielding-data',
       'verify-template',
       'clone',
+      'verify-volumes',
       'rekey',
       'seal',
       'specialization',

@@ -25,7 +25,12 @@ import {
   zeroSecrets,
 } from '@lsvm/shielding-data';
 import { Tpm, openTcti, sealLsvmload, serializeSealedKeys } from '@lsvm/tpm2-marshal';
-import { VolumeIdQualifier as CatalogQualifier, verifyCatalogSignature } from '@lsvm/vsc';
+import {
+  type Catalog,
+  VolumeIdQualifier as CatalogQualifier,
+  verifyCatalogSignature,
+  verifyVolumes,
+} from '@lsvm/vsc';
 import { type CloneMode, cloneTemplate } from './clone.js';
 import { openDisk } from './disk.js';
 import { encodeKeysPayload } from './keys-payload.js';
@@ -39,7 +44,7 @@ import {
   readLsvmConfFrom,
 } from './layout.js';
 import { type LsvmConf, serializeLsvmConf } from './lsvmconf.js';
-import { describeMismatch, locateWithConf, readTemplateCatalog, verifyCatalogAndVolumes } from './protect.js';
+import { describeMismatch, locateWithConf, readTemplateCatalog } from './protect.js';
 import {
   REKEY_KDF,
   type RekeyMode,
@@ -58,9 +63,10 @@ import { type StepReport, StepRecorder } from './steps.js';
  * 1. `shielding-data` — open the PDK with the guardian key (standing in for the Host Guardian
  *    Service releasing it to a healthy host); its signatures are verified.
  * 2. `verify-template` — the template's catalog must satisfy one of the PDK's VolumeIdQualifiers
- *    (signature pinned to the qualifier's signer, name pattern, version rule) and every block of
- *    boot and root must match it; any difference refuses, naming the byte range.
+ *    (signature pinned to the qualifier's signer, name pattern, version rule).
  * 3. `clone` — the VM disk: a full copy or a VHDX differencing child.
+ *    `verify-volumes` — every block of boot and root on the new disk must match the catalog; any
+ *    difference refuses (the VM disk is removed), naming the byte range.
  * 4. `rekey` — fresh random passphrases on boot and root: mode `keyslot` (keys stay) or
  *    `reencrypt` (new volume keys, data re-encrypted through a journal beside the VM disk).
  * 5. `seal` — both passphrases sealed to the VM's TPM under PolicyPassword + PolicyPCR(sha256:
@@ -155,13 +161,14 @@ export async function provision(
     secrets = opened.secrets;
 
     // 2. Template against the qualifiers and its catalog.
-    await rec.run('verify-template', async (d) => {
+    const catalog = await rec.run('verify-template', async (d) => {
       const t = await openDisk(templatePath);
       try {
         const layout = await locateTemplate(t.disk, { readOnly: true });
         const file = await readTemplateCatalog(layout);
         const reasons: string[] = [];
         let pinned: string | undefined;
+        let accepted: Catalog | undefined;
         for (const viq of opened.info.viqs) {
           const verdict = verifyCatalogSignature(file, {
             signerThumbprint: viq.signer,
@@ -189,6 +196,7 @@ export async function provision(
             continue;
           }
           pinned = viq.signer;
+          accepted = verdict.catalog;
           d.template = { name: verdict.catalog.name, version: verdict.catalog.version };
           d.qualifier = { name: viq.name, version: viq.version, rule: viq.rule, signer: viq.signer };
           break;
@@ -202,23 +210,7 @@ export async function provision(
               : 'the shielding data has no VolumeIdQualifier',
           );
         }
-        const v = await verifyCatalogAndVolumes(file, layout, {
-          signerThumbprint: pinned,
-          ...(options.trustAnchors ? { trustAnchors: options.trustAnchors } : {}),
-          ...(options.signal ? { signal: options.signal } : {}),
-        });
-        d.bytesVerified = (v.volumes?.volumes ?? []).reduce(
-          (n, x) => n + (layout.partitions.find((p) => p.index === x.index)?.device.size ?? 0),
-          0,
-        );
-        if (!v.valid) {
-          const lines = describeMismatch(v);
-          d.mismatches = lines;
-          throw new VerificationError(
-            'PROVISION_TEMPLATE_CHANGED',
-            `the template does not match its catalog: ${lines.join('; ')}`,
-          );
-        }
+        return accepted!;
       } finally {
         await t.close();
       }
@@ -231,6 +223,37 @@ export async function provision(
         ...(options.signal ? { signal: options.signal } : {}),
       });
       Object.assign(d, r);
+    });
+
+    // Every block of boot and root, as the VM disk holds them now (after the clone, so what is
+    // verified is what will be used: no window between checking the template and copying it).
+    await rec.run('verify-volumes', async (d) => {
+      const vmRo = await openDisk(vmPath);
+      try {
+        const layout = await locateTemplate(vmRo.disk, { readOnly: true });
+        const v = await verifyVolumes(
+          catalog,
+          { diskGuid: layout.table.diskGuid, sectorSize: layout.table.sectorSize },
+          layout.partitions,
+          { ...(options.signal ? { signal: options.signal } : {}) },
+        );
+        d.bytesVerified = catalog.volumes.reduce((n, x) => n + x.length, 0);
+        d.volumes = v.volumes.map((x) => ({ index: x.index, role: x.role, status: x.status }));
+        if (!v.match) {
+          const lines = describeMismatch({
+            valid: false,
+            signature: { valid: true, reason: 'ok', message: '' },
+            volumes: v,
+          });
+          d.mismatches = lines;
+          throw new VerificationError(
+            'PROVISION_TEMPLATE_CHANGED',
+            `the template does not match its catalog: ${lines.join('; ')}`,
+          );
+        }
+      } finally {
+        await vmRo.close();
+      }
     });
 
     const vm = await openDisk(vmPath, { writable: true });

@@ -137,6 +137,7 @@ describeWithPeers(
         'shielding-data:ok',
         'verify-template:ok',
         'clone:ok',
+        'verify-volumes:ok',
         'rekey:ok',
         'seal:ok',
         'specialization:ok',
@@ -384,6 +385,9 @@ describeWithPeers(
         (e: unknown) => e,
       );
       expect(err).toMatchObject({ code: 'PROVISION_TEMPLATE_CHANGED', kind: 'verification' });
+      expect(
+        (err as { steps: { step: string; status: string }[] }).steps.map((x) => `${x.step}:${x.status}`),
+      ).toEqual(['shielding-data:ok', 'verify-template:ok', 'clone:ok', 'verify-volumes:refused']);
       expect((err as Error).message).toContain(
         `root (partition 3): bytes ${3 * MiB}..${4 * MiB - 1} changed`,
       );

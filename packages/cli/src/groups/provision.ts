@@ -79,9 +79,11 @@ function stepLine(s: StepReport): string {
   const extra =
     s.step === 'clone' && typeof d.bytesCopied === 'number'
       ? ` (${d.mode}, ${formatSize(d.bytesCopied)} copied)`
-      : s.step === 'verify-template' && d.template
-        ? ` (${(d.template as { name: string }).name} ${(d.template as { version: string }).version})`
-        : '';
+      : s.step === 'verify-volumes' && typeof d.bytesVerified === 'number'
+        ? ` (${formatSize(d.bytesVerified)} hashed)`
+        : s.step === 'verify-template' && d.template
+          ? ` (${(d.template as { name: string }).name} ${(d.template as { version: string }).version})`
+          : '';
   return `  ${s.step.padEnd(16)} ${mark.padEnd(8)} ${`${s.durationMs.toFixed(0)} ms`.padStart(9)}${extra}${s.error ? `  ${s.error.code}` : ''}`;
 }
 
