@@ -3,6 +3,7 @@ import {
   AuthError,
   type BlockDevice,
   FormatError,
+  LimitError,
   type LongOperationOptions,
   UnsupportedError,
   UsageError,
@@ -345,6 +346,12 @@ async function unwrapNewKey(
   passphrase: Uint8Array,
   limits: LuksLimits,
 ): Promise<Uint8Array> {
+  // The digest's cost comes from the journal too: capped like a keyslot's PBKDF2 before any work.
+  if (h.digest.iterations > limits.maxPbkdf2Iterations)
+    throw new LimitError(
+      'LUKS_KDF_COST',
+      `journal digest: ${h.digest.iterations} PBKDF2 iterations exceed the limit of ${limits.maxPbkdf2Iterations}`,
+    );
   const dk = await deriveKey(h.kdf, passphrase, h.newKeySize, limits, 'journal key wrap');
   const material = await readKeyslotArea(
     journal.device,

@@ -298,6 +298,16 @@ describe('reencryptLuks: hostile or mismatched journals', () => {
         opts(journal, { signal: ac.signal, onProgress: () => ac.abort() }),
       ),
     ).rejects.toMatchObject({ code: 'ABORTED' });
+    {
+      // A hostile cost in the journal is capped before any work, like a keyslot's.
+      const j = new MemoryDevice(new Uint8Array(journal.bytes));
+      const h = parseJournalHeader(j.bytes.subarray(0, 4096));
+      if (!h) throw new Error('no journal header');
+      j.bytes.set(serializeJournalHeader({ ...h, digest: { ...h.digest, iterations: 0xffffffff } }), 0);
+      await expect(resumeReencrypt(new MemoryDevice(v.bytes), opts(j))).rejects.toMatchObject({
+        code: 'LUKS_KDF_COST',
+      });
+    }
     for (const change of [{ oldCipher: 'aes-cbc-plain64' }, { dataSize: 512 * KiB }, { ivTweak: 8n }]) {
       const j = new MemoryDevice(new Uint8Array(journal.bytes));
       const h = parseJournalHeader(j.bytes.subarray(0, 4096));
