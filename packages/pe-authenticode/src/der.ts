@@ -251,10 +251,28 @@ export function decodeTime(el: DerElement | undefined, structure = 'Time'): Date
     throw new FormatError('DER_MALFORMED', `bad time value ${JSON.stringify(s.slice(0, 32))}`, { structure });
   let year = Number(m[1]);
   if (el.tag === Tag.utcTime) year += year < 50 ? 2000 : 1900;
-  const ms = m[7] !== undefined ? Math.round(Number(`0.${m[7]}`) * 1000) : 0;
-  return new Date(
-    Date.UTC(year, Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6] ?? 0), ms),
-  );
+  // Milliseconds by truncation (integer digits, no float rounding that could reach 1000).
+  const ms = m[7] !== undefined ? Number(`${m[7]}00`.slice(0, 3)) : 0;
+  const [mo, d, h, mi, sec] = [Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6] ?? 0)];
+  const t = new Date(Date.UTC(year, mo, d, h, mi, sec, ms));
+  // Date.UTC rolls month 13 or day 32 over into the next year or month; X.680 §46/§47 (and
+  // OpenSSL) refuse such a time, so a certificate cannot be valid "until 2051-01" by saying 2050-13.
+  if (
+    t.getUTCFullYear() !== year ||
+    t.getUTCMonth() !== mo ||
+    t.getUTCDate() !== d ||
+    t.getUTCHours() !== h ||
+    t.getUTCMinutes() !== mi ||
+    t.getUTCSeconds() !== sec
+  )
+    throw new FormatError(
+      'DER_MALFORMED',
+      `time value ${JSON.stringify(s.slice(0, 32))} is not a calendar time`,
+      {
+        structure,
+      },
+    );
+  return t;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -67,6 +67,27 @@ describe('DER codec', () => {
     );
   });
 
+  test('times that are not calendar times are refused, not rolled over', () => {
+    const t = (tag: number, s: string) =>
+      parseDer(Uint8Array.of(tag, s.length, ...new TextEncoder().encode(s)));
+    for (const bad of [
+      '501301000000Z',
+      '500132000000Z',
+      '500230000000Z',
+      '500101240000Z',
+      '500101006000Z',
+      '500101000060Z',
+    ])
+      expect(() => decodeTime(t(0x17, bad))).toThrow(expect.objectContaining({ code: 'DER_MALFORMED' }));
+    expect(() => decodeTime(t(0x18, '20501301000000Z'))).toThrow(
+      expect.objectContaining({ code: 'DER_MALFORMED' }),
+    );
+    expect(decodeTime(t(0x17, '240229120000Z')).toISOString()).toBe('2024-02-29T12:00:00.000Z');
+    // Fractions are truncated to milliseconds: .9999 must not roll over into the next second.
+    expect(decodeTime(t(0x18, '20501231235959.9999Z')).toISOString()).toBe('2050-12-31T23:59:59.999Z');
+    expect(decodeTime(t(0x18, '20500101000000.5Z')).toISOString()).toBe('2050-01-01T00:00:00.500Z');
+  });
+
   test('BER indefinite lengths are read; malformed lengths are typed errors', () => {
     const indef = Uint8Array.of(0x30, 0x80, 0x04, 0x01, 0xaa, 0x00, 0x00);
     const el = parseDer(indef);
