@@ -250,7 +250,7 @@ export async function validateBootPath(
         rec.skip(
           `verify-${link.name}`,
           title,
-          'the boot volume is encrypted with a per-VM key: pass the boot passphrase, or run boot unlock',
+          'the boot volume is encrypted with a per-VM key: give the boot passphrase (bootPassphrase, --boot-key-file) or run boot unlock',
         );
         continue;
       }
