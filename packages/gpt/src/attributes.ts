@@ -144,7 +144,8 @@ export function parseAttributes(text: string): bigint {
   let v = 0n;
   for (const part of t.split(',')) {
     const p = part.trim().toLowerCase();
-    const bit = /^\d+$/.test(p) ? Number(p) : NAMED_BITS[p];
+    // Own keys only: `constructor` or `__proto__` must not find Object.prototype members.
+    const bit = /^\d+$/.test(p) ? Number(p) : Object.hasOwn(NAMED_BITS, p) ? NAMED_BITS[p] : undefined;
     if (bit === undefined || bit > 63) {
       throw new UsageError(
         'GPT_BAD_ATTRIBUTES',

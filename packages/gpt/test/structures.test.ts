@@ -237,6 +237,10 @@ describe('attributes and partition types', () => {
     expect(parseAttributes('8000000000000004')).toBe((1n << 63n) | 4n);
     expect(formatAttributes(5n)).toBe('0x0000000000000005');
     expect(() => parseAttributes('bogus')).toThrow(UsageError);
+    // Regression: names were looked up on a plain object, so `constructor` found
+    // Object.prototype.constructor and BigInt() threw a SyntaxError instead of a UsageError.
+    for (const name of ['constructor', '__proto__', 'required,constructor', 'tostring'])
+      expect(() => parseAttributes(name)).toThrow(UsageError);
   });
 
   it('resolves every alias the issue lists', () => {
