@@ -73,5 +73,20 @@ describeWithPeers(['mke2fs', 'openssl'], 'lsvm template', () => {
     expect((await lsvm(['template', 'verify', p('t.vhdx')])).code).toBe(2); // no trust given
     // A protected template still checks clean (the catalog is not a per-VM secret).
     expect((await lsvm(['template', 'check', p('t.vhdx')])).code).toBe(0);
+    // --ca-cert/--ca-key: the generated loader is signed by that certificate.
+    const own = await lsvm(
+      ['template', 'make-sample', p('own.img'), '--size', '128M'].concat([
+        '--ca-cert',
+        p('c.pem'),
+        '--ca-key',
+        p('k.pem'),
+      ]),
+    );
+    expect(own.code).toBe(0);
+    expect(own.stdout).toMatch(/bootx64\.efi \(test-signed\)/);
+    const trusted = await lsvm(['template', 'check', p('own.img'), '--trust', p('c.pem'), '--json']);
+    expect(trusted.code).toBe(0);
+    expect(JSON.parse(trusted.stdout).loader).toMatchObject({ trusted: true, signers: ['CN=cli signer'] });
+    expect((await lsvm(['template', 'make-sample', p('x.img'), '--ca-cert', p('c.pem')])).code).toBe(2);
   });
 });
