@@ -134,7 +134,8 @@ export function digestPlan(h: PeHeaders, fileSize: number, options: DigestOption
 }
 
 function checkAlgorithm(a: string): DigestAlgorithm {
-  if (!(a in DIGEST_LENGTHS))
+  // Own keys, not `in`: `constructor` would pass and reach createHash as an algorithm name.
+  if (!Object.hasOwn(DIGEST_LENGTHS, a))
     throw new UsageError('PE_DIGEST_ALGORITHM', `unsupported digest algorithm ${a}`);
   return a as DigestAlgorithm;
 }

@@ -146,7 +146,10 @@ export interface SignatureListInput {
 
 /** Encodes one EFI_SIGNATURE_LIST. All entries must have the same data size (a list has one SignatureSize). */
 export function buildSignatureList(input: SignatureListInput): Uint8Array {
-  const known = EFI_CERT_TYPES[input.type as SignatureTypeName];
+  // Own keys only: a type named `constructor` must not find Object.prototype.constructor.
+  const known = Object.hasOwn(EFI_CERT_TYPES, input.type)
+    ? EFI_CERT_TYPES[input.type as SignatureTypeName]
+    : undefined;
   const guid = known ? known.guid : input.type;
   const header = input.header ?? new Uint8Array(0);
   if (input.signatures.length === 0)

@@ -59,7 +59,8 @@ const NAME_OIDS: Readonly<Record<string, string>> = {
 export function encodeName(attrs: [string, string][]): Uint8Array {
   return derSequence(
     ...attrs.map(([k, v]) => {
-      const oid = NAME_OIDS[k] ?? (/^\d+(\.\d+)+$/.test(k) ? k : undefined);
+      const oid =
+        (Object.hasOwn(NAME_OIDS, k) ? NAME_OIDS[k] : undefined) ?? (/^\d+(\.\d+)+$/.test(k) ? k : undefined);
       if (!oid) throw new UsageError('X509_NAME', `unknown name attribute ${k}`);
       const value = k === 'C' ? tlv(0x13, new TextEncoder().encode(v)) : derUtf8(v);
       return derSet(derSequence(derOid(oid), value));
