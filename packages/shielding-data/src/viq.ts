@@ -80,16 +80,15 @@ export function parseViqSpec(spec: string): VolumeIdQualifier {
     if (!fields.has(k))
       throw new FormatError('VIQ_SPEC', `VolumeIdQualifier misses ${k}=`, { structure: 'VolumeIdQualifier' });
   const r = fields.get('rule')!.trim().toLowerCase();
-  const rule = (
-    {
-      equals: 'Equals',
-      eq: 'Equals',
-      greaterthan: 'GreaterThan',
-      gt: 'GreaterThan',
-      greaterthanorequals: 'GreaterThanOrEquals',
-      ge: 'GreaterThanOrEquals',
-    } as Record<string, ViqRule>
-  )[r];
+  const rules = {
+    equals: 'Equals',
+    eq: 'Equals',
+    greaterthan: 'GreaterThan',
+    gt: 'GreaterThan',
+    greaterthanorequals: 'GreaterThanOrEquals',
+    ge: 'GreaterThanOrEquals',
+  } as Record<string, ViqRule>;
+  const rule = Object.hasOwn(rules, r) ? rules[r] : undefined; // not Object.prototype members
   const v: VolumeIdQualifier = {
     name: fields.get('name')!,
     version: fields.get('version')!.trim(),

@@ -60,7 +60,8 @@ export function parseHashAlg(name: string): number {
     sha3384: TPM_ALG.SHA3_384,
     sha3512: TPM_ALG.SHA3_512,
   };
-  const v = table[n];
+  // Own keys only: `constructor` must not return Object.prototype.constructor as an algorithm.
+  const v = Object.hasOwn(table, n) ? table[n] : undefined;
   if (v === undefined)
     throw new UnsupportedError('TPM2_HASH_UNSUPPORTED', `unknown hash algorithm '${name}'`);
   return v;

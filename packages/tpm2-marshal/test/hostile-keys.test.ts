@@ -4,6 +4,8 @@ import {
   type TpmtPublic,
   createEncryptedSecret,
   createImportBlob,
+  parseHashAlg,
+  parsePcrSelection,
   srkTemplateEcc,
   srkTemplateRsa,
 } from '../src/index.js';
@@ -62,5 +64,14 @@ describe('secret sharing with hostile public keys', () => {
     const { seed, encrypted } = createEncryptedSecret({ ...rsa, unique: n } as TpmtPublic, 'SECRET');
     expect(seed.length).toBe(32);
     expect(encrypted.length).toBe(256);
+  });
+});
+
+describe('names that are Object.prototype members', () => {
+  // Regression: parseHashAlg looked names up on a plain object, so `constructor` returned
+  // Object.prototype.constructor as if it were an algorithm id.
+  it.each(['constructor', '__proto__', 'toString', 'valueOf'])('%s is not a hash algorithm', (n) => {
+    expect(() => parseHashAlg(n)).toThrow(expect.objectContaining({ code: 'TPM2_HASH_UNSUPPORTED' }));
+    expect(() => parsePcrSelection(`${n}:7`)).toThrow(LsvmError);
   });
 });
