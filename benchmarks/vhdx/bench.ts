@@ -5,9 +5,10 @@
  * Throughput counts the virtual disk size. Targets from issue 4: at least 1.0× qemu-img in both
  * directions and 1.5× on this half-zero image; peak RSS of ours under 256 MiB.
  *
- * Two views of ours: the CLI as a process (what the targets and the RSS bound are about; it pays
- * node + tsx start-up from sources, a few seconds on a loaded machine) and the library in-process
- * (convertFile), against the same qemu-img runs.
+ * Three views of ours, each against the same qemu-img runs: the library in-process (convertFile:
+ * the conversion alone), the library in a process of its own (convert-runner.ts: node + tsx
+ * start-up, peak RSS measured) and the CLI as a process (which also loads every CLI group from
+ * sources). The machine is shared: run several rounds (`pnpm bench vhdx --rounds 5`).
  */
 import { randomFillSync } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -60,55 +61,72 @@ export const benchmark: Benchmark = {
     const targets = [
       { peer: 'qemu-img convert', minRatio: 1.5, note: '≥ 1.0× in general, ≥ 1.5× on this half-zero image' },
     ];
+    const r2v = { peer: peer(['convert', '-f', 'raw', '-O', 'vhdx', raw, `${outPeer}.vhdx`]) };
+    const v2r = { peer: peer(['convert', '-f', 'vhdx', '-O', 'raw', vhdx, outPeer]) };
+    const cleanVhdx = async (): Promise<void> => {
+      rmSync(`${outOurs}.vhdx`, { force: true });
+      rmSync(`${outPeer}.vhdx`, { force: true });
+    };
+    // The library alone in a process of its own: node + tsx start-up, no CLI, peak RSS measured.
+    const runner = (...args: string[]): string[] => [
+      process.execPath,
+      '--conditions=lsvm-source',
+      '--import',
+      'tsx',
+      join(ctx.root, 'benchmarks/vhdx/convert-runner.ts'),
+      ...args,
+    ];
     const cases: BenchCase[] = [
       {
-        name: 'raw → VHDX (dynamic), 2 GiB, half zeros',
+        name: 'library in-process: raw → VHDX, 2 GiB, half zeros',
         bytes: SIZE,
-        ours: { kind: 'cmd', argv: ctx.lsvm('vhdx', 'convert', raw, `${outOurs}.vhdx`, '--quiet') },
-        peers: peer(['convert', '-f', 'raw', '-O', 'vhdx', raw, `${outPeer}.vhdx`]),
+        ours: { kind: 'fn', run: async () => void (await convertFile(raw, `${outOurs}.vhdx`)) },
+        peers: r2v.peer,
         targets,
-        maxRssBytes: 256 * MiB,
-        afterEach: async () => {
-          rmSync(`${outOurs}.vhdx`, { force: true });
-          rmSync(`${outPeer}.vhdx`, { force: true });
-        },
+        afterEach: cleanVhdx,
       },
       {
-        name: 'VHDX → raw (sparse), 2 GiB, half zeros',
+        name: 'library in-process: VHDX → raw, 2 GiB, half zeros',
         bytes: SIZE,
-        ours: { kind: 'cmd', argv: ctx.lsvm('vhdx', 'convert', vhdx, outOurs, '--to', 'raw', '--quiet') },
-        peers: peer(['convert', '-f', 'vhdx', '-O', 'raw', vhdx, outPeer]),
+        ours: { kind: 'fn', run: async () => void (await convertFile(vhdx, outOurs, { to: 'raw' })) },
+        peers: v2r.peer,
+        targets,
+        afterEach: clean,
+      },
+      {
+        name: 'library process (convert-runner.ts): raw → VHDX',
+        bytes: SIZE,
+        ours: { kind: 'cmd', argv: runner(raw, `${outOurs}.vhdx`, 'vhdx') },
+        peers: r2v.peer,
+        targets,
+        maxRssBytes: 256 * MiB,
+        afterEach: cleanVhdx,
+      },
+      {
+        name: 'library process (convert-runner.ts): VHDX → raw',
+        bytes: SIZE,
+        ours: { kind: 'cmd', argv: runner(vhdx, outOurs, 'raw') },
+        peers: v2r.peer,
         targets,
         maxRssBytes: 256 * MiB,
         afterEach: clean,
       },
       {
-        name: 'library convertFile: raw → VHDX, 2 GiB, half zeros',
+        name: 'CLI lsvm vhdx convert: raw → VHDX (dynamic)',
         bytes: SIZE,
-        ours: {
-          kind: 'fn',
-          run: async () => {
-            await convertFile(raw, `${outOurs}.vhdx`);
-          },
-        },
-        peers: peer(['convert', '-f', 'raw', '-O', 'vhdx', raw, `${outPeer}.vhdx`]),
+        ours: { kind: 'cmd', argv: ctx.lsvm('vhdx', 'convert', raw, `${outOurs}.vhdx`, '--quiet') },
+        peers: r2v.peer,
         targets,
-        afterEach: async () => {
-          rmSync(`${outOurs}.vhdx`, { force: true });
-          rmSync(`${outPeer}.vhdx`, { force: true });
-        },
+        maxRssBytes: 256 * MiB,
+        afterEach: cleanVhdx,
       },
       {
-        name: 'library convertFile: VHDX → raw, 2 GiB, half zeros',
+        name: 'CLI lsvm vhdx convert: VHDX → raw (sparse)',
         bytes: SIZE,
-        ours: {
-          kind: 'fn',
-          run: async () => {
-            await convertFile(vhdx, outOurs, { to: 'raw' });
-          },
-        },
-        peers: peer(['convert', '-f', 'vhdx', '-O', 'raw', vhdx, outPeer]),
+        ours: { kind: 'cmd', argv: ctx.lsvm('vhdx', 'convert', vhdx, outOurs, '--to', 'raw', '--quiet') },
+        peers: v2r.peer,
         targets,
+        maxRssBytes: 256 * MiB,
         afterEach: clean,
       },
     ];

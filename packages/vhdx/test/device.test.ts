@@ -242,11 +242,31 @@ describe('convert in memory', () => {
     expect(f.info()).toMatchObject({ type: 'fixed', blockSize: 2 * MiB, allocatedBytes: 6 * MiB });
     expect(eq(await f.read(0, f.size), data)).toBe(true);
     const compact = new MemoryFile();
-    const stats = await convertToVhdx(f, compact, { blockSize: 4 * MiB });
+    const stats = await convertToVhdx(f, compact, { blockSize: 4 * MiB, chunkSize: 256 * 1024 });
     const c = await VhdxDevice.open(compact);
     expect(c.info()).toMatchObject({ type: 'dynamic', allocatedBytes: 4 * MiB });
-    expect(stats.bytesWritten).toBe(4 * MiB); // one chunk of one block; the zero block is not written
+    // Only the four 256 KiB chunks holding data: the rest of the block stays a hole, the zero block
+    // is not allocated.
+    expect(stats.bytesWritten).toBe(MiB);
     expect(eq(await c.read(0, c.size), data)).toBe(true);
+  });
+
+  test('a converted file ends at its last allocated block, whatever the chunk size', async () => {
+    // Data in blocks 0, 3 and 7 of 8: the file grows ahead in steps while converting and is cut
+    // back to exactly three blocks after the payload area at the end.
+    const data = new Uint8Array(8 * MiB);
+    for (const b of [0, 3, 7]) data.fill(b + 1, b * MiB + 4096, b * MiB + 8192);
+    for (const chunkSize of [64 * 1024, MiB]) {
+      const out = new MemoryFile();
+      await convertToVhdx(new MemoryDevice(data), out, { blockSize: MiB, chunkSize });
+      const d = await VhdxDevice.open(out);
+      const offsets = [0, 3, 7].map((b) => d.blockEntry(b).fileOffset);
+      expect(offsets[1]).toBe(offsets[0]! + MiB);
+      expect(offsets[2]).toBe(offsets[1]! + MiB);
+      expect(out.size).toBe(offsets[2]! + MiB);
+      expect(d.info().allocatedBytes).toBe(3 * MiB);
+      expect(eq(await d.read(0, d.size), data)).toBe(true);
+    }
   });
 
   test('progress is reported and an abort stops the conversion', async () => {
