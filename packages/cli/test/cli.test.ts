@@ -34,7 +34,7 @@ describe('lsvm CLI skeleton', () => {
 
   test('unknown commands and options are usage errors (exit 2)', async () => {
     expect((await lsvm(['no-such-group'])).code).toBe(ExitCode.Usage);
-    expect((await lsvm(['demo', '--no-such-option'])).code).toBe(ExitCode.Usage);
+    expect((await lsvm(['gpt', 'types', '--no-such-option'])).code).toBe(ExitCode.Usage);
   });
 
   test('exit codes by error kind', () => {
@@ -70,8 +70,8 @@ describe('lsvm CLI skeleton', () => {
 
   test('--json puts exactly one JSON document on stdout (before or after the subcommand)', async () => {
     for (const args of [
-      ['--json', 'demo'],
-      ['demo', '--json'],
+      ['--json', 'gpt', 'types'],
+      ['gpt', 'types', '--json'],
     ]) {
       const r = await lsvm(args);
       expect(r.code).toBe(0);
@@ -80,7 +80,7 @@ describe('lsvm CLI skeleton', () => {
   });
 
   test('--quiet prints nothing on success', async () => {
-    const r = await lsvm(['--quiet', 'demo']);
+    const r = await lsvm(['--quiet', 'gpt', 'types']);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('');
   });

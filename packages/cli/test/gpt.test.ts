@@ -5,7 +5,7 @@ import { lsvm } from './helpers.js';
 
 // Only the groups under test: a sibling group that fails to load must not hide these results.
 jest.mock('../src/groups/index.js', () => ({
-  groups: [require('../src/groups/gpt.js').gptGroup, require('../src/groups/demo.js').demoGroup],
+  groups: [require('../src/groups/gpt.js').gptGroup],
 }));
 
 /** `lsvm gpt …`: JSON shape, exit codes, and the peers' view of what the commands write. */
@@ -134,19 +134,6 @@ describe('lsvm gpt', () => {
     expect(rep.code).toBe(0);
     expect(JSON.parse(rep.stdout)).toMatchObject({ source: 'backup', after: [] });
     expect((await lsvm(['gpt', 'verify', img])).code).toBe(0);
-  });
-
-  it('demo builds, validates and shows a GPT disk, and keeps it with --keep', async () => {
-    const r = await lsvm(['demo', '--keep', tmp.path, '--json']);
-    expect(r.code).toBe(0);
-    const j = JSON.parse(r.stdout) as ShowJson & { clean: boolean; image: string };
-    expect(j.clean).toBe(true);
-    expect(j.partitions.map((p) => p.typeName)).toEqual([
-      'EFI System',
-      'Linux extended boot',
-      'Linux root (x86-64)',
-    ]);
-    expect((await show(j.image)).partitions).toHaveLength(3);
   });
 
   it('4096-byte sectors and types', async () => {

@@ -1,7 +1,4 @@
 import type { CliGroup, CliGroupEntry, LazyCliGroup } from '../group.js';
-import { demoGroup } from './demo.js';
-import { provisionGroup } from './provision.js';
-import { templateGroup } from './template.js';
 // group imports: one line per group, keep alphabetical
 
 /**
@@ -86,8 +83,25 @@ export const groups: CliGroupEntry[] = [
     "lsvmload's specialization.aes: pack, unpack, show",
     async () => (await import('./specialization.js')).specializationGroup,
   ),
-  templateGroup,
-  provisionGroup,
+  lazy(
+    'template',
+    'Linux template disks: make a sample, check, protect (VSC), verify',
+    async () => (await import('./template.js')).templateGroup,
+  ),
+  lazy(
+    'provision',
+    'provision a shielded VM disk from a protected template',
+    async () => (await import('./provision.js')).provisionGroup,
+  ),
+  lazy(
+    'boot',
+    'boot a provisioned VM disk as lsvmload does: unlock, validate, apply a dbx update',
+    async () => (await import('./boot.js')).bootGroup,
+  ),
   // group entries: one line per group
-  demoGroup,
+  lazy(
+    'demo',
+    'run the end-to-end demonstration (no arguments needed)',
+    async () => (await import('./demo.js')).demoGroup,
+  ),
 ];
