@@ -72,3 +72,57 @@ describeWithPeers(['qemu-img', 'sgdisk'], 'gpt commands on VHDX disks', () => {
     }
   });
 });
+
+describeWithPeers(['qemu-img', 'sgdisk', 'cryptsetup'], 'luks commands on a partition of a VHDX disk', () => {
+  test('format partition 2 of a raw disk, convert to VHDX, open-test through --partition; cryptsetup agrees', async () => {
+    const { lsvm } = await import('./helpers.js');
+    const t = tempDir('lsvm-cli-luks-vhdx-');
+    try {
+      const raw = join(t.path, 'disk.img');
+      runOk('truncate', ['-s', '40M', raw]);
+      runOk('sgdisk', ['-n', '1:2048:+4M', '-t', '1:ef00', '-n', '2:0:+24M', '-t', '2:8309', raw]);
+      const key = join(t.path, 'key');
+      writeFileSync(key, 'correct horse');
+      const wrong = join(t.path, 'wrong');
+      writeFileSync(wrong, 'battery staple');
+      const fmt = await lsvm([
+        'luks',
+        'format',
+        raw,
+        '--partition',
+        '2',
+        '--key-file',
+        key,
+        '--type',
+        'luks2',
+        '--pbkdf',
+        'pbkdf2',
+        '--pbkdf-force-iterations',
+        '1000',
+      ]);
+      expect(fmt.code).toBe(0);
+      const vhdx = join(t.path, 'disk.vhdx');
+      runOk('qemu-img', ['convert', '-f', 'raw', '-O', 'vhdx', raw, vhdx]);
+      expect((await lsvm(['luks', 'open-test', vhdx, '--partition', '2', '--key-file', key])).code).toBe(0);
+      expect((await lsvm(['luks', 'open-test', vhdx, '--partition', '2', '--key-file', wrong])).code).toBe(5);
+      const dump = await lsvm(['luks', 'dump', vhdx, '--partition', '2', '--json']);
+      expect(JSON.parse(dump.stdout)).toMatchObject({ version: 2 });
+      // cryptsetup on the partition's bytes, extracted from the VHDX by qemu-img.
+      const back = join(t.path, 'back.img');
+      runOk('qemu-img', ['convert', '-f', 'vhdx', '-O', 'raw', vhdx, back]);
+      const start = Number(/First sector: (\d+)/.exec(runOk('sgdisk', ['-i', '2', back]))![1]);
+      const part = join(t.path, 'part.img');
+      runOk('dd', [
+        `if=${back}`,
+        `of=${part}`,
+        'bs=512',
+        `skip=${start}`,
+        `count=${24 * 2048}`,
+        'status=none',
+      ]);
+      expect(run('cryptsetup', ['open', '--test-passphrase', '--key-file', key, part]).status).toBe(0);
+    } finally {
+      t.cleanup();
+    }
+  });
+});

@@ -30,10 +30,11 @@ import { rm, stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import type { CliGroup } from '../group.js';
+import { openImage as openDiskImage, parsePartitionOption } from '../image.js';
 
 /**
  * `lsvm luks …` — LUKS1/LUKS2 containers on image files (or a partition of a raw GPT disk with
- * `--partition N`): dump, format, open-test, dump-volume-key, add-key, remove-key, decrypt,
+ * `--partition N`, raw or VHDX): dump, format, open-test, dump-volume-key, add-key, remove-key, decrypt,
  * encrypt, reencrypt. All format logic lives in @lsvm/luks2.
  */
 
@@ -41,25 +42,14 @@ interface ImageOpts {
   partition?: string;
 }
 
+/** The container: an image file, or partition N of a raw or VHDX disk (through ../image.ts). */
 async function openImage(
   path: string,
   o: ImageOpts,
   writable: boolean,
 ): Promise<{ dev: BlockDevice; close(): Promise<void> }> {
-  const file = await FileDevice.open(path, { readOnly: !writable });
-  if (o.partition === undefined) return { dev: file, close: () => file.close() };
-  const n = Number(o.partition);
-  if (!Number.isInteger(n) || n < 1) {
-    await file.close();
-    throw new UsageError('BAD_PARTITION', `--partition takes a partition number ≥ 1, not ${o.partition}`);
-  }
-  try {
-    const part = await partitionDevice(file, n, { readOnly: !writable });
-    return { dev: part, close: () => file.close() };
-  } catch (e) {
-    await file.close();
-    throw e;
-  }
+  const img = await openDiskImage(path, { partition: parsePartitionOption(o.partition), writable });
+  return { dev: img.device, close: () => img.close() };
 }
 
 function int(v: string | undefined, name: string): number | undefined {
@@ -330,7 +320,7 @@ export const luksGroup: CliGroup = {
   description: 'LUKS1/LUKS2 containers: dump, format, unlock test, keyslots, decrypt, encrypt',
   register(cmd, ctx) {
     const partOpt = (c: Command): Command =>
-      c.option('--partition <n>', 'use partition N of a raw GPT disk image');
+      c.option('--partition <n>', 'use partition N of a GPT disk (raw image or .vhdx)');
 
     partOpt(
       cmd.command('dump <image>').description('show the header(s) like cryptsetup luksDump (never secrets)'),
