@@ -1,6 +1,6 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describeWithPeers, requirePeers, run, runOk, sharedVectors, tempDir } from '@lsvm/testkit';
+import { describeWithPeers, run, runOk, sharedVectors, tempDir } from '@lsvm/testkit';
 import { lsvm } from './helpers.js';
 
 /**

@@ -8,7 +8,6 @@ import {
   toHex,
   zeroize,
 } from '@lsvm/core';
-import { partitionDevice } from '@lsvm/gpt';
 import {
   type FormatOptions,
   type KdfOptions,
