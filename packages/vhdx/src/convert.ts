@@ -154,7 +154,7 @@ export async function convertToVhdx(
     read: async (off, buf) => {
       await readClipped(source, buf, off);
     },
-    consume: async (off, data) => {
+    consume: async (off, data, hold) => {
       const b = Math.floor(off / bs);
       if (b !== block) {
         const t = finishBlock();
@@ -164,7 +164,7 @@ export async function convertToVhdx(
       }
       if (data) stats.bytesRead += Math.max(0, Math.min(data.length, source.size - off));
       const empty = data === null || isZero(data);
-      if (empty && !fixed) return undefined;
+      if (empty && !fixed) return;
       if (at < 0) {
         at = next;
         next += bs;
@@ -173,8 +173,9 @@ export async function convertToVhdx(
           await out.resize(Math.min(maxEnd, next + step));
         }
       }
-      stats.bytesWritten += (data ?? zeros).length;
-      return out.write(at + (off - b * bs), data ?? zeros.subarray(0, Math.min(chunk, size - off)));
+      const payload = data ?? zeros.subarray(0, Math.min(chunk, size - off));
+      stats.bytesWritten += payload.length;
+      hold(out.write(at + (off - b * bs), payload));
     },
   });
   const t = finishBlock();
@@ -209,12 +210,13 @@ export async function convertToRaw(
     onProgress: options.onProgress,
     isHole: (off, n) => !mayHaveData(source, off, n),
     read: (off, buf) => source.readInto(buf, off),
-    consume: (off, data) => {
+    consume: (off, data, hold) => {
       if (!data) return undefined;
       stats.bytesRead += data.length;
       if (isZero(data)) return undefined;
       stats.bytesWritten += data.length;
-      return out.write(off, data);
+      hold(out.write(off, data));
+      return undefined;
     },
   });
   if (options.sync) await out.flush();

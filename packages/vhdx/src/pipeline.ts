@@ -13,13 +13,17 @@ export interface PipelineOptions {
   /** Reads `[off, off + buf.length)` into `buf`. */
   read(off: number, buf: Uint8Array): Promise<void>;
   /**
-   * Consumes chunks in order (`data` is null for holes). May return the promise of a write still
-   * using `data`; its buffer is reused only once that promise settles.
+   * Consumes chunks in order (`data` is null for holes); the stream waits for what it returns. A
+   * write that still uses `data` is handed to `hold` instead of being awaited: the stream moves on
+   * at once and reuses the buffer only once that write settles, so several writes can be queued
+   * on the I/O threads while the next chunks are read. (A promise cannot be *returned* for this:
+   * awaiting a promise that resolves to a promise waits for both.)
    */
   consume(
     off: number,
     data: Uint8Array | null,
-  ): Promise<void> | undefined | Promise<Promise<void> | undefined>;
+    hold: (write: Promise<void>) => void,
+  ): Promise<void> | undefined;
   signal?: AbortSignal | undefined;
   onProgress?: ((done: number, total: number) => void) | undefined;
 }
@@ -44,11 +48,11 @@ export async function pipelineChunks(o: PipelineOptions): Promise<void> {
   }
   const queue: Job[] = [];
   let next = 0;
-  const track = (base: Uint8Array, p: Promise<void>): void => {
+  const track = (base: Uint8Array | undefined, p: Promise<void>): void => {
     const done = p.then(
       () => {
         busy.delete(done);
-        free.push(base);
+        if (base) free.push(base);
       },
       (error: unknown) => {
         busy.delete(done);
@@ -86,11 +90,15 @@ export async function pipelineChunks(o: PipelineOptions): Promise<void> {
     }
     if (job.read) await job.read;
     const view = job.base ? job.base.subarray(0, job.n) : null;
-    const pending = await o.consume(job.off, view);
-    if (job.base) {
-      if (pending) track(job.base, pending);
-      else free.push(job.base);
-    }
+    let held: Promise<void> | undefined;
+    await o.consume(job.off, view, (w) => {
+      held = w;
+    });
+    // The buffer (if any) comes back when the write settles; a failure stops the stream.
+    if (held) track(job.base, held);
+    else if (job.base) free.push(job.base);
+    // Writes of holes (zeros into a fixed disk) hold no pool buffer: bound them here instead.
+    while (busy.size > o.depth) await Promise.race(busy);
     o.onProgress?.(job.off + job.n, o.size);
   }
   await Promise.all(busy);
