@@ -1,4 +1,3 @@
-import { describe, expect, test } from '@jest/globals';
 import { pipelineChunks } from '../src/pipeline.js';
 
 /** A promise with its resolve/reject exposed. */
