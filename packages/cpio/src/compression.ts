@@ -9,7 +9,7 @@ export type Compression = 'none' | 'gzip' | 'xz' | 'zstd' | 'lz4' | 'bzip2' | 'l
 /** Compressions {@link decompress} handles. */
 export const DECOMPRESSIBLE: readonly Compression[] = ['none', 'gzip', 'xz', 'zstd', 'lz4'];
 /** Compressions {@link compress} produces. */
-export const COMPRESSIBLE: readonly Compression[] = ['none', 'gzip'];
+export const COMPRESSIBLE: readonly Compression[] = ['none', 'gzip', 'zstd'];
 
 const MAGICS: [Compression, number[]][] = [
   ['gzip', [0x1f, 0x8b]],
@@ -332,15 +332,47 @@ export async function decompress(
   return (await decompressStream(input, kind, maxBytes)).data;
 }
 
-/** Compresses `data` for a rewritten segment: `none` or `gzip` (deterministic: no timestamp). */
-export function compress(data: Uint8Array, kind: Compression, options: { level?: number } = {}): Uint8Array {
+/**
+ * Compresses `data` for a rewritten segment: `none`, `gzip` (fflate; deterministic, no timestamp)
+ * or `zstd` (@bokuweb/zstd-wasm, the reference libzstd compiled to WebAssembly; level 9 by default:
+ * Debian's initramfs-tools use -1 to -19; 9 balances size and the time a re-key takes).
+ */
+export async function compress(
+  data: Uint8Array,
+  kind: Compression,
+  options: { level?: number } = {},
+): Promise<Uint8Array> {
   if (kind === 'none') return data;
   if (kind === 'gzip') {
     const level = (options.level ?? 6) as 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
     return gzipSync(data, { level, mtime: 0 });
   }
+  if (kind === 'zstd') {
+    const z = await loadZstd();
+    // The WASM encoder reads from a Buffer; a view avoids copying the archive.
+    return new Uint8Array(
+      z.compress(Buffer.from(data.buffer, data.byteOffset, data.byteLength), options.level ?? 9),
+    );
+  }
   throw new UnsupportedError(
     'CPIO_COMPRESSION',
-    `cannot write ${kind}: no maintained pure-JS/WASM ${kind} encoder is used (write none or gzip)`,
+    `cannot write ${kind}: rewritten segments are written as none, gzip or zstd`,
   );
+}
+
+interface ZstdWasm {
+  init(): Promise<void>;
+  compress(data: Buffer, level: number): Uint8Array;
+}
+let zstdReady: Promise<ZstdWasm> | undefined;
+
+/** Loads and initialises the zstd WebAssembly module once, on first use. */
+function loadZstd(): Promise<ZstdWasm> {
+  zstdReady ??= (async () => {
+    const mod = (await import('@bokuweb/zstd-wasm')) as unknown as ZstdWasm & { default?: ZstdWasm };
+    const z = typeof mod.init === 'function' ? mod : mod.default!;
+    await z.init();
+    return z;
+  })();
+  return zstdReady;
 }

@@ -179,9 +179,9 @@ export interface RebuildOptions {
   target?: 'last' | 'append';
   /**
    * Compression of rewritten and appended segments: `keep` (default: as the segment was when it
-   * can be written, else none), `none` or `gzip`.
+   * can be written, else none), `none`, `gzip` or `zstd`.
    */
-  compression?: 'keep' | 'none' | 'gzip';
+  compression?: 'keep' | 'none' | 'gzip' | 'zstd';
   /** Format of rewritten archives: as the segment's first archive (default) or forced. */
   format?: CpioFormat;
   limits?: Partial<CpioLimits>;
@@ -220,14 +220,19 @@ export async function rebuildInitramfs(
   const rewritten: number[] = [];
   const out: Uint8Array[] = [];
 
-  const writeSegment = (entries: CpioEntry[], original: InitramfsSegment | undefined): Uint8Array => {
+  const writeSegment = async (
+    entries: CpioEntry[],
+    original: InitramfsSegment | undefined,
+  ): Promise<Uint8Array> => {
     const format = options.format ?? original?.archives[0]?.format ?? 'newc';
     const archive = serializeCpio(entries, { format });
     let kind: Compression = 'none';
     const wanted = options.compression ?? 'keep';
-    if (wanted === 'gzip') kind = 'gzip';
-    else if (wanted === 'keep' && original?.compression === 'gzip') kind = 'gzip';
-    const bytes = compress(archive, kind);
+    if (wanted === 'gzip' || wanted === 'zstd') kind = wanted;
+    else if (wanted === 'keep' && (original?.compression === 'gzip' || original?.compression === 'zstd')) {
+      kind = original.compression;
+    }
+    const bytes = await compress(archive, kind);
     if (bytes !== archive) archive.fill(0); // may hold key material: do not leave a plain copy
     return bytes;
   };
@@ -259,10 +264,10 @@ export async function rebuildInitramfs(
       }
     }
     if (isTarget) {
-      out.push(writeSegment(orderDirectoriesFirst([...kept, ...withInodes(put, kept)]), s));
+      out.push(await writeSegment(orderDirectoriesFirst([...kept, ...withInodes(put, kept)]), s));
       rewritten.push(s.index);
     } else if (changed) {
-      out.push(writeSegment(kept, s));
+      out.push(await writeSegment(kept, s));
       rewritten.push(s.index);
     } else {
       out.push(s.raw);
@@ -270,7 +275,7 @@ export async function rebuildInitramfs(
   }
   if (target === 'append' && put.length > 0) {
     align();
-    out.push(writeSegment(orderDirectoriesFirst(withInodes(put, [])), undefined));
+    out.push(await writeSegment(orderDirectoriesFirst(withInodes(put, [])), undefined));
     rewritten.push(img.segments.length);
   }
   const total = out.reduce((n, b) => n + b.length, 0);

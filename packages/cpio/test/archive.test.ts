@@ -209,14 +209,14 @@ describe('newc headers and archives', () => {
 
 describe('compression', () => {
   test('a gzip bomb stops at the expansion limit with a LimitError', async () => {
-    const bomb = compress(new Uint8Array(4 << 20), 'gzip', { level: 1 });
+    const bomb = await compress(new Uint8Array(4 << 20), 'gzip', { level: 1 });
     expect(bomb.length).toBeLessThan(32 * 1024);
     await expect(decompress(bomb, 'gzip', 1 << 20)).rejects.toBeInstanceOf(LimitError);
     expect((await decompress(bomb, 'gzip', 16 << 20)).length).toBe(4 << 20);
   });
 
   test('zero padding after a gzip stream is tolerated; corruption is a FormatError', async () => {
-    const gz = compress(text('hello world'), 'gzip');
+    const gz = await compress(text('hello world'), 'gzip');
     const padded = new Uint8Array(gz.length + 13);
     padded.set(gz);
     expect(new TextDecoder().decode(await decompress(padded, 'gzip', 1000))).toBe('hello world');
@@ -228,8 +228,25 @@ describe('compression', () => {
     await expect(decompress(badCrc, 'gzip', 1000)).rejects.toMatchObject({ code: 'CPIO_GZIP_CRC' });
   });
 
+  test('zstd: our encoder round-trips through fzstd and through zstd(1)', async () => {
+    const data = text('initramfs '.repeat(5000));
+    const z = await compress(data, 'zstd');
+    expect(Array.from(z.subarray(0, 4))).toEqual([0x28, 0xb5, 0x2f, 0xfd]);
+    expect(z.length).toBeLessThan(data.length / 20);
+    expect(new TextDecoder().decode(await decompress(z, 'zstd', 1 << 20))).toBe('initramfs '.repeat(5000));
+    const { peer } = await import('@lsvm/testkit');
+    const zstd = peer('zstd', 'zstd');
+    if (zstd) {
+      const { execFileSync } = await import('node:child_process');
+      expect(execFileSync(zstd, ['-dc'], { input: z }).toString()).toBe('initramfs '.repeat(5000));
+    }
+  });
+
   test('concatenated gzip members decode as one stream, each trailer checked', async () => {
-    const two = new Uint8Array([...compress(text('first '), 'gzip'), ...compress(text('second'), 'gzip')]);
+    const two = new Uint8Array([
+      ...(await compress(text('first '), 'gzip')),
+      ...(await compress(text('second'), 'gzip')),
+    ]);
     expect(new TextDecoder().decode(await decompress(two, 'gzip', 1000))).toBe('first second');
   });
 });

@@ -172,7 +172,7 @@ export async function makeSampleTemplate(
         await fs.mkdirp('/grub');
         await fs.writeFile('/grub/grub.cfg', enc(grubCfg()));
         await fs.writeFile(`/${SAMPLE_KERNEL}`, kernel);
-        await fs.writeFile(`/${SAMPLE_INITRD}`, sampleInitrd());
+        await fs.writeFile(`/${SAMPLE_INITRD}`, await sampleInitrd());
       });
     } finally {
       await bootPlain.close();
@@ -266,7 +266,7 @@ function grubCfg(): string {
 }
 
 /** A gzip-compressed newc initramfs with a trivial /init. */
-function sampleInitrd(): Uint8Array {
+async function sampleInitrd(): Promise<Uint8Array> {
   const mtime = 1_700_000_000;
   const entries = [
     directoryEntry('bin', { mtime }),

@@ -119,7 +119,11 @@ export const cpioGroup: CliGroup = {
       .argument('<file>', 'local file')
       .option('--mode <octal>', 'file mode (default 0644)', '644')
       .option('--append', 'add a new segment instead of rewriting the last one')
-      .option('--compress <kind>', 'keep | none | gzip for the rewritten segment (default keep)', 'keep')
+      .option(
+        '--compress <kind>',
+        'keep | none | gzip | zstd for the rewritten segment (default keep)',
+        'keep',
+      )
       .description('add or replace a file in the last segment (earlier segments stay byte-identical)')
       .action(
         async (
@@ -180,7 +184,11 @@ export const cpioGroup: CliGroup = {
         '--key-mode <octal>',
         `mode of the key files (default ${DEFAULT_KEY_MODE.toString(8)}; lsvmload writes ${LSVMLOAD_KEY_MODE.toString(8)})`,
       )
-      .option('--compress <kind>', 'none | gzip | keep for the rewritten last segment (default keep)', 'keep')
+      .option(
+        '--compress <kind>',
+        'none | gzip | zstd | keep for the rewritten last segment (default keep)',
+        'keep',
+      )
       .description(
         'what lsvmload does: add etc/lsvmload/{bootkey,rootkey}, remove etc/lsvmload/specialize and hyperv-keyboard.ko',
       )
@@ -229,11 +237,11 @@ function parseMode(s: string): number {
   return Number.parseInt(s, 8);
 }
 
-function compression(s: string, allowKeep: boolean): 'keep' | 'none' | 'gzip' {
-  if (s === 'none' || s === 'gzip' || (allowKeep && s === 'keep')) return s;
+function compression(s: string, allowKeep: boolean): 'keep' | 'none' | 'gzip' | 'zstd' {
+  if (s === 'none' || s === 'gzip' || s === 'zstd' || (allowKeep && s === 'keep')) return s;
   throw new UsageError(
     'BAD_COMPRESSION',
-    `--compress must be none, gzip${allowKeep ? ' or keep' : ''} (got ${s})`,
+    `--compress must be none, gzip, zstd${allowKeep ? ' or keep' : ''} (got ${s})`,
   );
 }
 
