@@ -1,5 +1,8 @@
 import { type Socket, connect } from 'node:net';
-import { IoError } from '@lsvm/core';
+import { IoError, LimitError } from '@lsvm/core';
+
+/** Most bytes held unread; TPM responses are at most a few KiB (TPM2_MAX_RESPONSE_SIZE is 4096 on most TPMs). */
+const MAX_BUFFERED_BYTES = 1 << 20;
 
 /**
  * A TCP connection with an exact-length read primitive, shared by the swtpm and mssim transports.
@@ -16,6 +19,19 @@ export class FramedSocket {
   ) {
     sock.on('data', (d: Buffer) => {
       this.buf = this.buf.length === 0 ? d : Buffer.concat([this.buf, d]);
+      // A TPM answers what it is asked; a peer that streams unasked-for bytes is hostile or broken.
+      // Bound what we hold rather than buffer it without limit.
+      if (this.buf.length > MAX_BUFFERED_BYTES) {
+        this.buf = Buffer.alloc(0);
+        fail(
+          new LimitError(
+            'TPM2_TRANSPORT_FLOOD',
+            `${what}: peer sent more than ${MAX_BUFFERED_BYTES} unread bytes`,
+          ),
+        );
+        sock.destroy();
+        return;
+      }
       this.pump();
     });
     const fail = (e: Error): void => {
