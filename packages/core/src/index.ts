@@ -47,3 +47,4 @@ export {
 } from './errors.js';
 export { type Limits, DEFAULT_LIMITS, resolveLimits, checkLimit } from './limits.js';
 export { type ProgressCallback, type LongOperationOptions, throwIfAborted } from './progress.js';
+export { type PemBlock, scanPem, decodePemBody, pemDecodeAll, pemEncode } from './pem.js';
