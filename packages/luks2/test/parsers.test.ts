@@ -374,12 +374,11 @@ describe('limits and hostile headers', () => {
       kdf.memory = new JsonNumber('4194304');
       kdf.cpus = new JsonNumber('4');
     });
-    const t = Date.now();
+    // Refused before any KDF work (a real run would take years, far past jest's timeout).
     await expect(unlockLuks(d, await readLuks(d), enc('x'))).rejects.toMatchObject({
       kind: 'limit',
       code: 'LUKS_KDF_COST',
     });
-    expect(Date.now() - t).toBeLessThan(5000); // a real run would take years
   });
 
   test('PBKDF2 iterations over the configured cap are refused', async () => {
