@@ -4,7 +4,7 @@ import { type BlockDevice, FileDevice, forEachChunk } from '@lsvm/core';
 import { partitionSlice, readGpt } from '@lsvm/gpt';
 import { createCertificate } from '@lsvm/pe-authenticode';
 import { createPdk, exportGuardian, generateGuardian } from '@lsvm/shielding-data';
-import { type SwtpmInstance, SwtpmTransport, Tpm, TpmError } from '@lsvm/tpm2-marshal';
+import { type SwtpmInstance, type Tpm, rebootSwtpm } from '@lsvm/tpm2-marshal';
 import { certificateThumbprint } from '@lsvm/vsc';
 import { makeSampleTemplate, protectTemplate, provision } from '../src/index.js';
 
@@ -75,19 +75,7 @@ export async function extractPartition(disk: BlockDevice, index: number, out: st
 
 /**
  * Power-cycles a swtpm (CMD_INIT, then TPM2_Startup(CLEAR)): PCRs back to zero, seeds and the
- * sealed keys' parent unchanged — a VM reboot — and clears the dictionary-attack counter.
+ * sealed keys' parent unchanged — a VM reboot — and clears the dictionary-attack counter (the
+ * sealed object is DA-protected, and the cap's proof and the negative tests count as failures).
  */
-export async function reboot(sw: SwtpmInstance): Promise<Tpm> {
-  const t = await SwtpmTransport.connect({ port: sw.port });
-  await t.init();
-  const tpm = new Tpm(t);
-  try {
-    await tpm.startup(true);
-  } catch (e) {
-    if (!(e instanceof TpmError && e.code === 'TPM2_RC_INITIALIZE')) throw e;
-  }
-  // The sealed object is DA-protected (objectAttributes 0, as lsvmload makes it): the cap's proof
-  // and the negative tests count as authorization failures, so clear the counter as an owner would.
-  await tpm.dictionaryAttackLockReset();
-  return tpm;
-}
+export const reboot = (sw: SwtpmInstance): Promise<Tpm> => rebootSwtpm(sw);

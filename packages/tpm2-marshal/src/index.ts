@@ -190,7 +190,7 @@ export { MssimTransport, MSSIM } from './transports/mssim.js';
 export { DeviceTransport } from './transports/device.js';
 export { type TctiConfig, parseTcti, openTcti } from './tcti.js';
 export { Tpm, type AuthOptions, type StartSessionOptions, type PcrValue } from './tpm.js';
-export { type SwtpmInstance, startSwtpm } from './swtpm.js';
+export { type SwtpmInstance, startSwtpm, rebootSwtpm } from './swtpm.js';
 export {
   srkTemplateRsa,
   srkTemplateEcc,

@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IoError } from '@lsvm/core';
+import { TpmError } from './rc.js';
 import { Tpm } from './tpm.js';
 import { SwtpmTransport } from './transports/swtpm.js';
 
@@ -121,4 +122,28 @@ export async function startSwtpm(o: { swtpmPath?: string; timeoutMs?: number } =
   }
   rmSync(stateDir, { recursive: true, force: true });
   throw lastError instanceof Error ? lastError : new IoError('SWTPM_START', 'swtpm did not start');
+}
+
+/**
+ * A VM reboot on a swtpm: power cycle through the control channel (CMD_INIT), then
+ * TPM2_Startup(CLEAR). PCRs go back to zero; seeds, persistent objects and NV stay — what a guest
+ * sees after a reboot. With `resetLockout` (default true) the dictionary-attack counter is cleared
+ * as an owner would, since lsvmload's sealed object is DA-protected and boot tests provoke
+ * authorization failures on purpose. Returns a connected client; close it when done.
+ */
+export async function rebootSwtpm(
+  sw: Pick<SwtpmInstance, 'port'>,
+  o: { resetLockout?: boolean } = {},
+): Promise<Tpm> {
+  const t = await SwtpmTransport.connect({ port: sw.port });
+  await t.init();
+  const tpm = new Tpm(t);
+  try {
+    await tpm.startup(true);
+  } catch (e) {
+    // A swtpm started with startup-clear may already be initialised.
+    if (!(e instanceof TpmError && e.code === 'TPM2_RC_INITIALIZE')) throw e;
+  }
+  if (o.resetLockout ?? true) await tpm.dictionaryAttackLockReset();
+  return tpm;
 }

@@ -19,7 +19,7 @@ import {
   validateBootPath,
 } from '@lsvm/provisioning';
 import { createPdk, exportGuardian, generateGuardian, openPdk } from '@lsvm/shielding-data';
-import { type SwtpmInstance, SwtpmTransport, Tpm, TpmError, startSwtpm } from '@lsvm/tpm2-marshal';
+import { type SwtpmInstance, type Tpm, rebootSwtpm, startSwtpm } from '@lsvm/tpm2-marshal';
 import { certificateThumbprint } from '@lsvm/vsc';
 import type { CliGroup } from '../group.js';
 import { stepsText } from './boot.js';
@@ -52,18 +52,7 @@ function findOnPath(name: string, path: string | undefined): string | undefined 
 }
 
 /** A VM reboot on swtpm: power cycle, TPM2_Startup(CLEAR), DA counter cleared by the owner. */
-async function reboot(sw: SwtpmInstance): Promise<Tpm> {
-  const t = await SwtpmTransport.connect({ port: sw.port });
-  await t.init();
-  const tpm = new Tpm(t);
-  try {
-    await tpm.startup(true);
-  } catch (e) {
-    if (!(e instanceof TpmError && e.code === 'TPM2_RC_INITIALIZE')) throw e;
-  }
-  await tpm.dictionaryAttackLockReset();
-  return tpm;
-}
+const reboot = (sw: SwtpmInstance): Promise<Tpm> => rebootSwtpm(sw);
 
 /** Steps of the demo, recorded like the boot flows' steps. */
 class DemoRecorder {
