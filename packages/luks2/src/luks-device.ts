@@ -93,7 +93,7 @@ export class LuksDevice extends BaseBlockDevice {
   private readonly threads: number;
   private workerKey: Uint8Array | undefined;
   private pool: Promise<XtsWorkerPool> | undefined;
-  private scratch: Uint8Array | undefined;
+  private scratch: Uint8Array[] | undefined;
 
   /**
    * @param options.threads threads for large XTS reads, the calling one included (default 1: no
@@ -149,19 +149,46 @@ export class LuksDevice extends BaseBlockDevice {
     }
   }
 
-  /** Large reads through the worker pool: parent → shared scratch → workers → target. */
+  /**
+   * Large reads through the worker pool: parent → shared scratch → workers → target. Two scratch
+   * buffers alternate so the read of the next chunk (done by libuv's I/O threads) overlaps the
+   * decryption of the current one.
+   */
   private async readParallel(target: Uint8Array, offset: number, start: number, end: number): Promise<void> {
     this.pool ??= XtsWorkerPool.create(this.workerKey!, this.threads - 1);
     const pool = await this.pool;
-    this.scratch ??= new Uint8Array(new SharedArrayBuffer(IO_CHUNK));
-    for (let o = start; o < end; o += IO_CHUNK) {
-      const n = Math.min(IO_CHUNK, end - o);
-      const buf = this.scratch.subarray(0, n);
-      await this.parent.readInto(buf, this.layout.offset + o);
-      await pool.run(this.cipher, buf, this.iv(o), this.sectorSize, false);
-      const from = Math.max(o, offset);
-      const to = Math.min(o + n, offset + target.length);
-      target.set(buf.subarray(from - o, to - o), from - offset);
+    this.scratch ??= [
+      new Uint8Array(new SharedArrayBuffer(IO_CHUNK)),
+      new Uint8Array(new SharedArrayBuffer(IO_CHUNK)),
+    ];
+    const scratch = this.scratch;
+    const startRead = (o: number, slot: number): { o: number; buf: Uint8Array; done: Promise<void> } => {
+      const buf = scratch[slot]!.subarray(0, Math.min(IO_CHUNK, end - o));
+      const done = this.parent.readInto(buf, this.layout.offset + o);
+      // Handled here so a read failing while the previous chunk decrypts is not an unhandled
+      // rejection; awaiting `done` below still throws it.
+      done.catch(() => undefined);
+      return { o, buf, done };
+    };
+    let cur = startRead(start, 0);
+    let slot = 0;
+    for (;;) {
+      await cur.done;
+      slot ^= 1;
+      const nextAt = cur.o + IO_CHUNK;
+      const next = nextAt < end ? startRead(nextAt, slot) : undefined;
+      try {
+        await pool.run(this.cipher, cur.buf, this.iv(cur.o), this.sectorSize, false);
+      } catch (e) {
+        // Let the read in flight settle before the scratch buffer can be reused or zeroed.
+        await next?.done.catch(() => undefined);
+        throw e;
+      }
+      const from = Math.max(cur.o, offset);
+      const to = Math.min(cur.o + cur.buf.length, offset + target.length);
+      target.set(cur.buf.subarray(from - cur.o, to - cur.o), from - offset);
+      if (!next) break;
+      cur = next;
     }
   }
 
@@ -191,7 +218,7 @@ export class LuksDevice extends BaseBlockDevice {
   /** Closing releases the key copy; the parent stays open. */
   override async close(): Promise<void> {
     this.cipher.destroy();
-    zeroize(this.workerKey, this.scratch);
+    zeroize(this.workerKey, ...(this.scratch ?? []));
     this.workerKey = undefined;
     if (this.pool) await (await this.pool).close();
     this.closed = true;

@@ -38,6 +38,42 @@ describe('worker-thread XTS', () => {
     },
   );
 
+  test('reads spanning several 16 MiB chunks (double-buffered pipeline) equal single-thread reads; a failing read surfaces', async () => {
+    const ss = 4096;
+    const key = new Uint8Array(randomBytes(64));
+    const plain = new Uint8Array(randomBytes(40 * 1024 * 1024 + 5 * ss));
+    const ct = new Uint8Array(plain);
+    new SectorCipher('aes-xts-plain64', key).encrypt(ct, 5n, ss);
+    const backing = new MemoryDevice(new Uint8Array(8192 + ct.length));
+    backing.bytes.set(ct, 8192);
+    const layout = {
+      offset: 8192,
+      size: ct.length,
+      sectorSize: ss,
+      ivTweak: 5n,
+      encryption: 'aes-xts-plain64',
+    };
+    const threaded = new LuksDevice(backing, layout, key, { threads: 2, readOnly: true });
+    try {
+      const all = await threaded.read(0, ct.length);
+      expect(Buffer.from(all).equals(Buffer.from(plain))).toBe(true);
+      const off = 3 * ss + 17;
+      const part = await threaded.read(off, 33 * 1024 * 1024 + 5);
+      expect(Buffer.from(part).equals(Buffer.from(plain.subarray(off, off + part.length)))).toBe(true);
+      // The parent fails on the third chunk's read: the error reaches the caller.
+      const failing = Object.create(backing) as MemoryDevice;
+      failing.readInto = async (t: Uint8Array, o: number) => {
+        if (o >= 8192 + 32 * 1024 * 1024) throw new Error('disk gone');
+        return backing.readInto(t, o);
+      };
+      const broken = new LuksDevice(failing, layout, key, { threads: 2, readOnly: true });
+      await expect(broken.read(0, ct.length)).rejects.toThrow('disk gone');
+      await broken.close();
+    } finally {
+      await threaded.close();
+    }
+  });
+
   test('thread counts are validated', () => {
     expect(
       () =>
