@@ -1,67 +1,30 @@
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { authenticodeDigest, buildSignatureList, createCertificate } from '@lsvm/pe-authenticode';
-import { makeSampleTemplate, protectTemplate, provision, withExtFs } from '@lsvm/provisioning';
-import { createPdk, exportGuardian, generateGuardian } from '@lsvm/shielding-data';
-import { startSwtpm, type SwtpmInstance, SwtpmTransport, Tpm, TpmError } from '@lsvm/tpm2-marshal';
+import { authenticodeDigest, buildSignatureList } from '@lsvm/pe-authenticode';
+import { withExtFs } from '@lsvm/provisioning';
+import { rebootSwtpm, startSwtpm, type SwtpmInstance } from '@lsvm/tpm2-marshal';
 import { describeWithPeers, sharedVectors, tempDir } from '@lsvm/testkit';
-import { certificateThumbprint } from '@lsvm/vsc';
 import { FileDevice } from '@lsvm/core';
 import { mergedView, parseInitramfs } from '@lsvm/cpio';
 import { partitionSlice, readGpt } from '@lsvm/gpt';
 import { openLuks } from '@lsvm/luks2';
+import { provisionFixture } from '../../provisioning/test/boot-fixture.js';
 import { lsvm } from './helpers.js';
 
 describeWithPeers(['swtpm', 'mke2fs'], 'lsvm boot', () => {
   const t = tempDir('lsvm-cli-boot-');
-  const template = join(t.path, 'template.img');
-  const vm = join(t.path, 'vm.img');
+  let vm: string;
+  let template: string;
   let sw: SwtpmInstance;
 
+  // The same provisioned sample disk the provisioning package's boot tests use.
   beforeAll(async () => {
     sw = await startSwtpm();
-    await makeSampleTemplate(template, { size: 128 * 1024 * 1024 });
-    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const certificate = createCertificate({
-      subject: [['CN', 'cli boot signer']],
-      publicKey: privateKey,
-      issuerKey: privateKey,
-    });
-    await protectTemplate(template, {
-      signer: { certificate: certificate.der, privateKey },
-      name: 'Sample',
-      version: '1.0.0.0',
-    });
-    const owner = generateGuardian('Owner', { algorithm: 'p256' });
-    const fabric = generateGuardian('Fabric', { algorithm: 'p256' });
-    const pdk = createPdk({
-      owner,
-      guardians: [exportGuardian(fabric)],
-      viqs: [
-        {
-          name: 'Sample',
-          version: '1.0.0.0',
-          rule: 'Equals',
-          signer: certificateThumbprint(certificate.der),
-        },
-      ],
-      secrets: { files: [], credentials: [], sshKeys: [] },
-    });
-    await provision(template, vm, { pdk, guardian: fabric, tcti: sw.tcti });
+    ({ vm, template } = await provisionFixture(t.path, sw));
   }, 120_000);
   /** A VM reboot: power cycle (PCRs back to zero), startup, DA counter cleared. */
   async function reboot(): Promise<void> {
-    const tr = await SwtpmTransport.connect({ port: sw.port });
-    await tr.init();
-    const tpm = new Tpm(tr);
-    try {
-      await tpm.startup(true);
-    } catch (e) {
-      if (!(e instanceof TpmError && e.code === 'TPM2_RC_INITIALIZE')) throw e;
-    }
-    await tpm.dictionaryAttackLockReset();
-    await tpm.close();
+    await (await rebootSwtpm(sw)).close();
   }
   afterAll(async () => {
     await sw?.stop();

@@ -41,7 +41,7 @@ function unsupported(spec: string, why: string): never {
 /**
  * Parses a cipher specification: LUKS2's `encryption` field, or LUKS1's cipher name and mode
  * joined with `-`.
- * @throws UnsupportedError `LUKS_UNSUPPORTED_CIPHER` naming the cipher for anything not implemented
+ * @throws UnsupportedError `LUKS_UNSUPPORTED_CIPHER` naming the cipher for anything unsupported
  *   (twofish, serpent, lrw, `capi:` syntax, …).
  */
 export function parseCipherSpec(text: string): CipherSpec {
@@ -49,9 +49,9 @@ export function parseCipherSpec(text: string): CipherSpec {
   const m = /^([a-z0-9_]+)-([a-z0-9]+)(?:-([a-z0-9]+)(?::([a-z0-9-]+))?)?$/.exec(text);
   if (!m) unsupported(text, 'not of the form cipher-mode[-iv[:hash]]');
   const [, cipher, mode, iv, ivHash] = m;
-  if (cipher !== 'aes') unsupported(text, `block cipher ${cipher} is not implemented (only aes)`);
+  if (cipher !== 'aes') unsupported(text, `block cipher ${cipher} is not supported (only aes)`);
   if (mode !== 'xts' && mode !== 'cbc' && mode !== 'ecb')
-    unsupported(text, `mode ${mode} is not implemented (only xts, cbc, ecb)`);
+    unsupported(text, `mode ${mode} is not supported (only xts, cbc, ecb)`);
   if (mode === 'ecb') {
     if (iv !== undefined) unsupported(text, 'ecb takes no IV generator');
     return { cipher, mode, iv: 'none', text };
@@ -64,7 +64,7 @@ export function parseCipherSpec(text: string): CipherSpec {
   }
   if (ivHash !== undefined) unsupported(text, `IV generator ${iv} takes no hash`);
   if (iv !== 'plain' && iv !== 'plain64' && iv !== 'plain64be' && iv !== 'null')
-    unsupported(text, `IV generator ${iv} is not implemented`);
+    unsupported(text, `IV generator ${iv} is not supported`);
   return { cipher, mode, iv, text };
 }
 
