@@ -24,6 +24,7 @@ export {
   serializeProtectiveMbr,
   lbaToChs,
 } from './mbr.js';
+export { type HybridMbrChange, reconcileHybridMbr } from './hybrid-mbr.js';
 export {
   GPT_SIGNATURE,
   GPT_REVISION_1_0,

@@ -3,7 +3,8 @@ import type { GptFinding } from './errors.js';
 import { protectiveSize, protectiveRecord } from './mbr.js';
 import { type GptCopy, type GptDisk, type OpenGptOptions, openGpt, tableFromCopy } from './open.js';
 import { relocateBackup } from './edit.js';
-import type { GptTable } from './table.js';
+import { isUsedEntry } from './entry.js';
+import { arraySectorsOf, type GptTable } from './table.js';
 import { checkLayout } from './validate.js';
 import { serializeGpt, writeGpt } from './writer.js';
 
@@ -68,6 +69,8 @@ export async function repairGpt(device: BlockDevice, options: RepairGptOptions =
   if (table.backupHeaderLba !== disk.table.backupHeaderLba || table.backupHeaderLba !== disk.backup.lba) {
     actions.push(`moved the backup header to the last LBA ${table.backupHeaderLba} (was ${disk.backup.lba})`);
   }
+  const stale = staleBackupLba(disk, table);
+  if (stale !== undefined) actions.push(`wiped the old backup header at LBA ${stale}`);
   const same = async (lba: number, bytes: Uint8Array): Promise<boolean> =>
     (lba + bytes.length / ss) * ss <= device.size && equal(await device.read(lba * ss, bytes.length), bytes);
   if (!(await same(1, img.primaryHeader)) || !(await same(table.primaryEntryLba, img.array))) {
@@ -97,6 +100,11 @@ export async function repairGpt(device: BlockDevice, options: RepairGptOptions =
     ...writeOptions,
     order: other === 'primary' ? 'primary-first' : 'backup-first',
   });
+  // Only once both new copies are whole: until then the old backup may be the one intact copy.
+  if (stale !== undefined) {
+    await device.write(stale * ss, new Uint8Array(ss));
+    await device.flush();
+  }
   const after = await openGpt(device, { ...options, sectorSize: ss });
   return { actions, before: disk.findings, after: after.findings, source: src.which };
 }
@@ -132,6 +140,24 @@ function chooseSource(disk: GptDisk): { copy: GptCopy; table: GptTable } {
   throw new FormatError('GPT_NO_VALID_HEADER', 'no intact GPT copy describes a consistent layout', {
     structure: 'GPT header',
   });
+}
+
+/**
+ * The LBA of an intact backup header left behind by relocation (a grown disk), when it now lies in
+ * free space. It is wiped after the move: a second, stale but valid header in the middle of the
+ * disk is what recovery tools (and the backup probe of readers whose primary is damaged, like our
+ * own open) may pick up later, resurrecting an old table. Inside a partition it is data — never
+ * touched.
+ */
+function staleBackupLba(disk: GptDisk, table: GptTable): number | undefined {
+  const lba = disk.backup.lba;
+  if (!disk.backup.intact || lba === table.backupHeaderLba || lba <= 1 || lba >= table.diskSectors)
+    return undefined;
+  const inPartition = table.entries.some((e) => isUsedEntry(e) && e.firstLba <= lba && lba <= e.lastLba);
+  const inArrays = [table.primaryEntryLba, table.backupEntryLba].some(
+    (start) => lba >= start && lba < start + arraySectorsOf(table),
+  );
+  return inPartition || inArrays ? undefined : lba;
 }
 
 function equal(a: Uint8Array, b: Uint8Array): boolean {

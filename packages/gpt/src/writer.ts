@@ -1,6 +1,7 @@
 import { type BlockDevice, UsageError, crc32 } from '@lsvm/core';
 import { serializeEntryArray } from './entry.js';
 import { GPT_HEADER_MIN_SIZE, serializeGptHeader } from './header.js';
+import { reconcileHybridMbr } from './hybrid-mbr.js';
 import { type Mbr, serializeProtectiveMbr } from './mbr.js';
 import { arraySectorsOf, type GptTable } from './table.js';
 import { checkEntries, checkLayout } from './validate.js';
@@ -27,10 +28,11 @@ export interface GptImage {
 export interface WriteGptOptions {
   /**
    * The existing MBR. Its boot code and disk signature are kept in the new protective MBR; a
-   * hybrid MBR is kept as it is when `keepHybrid` is set.
+   * hybrid MBR is kept when `keepHybrid` is set, its records following the table's partitions
+   * (see {@link reconcileHybridMbr}).
    */
   mbr?: Mbr;
-  /** Keep a hybrid MBR untouched instead of replacing it with a protective one. Default true. */
+  /** Keep a hybrid MBR instead of replacing it with a protective one. Default true. */
   keepHybrid?: boolean;
   /**
    * The exact entry array bytes to write instead of serialising `table.entries` — repair uses it
@@ -90,7 +92,7 @@ export function serializeGpt(table: GptTable, options: WriteGptOptions = {}): Gp
   const mbr = new Uint8Array(ss);
   const keepHybrid = options.keepHybrid ?? true;
   if (options.mbr?.kind === 'hybrid' && keepHybrid) {
-    mbr.set(rebuildMbrBytes(options.mbr));
+    mbr.set(rebuildMbrBytes(reconcileHybridMbr(options.mbr, table).mbr));
   } else {
     mbr.set(
       serializeProtectiveMbr(table.diskSectors, {

@@ -5,8 +5,10 @@ import { describeWithPeers, runOk, tempDir } from '@lsvm/testkit';
 import {
   addPartition,
   createGpt,
+  deletePartition,
   openGpt,
   readGpt,
+  resizePartition,
   setPartition,
   writeGpt,
   type GptTable,
@@ -277,5 +279,42 @@ describeWithPeers(['sgdisk', 'sfdisk'], 'tables written by lsvm', () => {
     saveImage(img, dev2);
     expect(sgdiskClean(img)).toBe(true);
     expect(sfdiskJson(img).partitions).toEqual(asSfdisk(next));
+  });
+  it('a hybrid MBR made by sgdisk -h follows our resize and delete, as sgdisk -O shows', async () => {
+    const img = blank('hybrid.img', 16 * MiB);
+    runOk('sgdisk', [
+      '-n',
+      '1:2048:+2M',
+      '-t',
+      '1:0700',
+      '-n',
+      '2:0:+4M',
+      '-t',
+      '2:8300',
+      '-n',
+      '3:0:+1M',
+      img,
+    ]);
+    runOk('sgdisk', ['-h', '1:2', img]);
+    const mbrRows = (): string[] =>
+      runOk('sgdisk', ['-O', img])
+        .split('\n')
+        .filter((l) => /^\s+\d+\s/.test(l))
+        .map((l) => l.trim().split(/\s+/).slice(1).join(' '));
+    expect(mbrRows()).toEqual(['1 2047 primary 0xEE', '2048 6143 primary 0x07', '6144 14335 primary 0x83']);
+    const edit = async (fn: (t: GptTable) => GptTable): Promise<void> => {
+      const dev = loadImage(img);
+      const d = await readGpt(dev);
+      expect(d.mbr.kind).toBe('hybrid');
+      await writeGpt(dev, fn(d.table), { mbr: d.mbr });
+      saveImage(img, dev);
+    };
+    // Partition 2 shrinks to 2 MiB: its MBR copy must end where it now ends, or a legacy OS would
+    // write past it into partition 3's former space.
+    await edit((t) => resizePartition(t, 2, 4096));
+    expect(mbrRows()).toEqual(['1 2047 primary 0xEE', '2048 6143 primary 0x07', '6144 10239 primary 0x83']);
+    await edit((t) => deletePartition(t, 1));
+    expect(mbrRows()).toEqual(['1 2047 primary 0xEE', '6144 10239 primary 0x83']);
+    expect(sgdiskClean(img)).toBe(true);
   });
 });

@@ -7,8 +7,10 @@ import {
   freeRanges,
   isUsedEntry,
   openGpt,
+  parseMbr,
   partitionDevice,
   readGpt,
+  reconcileHybridMbr,
   relocateBackup,
   repairGpt,
   resizePartition,
@@ -229,6 +231,8 @@ describe('open and validate', () => {
     expect(d.findings.map((f) => f.code)).toEqual(['GPT_MBR_PROTECTIVE_SIZE', 'GPT_BACKUP_NOT_AT_END']);
     const r = await repairGpt(grown);
     expect(r.actions.join('\n')).toMatch(/moved the backup header/);
+    expect(r.actions).toContain(`wiped the old backup header at LBA ${8 * 2048 - 1}`);
+    expect(grown.bytes.subarray((8 * 2048 - 1) * 512, 8 * 2048 * 512).every((b) => b === 0)).toBe(true);
     expect(r.after).toEqual([]);
     const after = await readGpt(grown);
     expect(after.table.lastUsableLba).toBe(16 * 2048 - 34);
@@ -298,5 +302,40 @@ describe('open and validate', () => {
     const forced = await repairGpt(dev, { forceProtectiveMbr: true });
     expect(forced.actions).toEqual(['replaced the plain MBR by a protective MBR']);
     expect(forced.after).toEqual([]);
+  });
+
+  it('reconciles hybrid MBR records with the table: resized, removed, 0xEE clamped, > 2^32 dropped', () => {
+    const t = addPartition(
+      addPartition(createGpt({ diskSize: 8 * MiB }), { type: 'msft-basic', sizeLba: 4096 }).table,
+      { type: 'linux', sizeLba: 2048 },
+    ).table;
+    const [p1, p2] = [t.entries[0]!, t.entries[1]!];
+    const bytes = serializeGpt(t).mbr.slice(0, 512);
+    const v = new DataView(bytes.buffer);
+    const record = (slot: number, type: number, start: number, size: number): void => {
+      bytes[446 + slot * 16 + 4] = type;
+      v.setUint32(446 + slot * 16 + 8, start, true);
+      v.setUint32(446 + slot * 16 + 12, size, true);
+    };
+    record(0, 0xee, 1, 0xffffffff); // claims far more than the disk
+    record(1, 0x0c, p1.firstLba, 1000); // stale size
+    record(2, 0x83, p2.firstLba, p2.lastLba - p2.firstLba + 1); // exact
+    record(3, 0x07, 999_999, 10); // no partition starts there
+    const { mbr, changes } = reconcileHybridMbr(parseMbr(bytes), t);
+    expect(changes.map((c) => `${c.slot}:${c.action}`)).toEqual(['0:clamped', '1:resized', '3:removed']);
+    expect(mbr.records.map((r) => [r.osType, r.startingLba, r.sizeInLba])).toEqual([
+      [0xee, 1, t.diskSectors - 1],
+      [0x0c, p1.firstLba, 4096],
+      [0x83, p2.firstLba, 2048],
+      [0, 0, 0],
+    ]);
+    // A partition grown past what 32-bit MBR fields can hold loses its MBR copy.
+    const huge = {
+      ...t,
+      entries: t.entries.map((e, i) => (i === 0 ? { ...e, lastLba: e.firstLba + 2 ** 32 } : e)),
+    };
+    expect(reconcileHybridMbr(parseMbr(bytes), huge).changes.map((c) => `${c.slot}:${c.action}`)).toContain(
+      '1:removed',
+    );
   });
 });
