@@ -1,10 +1,12 @@
 import { type BlockDevice, type LongOperationOptions, UsageError } from '@lsvm/core';
-import { batByteLength, PayloadState, payloadEntryIndex, writeBatEntry } from './bat.js';
 import { MiB } from './constants.js';
 import { metadataOf, resolveCreate, type VhdxCreateOptions, writeSkeleton } from './create.js';
 import { planLayout } from './layout-plan.js';
-import { pipelineChunks } from './pipeline.js';
 import type { ResizableDevice } from './memory-file.js';
+import { PayloadPlacer } from './payload-placer.js';
+import { pipelineChunks } from './pipeline.js';
+import { hasSyncIo, type SyncIoDevice } from './sync-file.js';
+import { streamChunksSync } from './sync-stream.js';
 import { VhdxDevice } from './vhdx-device.js';
 
 /** Options shared by the converters. */
@@ -84,6 +86,14 @@ async function readClipped(src: BlockDevice, buf: Uint8Array, off: number): Prom
   return avail;
 }
 
+/** {@link readClipped} for a device with synchronous I/O. */
+function readClippedSync(src: SyncIoDevice, buf: Uint8Array, off: number): number {
+  const avail = Math.max(0, Math.min(buf.length, src.size - off));
+  if (avail > 0) src.readIntoSync(avail === buf.length ? buf : buf.subarray(0, avail), off);
+  if (avail < buf.length) buf.fill(0, avail);
+  return avail;
+}
+
 function mayHaveData(src: BlockDevice, off: number, len: number): boolean {
   return !(src instanceof VhdxDevice) || src.mayHaveData(off, len);
 }
@@ -93,6 +103,10 @@ function mayHaveData(src: BlockDevice, off: number, len: number): boolean {
  * new VHDX image in `out`. Dynamic output leaves all-zero blocks unallocated (and all-zero chunks
  * of allocated blocks as holes); fixed output writes every block. The size is the source's, rounded
  * up to the logical sector size. Memory use is four chunks plus the BAT.
+ *
+ * When both devices offer synchronous I/O (the files `convertFile` opens, see `SyncFile`), the
+ * payload is copied by a synchronous loop through one buffer, in slices between which the event
+ * loop runs; otherwise through a pipeline of asynchronous reads and writes.
  *
  * The new file is written without the log ([MS-VHDX] §2.3), unlike writes through
  * {@link VhdxDevice}: payload first, then in {@link writeSkeleton} the metadata, the whole BAT in
@@ -115,35 +129,81 @@ export async function convertToVhdx(
   const s = resolveCreate({ ...options, size, logicalSectorSize: lss });
   const plan = planLayout({ ...s, hasParent: false });
   const g = plan.geometry;
-  const bs = g.blockSize;
   // Chunks divide blocks (both powers of two), so no chunk straddles two blocks.
-  const chunk = Math.min(options.chunkSize ?? DEFAULT_CHUNK, bs);
-  const bat = new Uint8Array(batByteLength(g));
+  const chunk = Math.min(options.chunkSize ?? DEFAULT_CHUNK, g.blockSize);
   const fixed = s.type === 'fixed';
-  const zeros = new Uint8Array(chunk);
+  const placer = new PayloadPlacer(g, plan.payloadOffset, fixed);
+  const stats: ConvertStats = { virtualSize: size, bytesRead: 0, bytesWritten: 0 };
   await out.resize(0);
   await out.resize(plan.payloadOffset);
+  if (hasSyncIo(source) && hasSyncIo(out)) {
+    await payloadSync(source, out, placer, { size, chunk, fixed, stats, options });
+  } else {
+    await payloadPipelined(source, out, placer, { size, chunk, fixed, stats, options });
+  }
+  // Exactly the allocated blocks: no BAT entry may point past the end, nothing may dangle after it.
+  if (out.size !== placer.end) await out.resize(placer.end);
+  const tail = placer.fixedTail();
+  if (tail) {
+    // The tail of the last block is allocated space too: write it so a fixed file is not sparse.
+    const zeros = new Uint8Array(Math.min(chunk, tail.length));
+    for (let p = 0; p < tail.length; p += zeros.length) {
+      await out.write(tail.offset + p, zeros.subarray(0, Math.min(zeros.length, tail.length - p)));
+    }
+  }
+  await writeSkeleton(out, plan, metadataOf(s), placer.bat, s.creator, options.sync ?? false);
+  return stats;
+}
+
+/** What the two payload loops of {@link convertToVhdx} share. */
+interface PayloadJob {
+  size: number;
+  chunk: number;
+  fixed: boolean;
+  stats: ConvertStats;
+  options: ConvertOptions;
+}
+
+/** The payload of {@link convertToVhdx} through synchronous I/O: read, test, write, one chunk at a time. */
+async function payloadSync(
+  source: SyncIoDevice,
+  out: SyncIoDevice,
+  placer: PayloadPlacer,
+  { size, chunk, fixed, stats, options }: PayloadJob,
+): Promise<void> {
+  // Blocks are written past the end of the file, which extends it: no ftruncate per block or step.
+  await streamChunksSync({
+    size,
+    chunkSize: chunk,
+    signal: options.signal,
+    onProgress: options.onProgress,
+    read: (off, buf) => {
+      stats.bytesRead += readClippedSync(source, buf, off);
+    },
+    consume: (off, data) => {
+      const at = placer.place(off, !fixed && isZero(data));
+      if (at < 0) return;
+      out.writeSync(at, data);
+      stats.bytesWritten += data.length;
+    },
+  });
+}
+
+/** The payload of {@link convertToVhdx} through asynchronous BlockDevice I/O, pipelined. */
+async function payloadPipelined(
+  source: BlockDevice,
+  out: BlockDevice & ResizableDevice,
+  placer: PayloadPlacer,
+  { size, chunk, fixed, stats, options }: PayloadJob,
+): Promise<void> {
+  const zeros = new Uint8Array(chunk);
   // The file grows geometrically (by what the payload holds so far, at least a block, at most
   // GROW_STEP) rather than by one ftruncate per allocated block: each resize is a round trip
   // through the I/O thread pool that stalls the pipeline behind the writes in flight. The slack
   // (a sparse hole in a file, at most the payload's size in a MemoryFile) is cut off at the end.
-  const maxEnd = plan.payloadOffset + g.dataBlocks * bs;
-  let next = plan.payloadOffset;
-  let block = -1;
-  let at = -1;
-  const stats: ConvertStats = { virtualSize: size, bytesRead: 0, bytesWritten: 0 };
-  const finishBlock = (): Promise<void> | undefined => {
-    if (at < 0) return undefined;
-    writeBatEntry(bat, payloadEntryIndex(g, block), { state: PayloadState.FULLY_PRESENT, fileOffset: at });
-    const blockLen = Math.min(bs, size - block * bs);
-    if (!fixed || blockLen === bs) return undefined;
-    // The tail of the last block is allocated space too: write it so a fixed file is not sparse.
-    const writes: Promise<void>[] = [];
-    for (let p = blockLen; p < bs; p += chunk)
-      writes.push(out.write(at + p, zeros.subarray(0, Math.min(chunk, bs - p))));
-    return Promise.all(writes).then(() => undefined);
-  };
-  const tails: Promise<void>[] = [];
+  const bs = placer.blockSize;
+  const payloadOffset = placer.payloadOffset;
+  const maxEnd = payloadOffset + Math.ceil(size / bs) * bs;
   await pipelineChunks({
     size,
     chunkSize: chunk,
@@ -152,39 +212,20 @@ export async function convertToVhdx(
     onProgress: options.onProgress,
     isHole: (off, n) => !mayHaveData(source, off, n),
     read: async (off, buf) => {
-      await readClipped(source, buf, off);
+      stats.bytesRead += await readClipped(source, buf, off);
     },
     consume: async (off, data, hold) => {
-      const b = Math.floor(off / bs);
-      if (b !== block) {
-        const t = finishBlock();
-        if (t) tails.push(t);
-        block = b;
-        at = -1;
-      }
-      if (data) stats.bytesRead += Math.max(0, Math.min(data.length, source.size - off));
-      const empty = data === null || isZero(data);
-      if (empty && !fixed) return;
-      if (at < 0) {
-        at = next;
-        next += bs;
-        if (next > out.size) {
-          const step = Math.min(GROW_STEP, Math.max(bs, next - plan.payloadOffset));
-          await out.resize(Math.min(maxEnd, next + step));
-        }
+      const at = placer.place(off, data === null || (!fixed && isZero(data)));
+      if (at < 0) return;
+      if (placer.end > out.size) {
+        const step = Math.min(GROW_STEP, Math.max(bs, placer.end - payloadOffset));
+        await out.resize(Math.min(maxEnd, placer.end + step));
       }
       const payload = data ?? zeros.subarray(0, Math.min(chunk, size - off));
       stats.bytesWritten += payload.length;
-      hold(out.write(at + (off - b * bs), payload));
+      hold(out.write(at, payload));
     },
   });
-  const t = finishBlock();
-  if (t) tails.push(t);
-  await Promise.all(tails);
-  // Exactly the allocated blocks: no BAT entry may point past the end, nothing may dangle after it.
-  if (out.size !== next) await out.resize(next);
-  await writeSkeleton(out, plan, metadataOf(s), bat, s.creator, options.sync ?? false);
-  return stats;
 }
 
 /**
@@ -202,6 +243,24 @@ export async function convertToRaw(
   await out.resize(0);
   await out.resize(size);
   const stats: ConvertStats = { virtualSize: size, bytesRead: 0, bytesWritten: 0 };
+  if (hasSyncIo(source) && hasSyncIo(out)) {
+    // A raw file into a raw file: the synchronous loop (see convertToVhdx).
+    await streamChunksSync({
+      size,
+      chunkSize: chunk,
+      signal: options.signal,
+      onProgress: options.onProgress,
+      read: (off, buf) => source.readIntoSync(buf, off),
+      consume: (off, data) => {
+        stats.bytesRead += data.length;
+        if (isZero(data)) return;
+        stats.bytesWritten += data.length;
+        out.writeSync(off, data);
+      },
+    });
+    if (options.sync) await out.flush();
+    return stats;
+  }
   await pipelineChunks({
     size,
     chunkSize: chunk,

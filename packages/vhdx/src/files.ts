@@ -18,6 +18,7 @@ import { createVhdx, resolveCreate, type VhdxCreateOptions } from './create.js';
 import { type LayoutPlan, planLayout } from './layout-plan.js';
 import { resolveVhdxLimits, type VhdxLimits } from './limits.js';
 import { type ParentLocator, parentPathCandidates } from './parent-locator.js';
+import { SyncFile } from './sync-file.js';
 import { VhdxDevice, type VhdxOpenOptions } from './vhdx-device.js';
 
 /**
@@ -161,7 +162,13 @@ export interface ConvertFileOptions extends ConvertToVhdxOptions, ConvertOptions
   from?: 'raw' | 'vhdx';
 }
 
-/** Converts between raw and VHDX files, streaming. Differencing inputs are flattened. */
+/**
+ * Converts between raw and VHDX files, streaming. Differencing inputs are flattened.
+ *
+ * A raw input that is a regular file is read, and the output written, through {@link SyncFile}'s
+ * synchronous I/O (see there for why that is about twice as fast); VHDX inputs and block devices
+ * go through `FileDevice`.
+ */
 export async function convertFile(
   input: string,
   output: string,
@@ -172,19 +179,27 @@ export async function convertFile(
   if (resolve(input) === resolve(output)) {
     throw new UsageError('VHDX_SAME_FILE', 'the output would overwrite the input: convert into a new file');
   }
-  const inFile = await FileDevice.open(input);
-  let from = options.from;
-  if (!from) {
-    const magic = inFile.size >= 8 ? await inFile.read(0, 8) : new Uint8Array(0);
-    from = new TextDecoder().decode(magic) === 'vhdxfile' ? 'vhdx' : 'raw';
-  }
+  const inFile: BlockDevice = (await SyncFile.openRegular(input)) ?? (await FileDevice.open(input));
   let source: BlockDevice = inFile;
-  if (from === 'vhdx') {
-    await inFile.close();
-    source = await openVhdxFile(input, { limits: options.limits ?? {} });
+  try {
+    let from = options.from;
+    if (!from) {
+      const magic = inFile.size >= 8 ? await inFile.read(0, 8) : new Uint8Array(0);
+      from = new TextDecoder().decode(magic) === 'vhdxfile' ? 'vhdx' : 'raw';
+    }
+    if (from === 'vhdx') {
+      await inFile.close();
+      source = await openVhdxFile(input, { limits: options.limits ?? {} });
+    }
+  } catch (e) {
+    await source.close();
+    throw e;
   }
   try {
-    const out = await FileDevice.open(output, { create: true, size: 0 });
+    const out =
+      source instanceof SyncFile
+        ? await SyncFile.create(output)
+        : await FileDevice.open(output, { create: true, size: 0 });
     try {
       return to === 'vhdx'
         ? await convertToVhdx(source, out, options)
