@@ -1,0 +1,98 @@
+import { readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FileDevice } from '@lsvm/core';
+import { tempDir } from '@lsvm/testkit';
+import { convertFile, convertToRaw, convertToVhdx, openVhdxFile } from '../src/index.js';
+import { mixedData } from './helpers.js';
+
+const MiB = 1 << 20;
+const KiB = 1024;
+let tmp: ReturnType<typeof tempDir>;
+beforeAll(() => {
+  tmp = tempDir('lsvm-vhdx-convertfile-');
+});
+afterAll(() => tmp.cleanup());
+const p = (name: string): string => join(tmp.path, name);
+const DISK_ID = '6f1e3a52-9c1b-4c1e-8d3e-2a7b5c9d0e11';
+
+/** The two 4 KiB headers (at 64 and 128 KiB) hold fresh random write GUIDs: blank them. */
+function withoutHeaders(bytes: Buffer): Buffer {
+  const b = Buffer.from(bytes);
+  b.fill(0, 64 * KiB, 64 * KiB + 4 * KiB);
+  b.fill(0, 128 * KiB, 128 * KiB + 4 * KiB);
+  return b;
+}
+
+/** The pipelined path on FileDevices, for comparison with convertFile's synchronous one. */
+async function pipelined(input: string, output: string, to: 'raw' | 'vhdx', o: object): Promise<void> {
+  const src = await FileDevice.open(input);
+  const out = await FileDevice.open(output, { create: true, size: 0 });
+  try {
+    if (to === 'vhdx') await convertToVhdx(src, out, o);
+    else await convertToRaw(src, out, o);
+  } finally {
+    await out.close();
+    await src.close();
+  }
+}
+
+describe('convertFile from a raw file (synchronous path)', () => {
+  // Sizes not a multiple of the block or chunk size, zero runs of various lengths.
+  const cases = [
+    { type: 'dynamic', bs: MiB, chunkSize: 64 * KiB, size: 5 * MiB + 512 },
+    { type: 'dynamic', bs: 2 * MiB, chunkSize: undefined, size: 7 * MiB + 3 * 4096 },
+    { type: 'fixed', bs: 2 * MiB, chunkSize: 128 * KiB, size: 5 * MiB + 4096 },
+  ] as const;
+  test.each(cases)('$type, block $bs, chunk $chunkSize: the same bytes as the pipelined path', async (c) => {
+    const name = `${c.type}-${c.bs}-${c.chunkSize}`;
+    const data = mixedData(c.size, 5);
+    // A whole zero block in the middle, which a dynamic disk leaves unallocated.
+    data.fill(0, 2 * MiB, 4 * MiB);
+    writeFileSync(p(`${name}.raw`), data);
+    const o = { type: c.type, blockSize: c.bs, diskId: DISK_ID, chunkSize: c.chunkSize };
+    const stats = await convertFile(p(`${name}.raw`), p(`${name}.s.vhdx`), o);
+    await pipelined(p(`${name}.raw`), p(`${name}.a.vhdx`), 'vhdx', o);
+    const sync = readFileSync(p(`${name}.s.vhdx`));
+    expect(withoutHeaders(sync).equals(withoutHeaders(readFileSync(p(`${name}.a.vhdx`))))).toBe(true);
+    expect(stats.bytesRead).toBe(c.size);
+    const dev = await openVhdxFile(p(`${name}.s.vhdx`));
+    try {
+      expect(Buffer.from(await dev.read(0, c.size)).equals(Buffer.from(data))).toBe(true);
+      const blocks = Math.ceil(c.size / c.bs);
+      const zeroBlocks = c.type === 'dynamic' ? (2 * MiB) / c.bs : 0;
+      expect(dev.info().allocatedBytes).toBe((blocks - zeroBlocks) * c.bs);
+      // The file ends exactly at the end of its last allocated block.
+      const ends = Array.from({ length: blocks }, (_, b) => dev.blockEntry(b))
+        .filter((e) => e.fileOffset > 0)
+        .map((e) => e.fileOffset + c.bs);
+      expect(sync.length).toBe(Math.max(...ends));
+    } finally {
+      await dev.close();
+    }
+  });
+
+  test('raw → raw keeps zero chunks as holes and the bytes identical', async () => {
+    const data = mixedData(3 * MiB + 4096, 2);
+    writeFileSync(p('r.raw'), data);
+    const stats = await convertFile(p('r.raw'), p('r.out'), { to: 'raw' });
+    expect(readFileSync(p('r.out')).equals(Buffer.from(data))).toBe(true);
+    const zeroChunks = stats.bytesRead - stats.bytesWritten;
+    expect(zeroChunks).toBeGreaterThan(0);
+    expect(statSync(p('r.out')).blocks * 512).toBeLessThanOrEqual(stats.bytesWritten + 64 * KiB);
+  });
+
+  test('progress reaches the total; an abort stops the conversion with a typed error', async () => {
+    // A 64 MiB hole: nothing to write, several 8 MiB slices.
+    writeFileSync(p('big.raw'), new Uint8Array(0));
+    truncateSync(p('big.raw'), 64 * MiB);
+    const seen: number[] = [];
+    await convertFile(p('big.raw'), p('big.vhdx'), { onProgress: (d) => seen.push(d) });
+    expect(seen.length).toBeGreaterThan(1);
+    expect(seen.at(-1)).toBe(64 * MiB);
+    const ac = new AbortController();
+    setImmediate(() => ac.abort());
+    await expect(convertFile(p('big.raw'), p('big2.vhdx'), { signal: ac.signal })).rejects.toMatchObject({
+      code: 'ABORTED',
+    });
+  });
+});
