@@ -9,15 +9,24 @@ import {
   isHashAlgorithm,
   isValidBlockSize,
 } from './algorithms.js';
-import { HASH_WORKER_URL } from './hash-worker.js';
+import { openFileRange } from './file-range.js';
+import { type FileRangeResult, type FileRangeTask, HASH_WORKER_URL } from './hash-worker.js';
+import { OrderedDelivery } from './ordered-delivery.js';
+import { hashFileStripes } from './stripe-hashing.js';
 
 /**
- * Streaming, parallel block hashing of a volume (docs/formats/vsc.md §4).
+ * Streaming, parallel block hashing of a volume (docs/formats/vsc.md §4). Two paths, same result:
  *
- * The calling thread reads the device sequentially in chunks of whole blocks into a small ring of
- * SharedArrayBuffers; worker threads (a Tinypool pool) hash the blocks of a chunk while the next
- * chunks are read. Blocks are independent, so hashing scales with cores while the reads stay one
- * sequential stream. Memory is bounded by the ring: `(workers + 2) × chunk` bytes.
+ * - **File ranges** (a raw image, a GPT partition of it: see `fileRangeOf`): the workers read the
+ *   file themselves, each a stripe of whole blocks at a time, in small cache-sized reads hashed
+ *   while hot (`stripe-hashing.ts`). The calling thread only hands out stripes.
+ * - **Any other device** (VHDX, a decrypted LUKS view, memory): the calling thread reads the
+ *   device sequentially in chunks of whole blocks into a small ring of SharedArrayBuffers, and the
+ *   workers hash the blocks of a chunk while the next chunks are read. Memory is bounded by the
+ *   ring: `(workers + 2) × chunk` bytes.
+ *
+ * Blocks are independent, so hashing scales with cores. With 0 workers the calling thread does
+ * everything through the second path.
  */
 
 /** Bytes read per chunk (rounded to whole blocks; at least one block). */
@@ -40,7 +49,12 @@ export class HashPool {
       throw new UsageError('VSC_BAD_WORKERS', `worker count ${threads} must be 0 to 256`);
     }
     if (threads === 0) return new HashPool(undefined, 0);
-    const pool = new Tinypool({ filename: HASH_WORKER_URL, minThreads: threads, maxThreads: threads });
+    const pool = new Tinypool({
+      filename: HASH_WORKER_URL,
+      minThreads: threads,
+      maxThreads: threads,
+      execArgv: [],
+    });
     return new HashPool(pool, threads);
   }
 
@@ -55,6 +69,13 @@ export class HashPool {
     if (this.pool === undefined) return hashBlocks(new Uint8Array(buffer, 0, length), blockSize, algorithm);
     const out: unknown = await this.pool.run({ buffer, length, blockSize, algorithm, digestLength });
     return out as Uint8Array;
+  }
+
+  /** Runs a `hashFileRange` task on a worker (the file-range path; needs `threads > 0`). */
+  async hashFileRange(task: FileRangeTask): Promise<FileRangeResult> {
+    if (this.pool === undefined) throw new UsageError('VSC_NO_WORKERS', 'file-range hashing needs workers');
+    const out: unknown = await this.pool.run(task, { name: 'hashFileRange' });
+    return out as FileRangeResult;
   }
 
   /** Stops the workers. */
@@ -135,7 +156,21 @@ export async function hashVolume(
   const ownPool = options.pool === undefined;
   const pool = options.pool ?? HashPool.create(options.workers ?? defaultThreads());
   try {
-    return await runPipeline(device, pool, algorithm, blockSize, options);
+    const file = pool.threads > 0 ? await openFileRange(device) : undefined;
+    if (file === undefined) return await runPipeline(device, pool, algorithm, blockSize, options);
+    try {
+      return await hashFileStripes(
+        file.handle.fd,
+        file.range,
+        device.size,
+        pool,
+        algorithm,
+        blockSize,
+        options,
+      );
+    } finally {
+      await file.handle.close();
+    }
   } finally {
     if (ownPool) await pool.close();
   }
@@ -169,32 +204,16 @@ async function runPipeline(
     w?.();
   };
 
-  // Chunks complete out of order; deliver them to onBlocks strictly in order.
-  const done = new Map<number, Uint8Array>();
-  let nextToDeliver = 0;
-  let stopped = false;
-  let deliveredBlocks = 0;
+  // Chunks complete out of order; onBlocks sees them strictly in order.
+  const delivery = new OrderedDelivery(blockHashes, dl, blocksPerChunk, options.onBlocks);
   let hashedBytes = 0;
   let failure: unknown;
   const inflight = new Set<Promise<void>>();
 
-  const deliver = (): void => {
-    while (!stopped) {
-      const h = done.get(nextToDeliver);
-      if (h === undefined) return;
-      done.delete(nextToDeliver);
-      const firstBlock = nextToDeliver * blocksPerChunk;
-      blockHashes.set(h, firstBlock * dl);
-      nextToDeliver++;
-      deliveredBlocks = firstBlock + h.length / dl;
-      if (options.onBlocks?.(firstBlock, h) === false) stopped = true;
-    }
-  };
-
-  for (let chunk = 0; chunk < chunkCount && !stopped && failure === undefined; chunk++) {
+  for (let chunk = 0; chunk < chunkCount && !delivery.stopped && failure === undefined; chunk++) {
     if (options.signal?.aborted) break;
     while (free.length === 0) await new Promise<void>((r) => (waiter = r));
-    if (stopped || failure !== undefined) break;
+    if (delivery.stopped || failure !== undefined) break;
     const buf = free.pop()!;
     const offset = chunk * chunkSize;
     const length = Math.min(chunkSize, size - offset);
@@ -209,10 +228,9 @@ async function runPipeline(
       .hash(buf, length, blockSize, algorithm)
       .then(
         (h) => {
-          done.set(chunk, h);
           hashedBytes += length;
           options.onProgress?.(hashedBytes, size);
-          deliver();
+          delivery.add(chunk, h);
         },
         (e: unknown) => {
           failure ??= e;
@@ -227,8 +245,7 @@ async function runPipeline(
   await Promise.all([...inflight]);
   if (failure !== undefined) throw failure;
   throwIfAborted(options.signal);
-  deliver();
-  const hashedBlocks = stopped ? deliveredBlocks : blockCount;
-  if (!stopped && size === 0) options.onProgress?.(0, 0);
+  const hashedBlocks = delivery.stopped ? delivery.deliveredBlocks : blockCount;
+  if (!delivery.stopped && size === 0) options.onProgress?.(0, 0);
   return { algorithm, blockSize, blockCount, blockHashes, hashedBlocks };
 }

@@ -1,0 +1,213 @@
+import { renameSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  AbortedError,
+  type BlockDevice,
+  FileDevice,
+  IoError,
+  MemoryDevice,
+  ReadOnlyDevice,
+  SliceDevice,
+} from '@lsvm/core';
+import { tempDir } from '@lsvm/testkit';
+import fc from 'fast-check';
+import { fileRangeOf } from '../src/file-range.js';
+import { HashPool, type HashAlgorithm, hashBlocks, hashVolume } from '../src/index.js';
+import { stripeTuning } from '../src/stripe-hashing.js';
+import { pattern } from './disk.js';
+
+const KiB = 1024;
+const defaults = { ...stripeTuning };
+const dir = tempDir('lsvm-vsc-stripes-');
+afterAll(() => dir.cleanup());
+afterEach(() => Object.assign(stripeTuning, defaults));
+
+/** Writes `bytes` to a new file in the temp directory and returns its path. */
+let files = 0;
+function fileOf(bytes: Uint8Array): string {
+  const path = join(dir.path, `f${files++}.img`);
+  writeFileSync(path, bytes);
+  return path;
+}
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+describe('fileRangeOf', () => {
+  let file: FileDevice;
+  beforeAll(async () => {
+    file = await FileDevice.open(fileOf(pattern(64 * KiB, 5)));
+  });
+  afterAll(() => file.close());
+
+  it('follows slices and read-only views down to the file', () => {
+    expect(fileRangeOf(file)).toMatchObject({ offset: 0, fileSize: 64 * KiB, path: file.path });
+    const inner = new SliceDevice(file, 4096, 32 * KiB);
+    const outer = new ReadOnlyDevice(new SliceDevice(inner, 512, 8 * KiB));
+    expect(fileRangeOf(outer)).toMatchObject({ offset: 4096 + 512, file });
+  });
+
+  it('refuses devices whose bytes are not a plain file range', () => {
+    expect(fileRangeOf(new MemoryDevice(4096))).toBeUndefined();
+    expect(fileRangeOf(new SliceDevice(new MemoryDevice(8192), 0, 4096))).toBeUndefined();
+    // A subclass or a patched instance may transform what it reads.
+    class Xor extends SliceDevice {}
+    expect(fileRangeOf(new Xor(file, 0, 4096))).toBeUndefined();
+    const patched = new SliceDevice(file, 0, 4096);
+    patched.readInto = async (t: Uint8Array) => void t.fill(1);
+    expect(fileRangeOf(patched)).toBeUndefined();
+    expect(fileRangeOf(new ReadOnlyDevice(patched))).toBeUndefined();
+  });
+});
+
+describe('hashVolume on file ranges (workers read the file themselves)', () => {
+  let pool: HashPool;
+  beforeAll(() => {
+    pool = HashPool.create(2);
+  });
+  afterAll(() => pool.close());
+
+  it('gives the generic path’s hash list for random sizes, block sizes, offsets and stripes', async () => {
+    const disk = pattern(3 * 1024 * KiB + 777, 11);
+    const path = fileOf(disk);
+    const file = await FileDevice.open(path);
+    const memory = new MemoryDevice(disk);
+    try {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.record({
+            offset: fc.nat(disk.length),
+            size: fc.nat(disk.length),
+            blockShift: fc.integer({ min: 12, max: 20 }),
+            blocksPerStripe: fc.integer({ min: 1, max: 5 }),
+            pieceKiB: fc.integer({ min: 1, max: 300 }),
+            algorithm: fc.constantFrom<HashAlgorithm>('sha256', 'sha384', 'sha512'),
+          }),
+          async ({ offset, size, blockShift, blocksPerStripe, pieceKiB, algorithm }) => {
+            const length = Math.min(size, disk.length - offset);
+            const blockSize = 2 ** blockShift;
+            stripeTuning.stripeTarget = blocksPerStripe * blockSize;
+            stripeTuning.pieceSize = pieceKiB * KiB;
+            const opts = { blockSize, algorithm, pool };
+            const viaFile = await hashVolume(new SliceDevice(file, offset, length), opts);
+            const viaMemory = await hashVolume(new SliceDevice(memory, offset, length), opts);
+            expect(viaFile.hashedBlocks).toBe(Math.ceil(length / blockSize));
+            expect(viaFile.blockCount).toBe(viaMemory.blockCount);
+            expect(hex(viaFile.blockHashes)).toBe(hex(viaMemory.blockHashes));
+            expect(hex(viaFile.blockHashes)).toBe(
+              hex(hashBlocks(disk.subarray(offset, offset + length), blockSize, algorithm)),
+            );
+          },
+        ),
+        { numRuns: 40 },
+      );
+    } finally {
+      await file.close();
+    }
+  });
+
+  it('delivers blocks in order, reports monotonic progress to the total, and stops on false', async () => {
+    stripeTuning.stripeTarget = 64 * KiB;
+    const data = pattern(1024 * KiB + 100, 4);
+    const file = await FileDevice.open(fileOf(data));
+    try {
+      const starts: number[] = [];
+      const seen: number[] = [];
+      const r = await hashVolume(file, {
+        pool,
+        blockSize: 16 * KiB,
+        onBlocks: (first, hashes) => {
+          expect(first).toBe(starts.length === 0 ? 0 : starts[starts.length - 1]! + 4);
+          expect(hashes.length).toBe(first + 4 <= 64 ? 4 * 32 : (65 - first) * 32);
+          starts.push(first);
+          return undefined;
+        },
+        onProgress: (done, total) => {
+          expect(total).toBe(data.length);
+          seen.push(done);
+        },
+      });
+      expect(starts.length).toBe(17);
+      expect(seen).toEqual([...seen].sort((a, b) => a - b));
+      expect(seen[seen.length - 1]).toBe(data.length);
+      expect(r.hashedBlocks).toBe(65);
+
+      const stopped = await hashVolume(file, { pool, blockSize: 16 * KiB, onBlocks: (first) => first < 8 });
+      expect(stopped.hashedBlocks).toBe(12);
+      expect(hex(stopped.blockHashes.subarray(0, 12 * 32))).toBe(hex(r.blockHashes.subarray(0, 12 * 32)));
+    } finally {
+      await file.close();
+    }
+  });
+
+  it('handles an empty range', async () => {
+    const file = await FileDevice.open(fileOf(pattern(4096, 2)));
+    try {
+      const progress: [number, number][] = [];
+      const r = await hashVolume(new SliceDevice(file, 4096, 0), {
+        pool,
+        onProgress: (d, t) => void progress.push([d, t]),
+      });
+      expect(r.blockCount).toBe(0);
+      expect(progress).toEqual([[0, 0]]);
+    } finally {
+      await file.close();
+    }
+  });
+
+  it('is cancelled by its AbortSignal, and the pool stays usable', async () => {
+    stripeTuning.stripeTarget = 64 * KiB;
+    const data = pattern(2048 * KiB, 6);
+    const file = await FileDevice.open(fileOf(data));
+    try {
+      const ac = new AbortController();
+      await expect(
+        hashVolume(file, { pool, blockSize: 4 * KiB, signal: ac.signal, onProgress: () => ac.abort() }),
+      ).rejects.toBeInstanceOf(AbortedError);
+      const r = await hashVolume(file, { pool, blockSize: 4 * KiB });
+      expect(hex(r.blockHashes)).toBe(hex(hashBlocks(data, 4 * KiB, 'sha256')));
+    } finally {
+      await file.close();
+    }
+  });
+
+  it('reports a file that shrinks under it as a short read', async () => {
+    stripeTuning.stripeTarget = 16 * KiB;
+    const path = fileOf(pattern(2048 * KiB, 8));
+    const file = await FileDevice.open(path);
+    try {
+      let truncated = false;
+      const run = hashVolume(file, {
+        pool,
+        blockSize: 16 * KiB,
+        onProgress: () => {
+          if (!truncated) truncateSync(path, 64 * KiB);
+          truncated = true;
+        },
+      });
+      await expect(run).rejects.toBeInstanceOf(IoError);
+      await expect(run).rejects.toMatchObject({ code: 'SHORT_READ' });
+    } finally {
+      await file.close();
+    }
+  });
+
+  it('reads through the device’s own handle when the path now names another file', async () => {
+    const original = pattern(256 * KiB, 9);
+    const path = fileOf(original);
+    const file = await FileDevice.open(path);
+    try {
+      renameSync(fileOf(pattern(128 * KiB, 10)), path);
+      const r = await hashVolume(new ReadOnlyDevice(file), { pool, blockSize: 64 * KiB });
+      expect(hex(r.blockHashes)).toBe(hex(hashBlocks(original, 64 * KiB, 'sha256')));
+    } finally {
+      await file.close();
+    }
+  });
+
+  it('fails on a closed device instead of reopening its path', async () => {
+    const file = await FileDevice.open(fileOf(pattern(64 * KiB, 12)));
+    const slice: BlockDevice = new SliceDevice(file, 0, 32 * KiB);
+    await file.close();
+    await expect(hashVolume(slice, { pool })).rejects.toMatchObject({ code: 'DEVICE_CLOSED' });
+  });
+});
