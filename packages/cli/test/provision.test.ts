@@ -82,7 +82,7 @@ describeWithPeers(['mke2fs', 'swtpm'], 'lsvm provision', () => {
   });
 
   test('provisions with --json; human mode prints one line per step', async () => {
-    const r = await lsvm(args('ok.pdk', 'vm.vhdx', '--fsk', p('vm.fsk'), '--json'));
+    const r = await lsvm(args('ok.pdk', 'vm.vhdx', '--fsk', p('vm.fsk'), '--systemd-token', '--json'));
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
@@ -93,14 +93,26 @@ describeWithPeers(['mke2fs', 'swtpm'], 'lsvm provision', () => {
       'verify-volumes',
       'rekey',
       'seal',
+      'systemd-token',
       'specialization',
       'lsvmconf',
     ]);
     expect(j.pcrs[7]).toMatch(/^[0-9a-f]{64}$/);
-    const h = await lsvm(args('ok.pdk', 'vm2.vhdx', '--clone', 'differencing'));
+    // The root volume's systemd-tpm2 token: id and keyslot reported, with the policy, no secret.
+    expect(j.systemdToken).toEqual({
+      tokenId: 0,
+      keyslot: expect.any(Number),
+      pcrs: [7, 11],
+      pcrBank: 'sha256',
+      primaryAlg: 'ecc',
+      policyHash: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
+    const h = await lsvm(args('ok.pdk', 'vm2.vhdx', '--clone', 'differencing', '--systemd-token'));
     expect(h.code).toBe(0);
     expect(h.stderr).toMatch(/^ {2}clone +ok .*\(differencing, 0 B copied\)$/m);
     expect(h.stdout).toMatch(/vm2\.vhdx: provisioned/);
+    expect(h.stderr).toMatch(/^ {2}systemd-token +ok .*\(token 0, keyslot \d+\)$/m);
+    expect(h.stdout).toMatch(/root systemd-tpm2 token 0 → keyslot \d+ \(PCRs 7\+11, sha256, ecc primary\)/);
     // A provisioned disk is no template any more.
     const c = await lsvm(['template', 'check', p('vm2.vhdx')]);
     expect(c.code).toBe(1);

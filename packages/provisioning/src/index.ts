@@ -100,6 +100,16 @@ export {
   rekeyVolume,
   reencryptVolume,
 } from './rekey.js';
+export {
+  type SystemdTokenResult,
+  type EnrollSystemdTokenOptions,
+  SYSTEMD_TOKEN_KDF,
+  systemdTokenPassphrase,
+  assertTokenCapable,
+  enrollSystemdTpm2Token,
+  systemdTpm2Tokens,
+  unsealSystemdTpm2Token,
+} from './systemd-token.js';
 export { type ProvisionOptions, type ProvisionReport, provision } from './provision.js';
 // The boot path (issue 12): lsvmload's side, from sealedkeys to an unlocked root.
 export * from './boot/index.js';

@@ -9,7 +9,7 @@ import {
   zeroize,
 } from '@lsvm/core';
 import { FatFileSystem } from '@lsvm/fat';
-import { REENCRYPT_DEFAULT_CHUNK, reencryptJournalSize } from '@lsvm/luks2';
+import { REENCRYPT_DEFAULT_CHUNK, readLuks, reencryptJournalSize } from '@lsvm/luks2';
 import {
   type GuardianKeys,
   type PdkSecrets,
@@ -55,6 +55,7 @@ import {
 } from './rekey.js';
 import { type SecureBootVars, defaultSecureBootVars, predictPcr11, predictPcr7 } from './secure-boot.js';
 import { type StepReport, StepRecorder } from './steps.js';
+import { type SystemdTokenResult, assertTokenCapable, enrollSystemdTpm2Token } from './systemd-token.js';
 
 /**
  * `provision`: a shielded VM's disk from a protected template, the host side of what lsvmload
@@ -71,6 +72,8 @@ import { type StepReport, StepRecorder } from './steps.js';
  *    `reencrypt` (new volume keys, data re-encrypted through a journal beside the VM disk).
  * 5. `seal` — both passphrases sealed to the VM's TPM under PolicyPassword + PolicyPCR(sha256:
  *    7, 11) with PCR values predicted offline, written to `\EFI\boot\sealedkeys`.
+ *    `systemd-token` (only with `systemdToken`) — a `systemd-tpm2` LUKS2 token on the root volume,
+ *    as `systemd-cryptenroll --tpm2-pcrs=7+11` makes, bound to the same predicted PCR values.
  * 6. `specialization` — the answer file (FSK values applied) and files, as
  *    `\EFI\boot\specialization.aes` under the boot volume key.
  * 7. `lsvmconf` — `\EFI\boot\lsvmconf` naming the VM's volumes.
@@ -102,6 +105,11 @@ export interface ProvisionOptions extends LongOperationOptions {
   reencryptChunkSize?: number;
   /** specialization.aes mode: 1 (lsvmload's, default) or 2 (adds lsvm's HMAC). */
   specializationMode?: 1 | 2;
+  /**
+   * Also enroll a `systemd-tpm2` token (PCRs 7 and 11, predicted) with its own keyslot on the root
+   * volume, which must then be LUKS2 (checked before anything is written).
+   */
+  systemdToken?: boolean;
   /** Called as each step ends. */
   onStep?: (s: StepReport) => void;
 }
@@ -114,6 +122,8 @@ export interface ProvisionReport {
   lsvmconf?: LsvmConf;
   /** Predicted PCR values the keys are sealed to (hex). */
   pcrs?: { 7: string; 11: string };
+  /** The root volume's systemd-tpm2 token (with `systemdToken`): token id, keyslot, policy. */
+  systemdToken?: SystemdTokenResult;
 }
 
 /**
@@ -165,6 +175,14 @@ export async function provision(
       const t = await openDisk(templatePath);
       try {
         const layout = await locateTemplate(t.disk, { readOnly: true });
+        if (options.systemdToken) {
+          // LUKS1 has no tokens: refuse now, before the VM disk exists.
+          const root = (await locateWithConf(t.disk)).root;
+          if (!root) throw new UsageError('TEMPLATE_PARTITIONS_MISSING', 'the root volume was not found');
+          const volume = await readLuks(root.device);
+          d.rootLuksVersion = volume.version;
+          assertTokenCapable(volume, 'the root volume');
+        }
         const file = await readTemplateCatalog(layout);
         const reasons: string[] = [];
         let pinned: string | undefined;
@@ -201,6 +219,7 @@ export async function provision(
           d.qualifier = { name: viq.name, version: viq.version, rule: viq.rule, signer: viq.signer };
           break;
         }
+
         if (!pinned) {
           d.reasons = reasons;
           throw new VerificationError(
@@ -259,6 +278,7 @@ export async function provision(
     const vm = await openDisk(vmPath, { writable: true });
     let conf: LsvmConf;
     let pcrs: { 7: string; 11: string };
+    let systemdToken: SystemdTokenResult | undefined;
     try {
       const layout = await locateWithConf(vm.disk);
       const { boot, root } = layout;
@@ -316,6 +336,7 @@ export async function provision(
         });
 
         // 5. Seal.
+        let predicted: Uint8Array[] = [];
         pcrs = await rec.run('seal', async (d) => {
           const loader = await esp.readFile(LOADER_PATH);
           const p7 = predictPcr7(vars, loader);
@@ -328,6 +349,7 @@ export async function provision(
               owner: p7.authority.entry.owner,
             };
           d.pcrs = { 7: toHex(p7.value), 11: toHex(p11) };
+          predicted = [p7.value, p11];
           const payload = encodeKeysPayload({ boot: bootPass, root: rootPass });
           const tpm = new Tpm(await openTcti(options.tcti));
           try {
@@ -342,6 +364,22 @@ export async function provision(
           }
           return { 7: toHex(p7.value), 11: toHex(p11) };
         });
+
+        // 5b. systemd-tpm2 token on root, bound to the same predicted PCRs 7 and 11.
+        if (options.systemdToken)
+          systemdToken = await rec.run('systemd-token', async (d) => {
+            const tpm = new Tpm(await openTcti(options.tcti));
+            try {
+              const t = await enrollSystemdTpm2Token(root.device, rootPass, tpm, {
+                pcrs: [7, 11],
+                pcrValues: predicted,
+              });
+              Object.assign(d, t);
+              return t;
+            } finally {
+              await tpm.close();
+            }
+          });
 
         // 6. Specialization.
         const files = specializationFiles(secrets, options);
@@ -380,7 +418,14 @@ export async function provision(
     } finally {
       await vm.close();
     }
-    return { ok: true, vmDisk: vmPath, steps: rec.steps, lsvmconf: conf, pcrs };
+    return {
+      ok: true,
+      vmDisk: vmPath,
+      steps: rec.steps,
+      lsvmconf: conf,
+      pcrs,
+      ...(systemdToken ? { systemdToken } : {}),
+    };
   } catch (e) {
     if (created) rmSync(vmPath, { force: true });
     if (journalPath) rmSync(journalPath, { force: true });

@@ -55,6 +55,11 @@ export interface SampleTemplateOptions {
   vendor?: EfiVendorDir;
   /** Disk GUID (random by default). */
   diskGuid?: string;
+  /**
+   * LUKS version of the root volume (default 2; lsvmload accepts either). LUKS1 uses PBKDF2 with
+   * 1000 iterations, like the boot volume.
+   */
+  rootLuksVersion?: 1 | 2;
 }
 
 /** What was built. */
@@ -93,6 +98,8 @@ export async function makeSampleTemplate(
   options: SampleTemplateOptions = {},
 ): Promise<SampleTemplate> {
   const size = options.size ?? 256 * MiB;
+  if (options.rootLuksVersion !== undefined && options.rootLuksVersion !== 1 && options.rootLuksVersion !== 2)
+    throw new UsageError('SAMPLE_ROOT_LUKS', 'the root LUKS version must be 1 or 2');
   if (!Number.isSafeInteger(size) || size < 128 * MiB || size % MiB !== 0)
     throw new UsageError('SAMPLE_SIZE', 'the sample size must be a whole number of MiB, at least 128 MiB');
   const format = options.format ?? (path.toLowerCase().endsWith('.vhdx') ? 'vhdx' : 'raw');
@@ -178,14 +185,24 @@ export async function makeSampleTemplate(
       await bootPlain.close();
     }
 
-    // Root: LUKS2, ext4.
+    // Root: LUKS2 (or LUKS1 on request), ext4.
     const rootDev = slice(rootAdd.entry);
-    const rootFmt = await formatLuks(rootDev, pass, {
-      type: 'luks2',
-      kdf: { type: 'argon2id', iterations: 4, memoryKiB: 16384, parallel: 1 },
-      digestIterations: 1000,
-      label: 'root',
-    });
+    const rootFmt = await formatLuks(
+      rootDev,
+      pass,
+      options.rootLuksVersion === 1
+        ? {
+            type: 'luks1',
+            kdf: { type: 'pbkdf2', hash: 'sha256', iterations: 1000 },
+            digestIterations: 1000,
+          }
+        : {
+            type: 'luks2',
+            kdf: { type: 'argon2id', iterations: 4, memoryKiB: 16384, parallel: 1 },
+            digestIterations: 1000,
+            label: 'root',
+          },
+    );
     zeroize(rootFmt.volumeKey);
     const rootPlain = await openLuks(rootDev, pass, { readOnly: false });
     try {

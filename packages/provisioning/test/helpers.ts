@@ -5,6 +5,8 @@ import { FileDevice, forEachChunk } from '@lsvm/core';
 import { openGpt, usedPartitions } from '@lsvm/gpt';
 import { openLuks } from '@lsvm/luks2';
 import { type Certificate, createCertificate } from '@lsvm/pe-authenticode';
+import { type RunResult, run, runOk } from '@lsvm/testkit';
+import { LSVMLOAD_SCENARIO_EVENTS, type SwtpmInstance } from '@lsvm/tpm2-marshal';
 import { openDisk } from '../src/disk.js';
 
 export const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -81,4 +83,91 @@ export function put(dir: string, name: string, data: Uint8Array | string): strin
   const p = join(dir, name);
   writeFileSync(p, data);
   return p;
+}
+
+/** Runs a tpm2-tools command against a swtpm (TPM2TOOLS_TCTI), returning status and output. */
+export function tpm2Tools(sw: SwtpmInstance, cmd: string, args: string[]): RunResult {
+  return run(cmd, args, { env: { ...process.env, TPM2TOOLS_TCTI: sw.tcti } });
+}
+
+/** {@link tpm2Tools}, throwing with stderr on failure; returns stdout. */
+export function tpm2ToolsOk(sw: SwtpmInstance, cmd: string, args: string[]): string {
+  const r = tpm2Tools(sw, cmd, args);
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/**
+ * Brings a swtpm's PCRs 7 and 11 (at reset) to what firmware and lsvmload would leave, with
+ * tpm2_pcrextend: the predicted PCR 7 events, then lsvmload's three PCR 11 scenario events.
+ */
+export function replayPredictedPcrs(sw: SwtpmInstance, pcr7Events: { digest: string }[]): void {
+  for (const e of pcr7Events) tpm2ToolsOk(sw, 'tpm2_pcrextend', [`7:sha256=${e.digest}`]);
+  for (const e of LSVMLOAD_SCENARIO_EVENTS)
+    tpm2ToolsOk(sw, 'tpm2_pcrextend', [`11:sha256=${createHash('sha256').update(e).digest('hex')}`]);
+}
+
+/** The loader (`\EFI\boot\bootx64.efi`) of an extracted ESP image, read with mtools. */
+export function readLoader(esp: string, tmp: string): Uint8Array {
+  const p = join(tmp, 'loader.efi');
+  runOk('mcopy', ['-o', '-i', esp, '::/EFI/boot/bootx64.efi', p]);
+  return new Uint8Array(readFileSync(p));
+}
+
+/** Options of {@link tpm2ToolsUnseal}. */
+export interface Tpm2ToolsUnsealOptions {
+  /** TPM2B_PUBLIC and TPM2B_PRIVATE files' contents of the sealed object. */
+  pub: Uint8Array;
+  priv: Uint8Array;
+  /** The parent as tpm2_createprimary makes it in the owner hierarchy: `-G` and `-a`. */
+  primaryAlg: string;
+  primaryAttributes: string;
+  /** PolicyPassword before PolicyPCR (lsvmload's policy). */
+  policyPassword?: boolean;
+  /** Scratch directory. */
+  dir: string;
+}
+
+/**
+ * tpm2-tools' unseal of a sealed object, independent of lsvm's TPM code: the parent recreated
+ * with tpm2_createprimary, the object loaded, [PolicyPassword +] PolicyPCR(sha256: 7, 11)
+ * satisfied in a policy session, tpm2_unseal. Returns the secret (undefined when the TPM refuses)
+ * and tpm2_unseal's stderr; every transient object and the session are flushed after.
+ */
+export function tpm2ToolsUnseal(
+  sw: SwtpmInstance,
+  o: Tpm2ToolsUnsealOptions,
+): { secret?: Uint8Array; stderr: string } {
+  const t = (f: string) => join(o.dir, f);
+  writeFileSync(t('unseal.pub'), o.pub);
+  writeFileSync(t('unseal.priv'), o.priv);
+  const primary = ['-C', 'o', '-G', o.primaryAlg, '-a', o.primaryAttributes, '-c', t('parent.ctx'), '-Q'];
+  tpm2ToolsOk(sw, 'tpm2_createprimary', primary);
+  const load = [
+    '-C',
+    t('parent.ctx'),
+    '-u',
+    t('unseal.pub'),
+    '-r',
+    t('unseal.priv'),
+    '-c',
+    t('unseal.ctx'),
+    '-Q',
+  ];
+  tpm2ToolsOk(sw, 'tpm2_load', load);
+  tpm2ToolsOk(sw, 'tpm2_flushcontext', ['-t']);
+  tpm2ToolsOk(sw, 'tpm2_startauthsession', ['--policy-session', '-S', t('unseal.session')]);
+  try {
+    if (o.policyPassword) tpm2ToolsOk(sw, 'tpm2_policypassword', ['-S', t('unseal.session'), '-Q']);
+    tpm2ToolsOk(sw, 'tpm2_policypcr', ['-S', t('unseal.session'), '-l', 'sha256:7,11', '-Q']);
+    const session = `session:${t('unseal.session')}`;
+    const r = tpm2Tools(sw, 'tpm2_unseal', ['-c', t('unseal.ctx'), '-p', session, '-o', t('unsealed')]);
+    if (r.status !== 0) return { stderr: r.stderr };
+    const secret = new Uint8Array(readFileSync(t('unsealed')));
+    writeFileSync(t('unsealed'), '');
+    return { secret, stderr: r.stderr };
+  } finally {
+    tpm2Tools(sw, 'tpm2_flushcontext', [t('unseal.session')]);
+    tpm2ToolsOk(sw, 'tpm2_flushcontext', ['-t']);
+  }
 }

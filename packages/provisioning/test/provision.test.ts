@@ -16,7 +16,6 @@ import {
   type SwtpmInstance,
   TPM2B_PRIVATE,
   TPM2B_PUBLIC,
-  LSVMLOAD_SCENARIO_EVENTS,
   checkLsvmloadSealedKeys,
   marshal,
   parseSealedKeys,
@@ -40,18 +39,20 @@ import {
   provision,
 } from '../src/index.js';
 import { openDisk } from '../src/disk.js';
-import { decryptToFile, enc, extractPartition, flipByte, sha256File, templateSigner } from './helpers.js';
+import {
+  decryptToFile,
+  enc,
+  extractPartition,
+  flipByte,
+  readLoader,
+  replayPredictedPcrs,
+  sha256File,
+  templateSigner,
+  tpm2ToolsOk,
+  tpm2ToolsUnseal,
+} from './helpers.js';
 
 const MiB = 1024 * 1024;
-
-function tools(sw: SwtpmInstance, cmd: string, args: string[]) {
-  return run(cmd, args, { env: { ...process.env, TPM2TOOLS_TCTI: sw.tcti } });
-}
-function toolsOk(sw: SwtpmInstance, cmd: string, args: string[]): string {
-  const r = tools(sw, cmd, args);
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
 
 describeWithPeers(
   [
@@ -187,7 +188,7 @@ describeWithPeers(
       await tpm.close();
       // Replay firmware's PCR 7 events and lsvmload's PCR 11 events with tpm2-tools.
       setPredictedPcrs(sw, p7.events);
-      const pcrs = toolsOk(sw, 'tpm2_pcrread', ['sha256:7,11']);
+      const pcrs = tpm2ToolsOk(sw, 'tpm2_pcrread', ['sha256:7,11']);
       expect(pcrs.toLowerCase()).toContain(r.pcrs![7]);
       expect(pcrs.toLowerCase()).toContain(r.pcrs![11]);
       tpm = await sw.connect();
@@ -208,47 +209,16 @@ describeWithPeers(
       );
 
       // tpm2-tools unseals the same object with PolicyPassword + PolicyPCR.
-      const t = (f: string) => join(dir.path, f);
-      writeFileSync(t('sk.pub'), marshal(TPM2B_PUBLIC, sk.public));
-      writeFileSync(t('sk.priv'), marshal(TPM2B_PRIVATE, sk.private));
-      toolsOk(sw, 'tpm2_createprimary', [
-        '-C',
-        'o',
-        '-G',
-        'rsa2048:null:aes128cfb',
-        '-a',
-        'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|noda|restricted|decrypt',
-        '-c',
-        t('srk.ctx'),
-        '-Q',
-      ]);
-      toolsOk(sw, 'tpm2_load', [
-        '-C',
-        t('srk.ctx'),
-        '-u',
-        t('sk.pub'),
-        '-r',
-        t('sk.priv'),
-        '-c',
-        t('sk.ctx'),
-        '-Q',
-      ]);
-      toolsOk(sw, 'tpm2_flushcontext', ['-t']);
-      toolsOk(sw, 'tpm2_startauthsession', ['--policy-session', '-S', t('s.ctx')]);
-      toolsOk(sw, 'tpm2_policypassword', ['-S', t('s.ctx'), '-Q']);
-      toolsOk(sw, 'tpm2_policypcr', ['-S', t('s.ctx'), '-l', 'sha256:7,11', '-Q']);
-      const out = tools(sw, 'tpm2_unseal', [
-        '-c',
-        t('sk.ctx'),
-        '-p',
-        `session:${t('s.ctx')}`,
-        '-o',
-        t('payload'),
-      ]);
+      const out = tpm2ToolsUnseal(sw, {
+        pub: marshal(TPM2B_PUBLIC, sk.public),
+        priv: marshal(TPM2B_PRIVATE, sk.private),
+        primaryAlg: 'rsa2048:null:aes128cfb',
+        primaryAttributes: 'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|noda|restricted|decrypt',
+        policyPassword: true,
+        dir: dir.path,
+      });
       expect(out.stderr).toBe('');
-      expect(Buffer.from(readFileSync(t('payload'))).equals(Buffer.from(payload))).toBe(true);
-      tools(sw, 'tpm2_flushcontext', [t('s.ctx')]);
-      toolsOk(sw, 'tpm2_flushcontext', ['-t']);
+      expect(Buffer.from(out.secret!).equals(Buffer.from(payload))).toBe(true);
 
       // specialization.aes decrypts under the boot volume key to the PDK's files, FSK applied.
       const bootDev = await FileDevice.open(boot);
@@ -423,12 +393,6 @@ function hexBytes(h: string): Uint8Array {
   return new Uint8Array(Buffer.from(h, 'hex'));
 }
 
-async function readLoader(esp: string, tmp: string): Promise<Uint8Array> {
-  const p = join(tmp, 'loader.efi');
-  runOk('mcopy', ['-o', '-i', esp, '::/EFI/boot/bootx64.efi', p]);
-  return new Uint8Array(readFileSync(p));
-}
-
 /** `cryptsetup luksDump --dump-volume-key`'s key, as printed (hex pairs). */
 function dumpKey(image: string, keyFile: string): string {
   const out = runOk('cryptsetup', [
@@ -452,9 +416,7 @@ let pcrsSet = false;
  */
 function setPredictedPcrs(sw: SwtpmInstance, events: { digest: string }[]): void {
   if (pcrsSet) return;
-  for (const e of events) toolsOk(sw, 'tpm2_pcrextend', [`7:sha256=${e.digest}`]);
-  for (const e of LSVMLOAD_SCENARIO_EVENTS)
-    toolsOk(sw, 'tpm2_pcrextend', [`11:sha256=${createHash('sha256').update(e).digest('hex')}`]);
+  replayPredictedPcrs(sw, events);
   pcrsSet = true;
 }
 

@@ -215,6 +215,24 @@ export {
 } from './seal.js';
 export { type ImportBlob, type ImportBlobOptions, createImportBlob, importInputs } from './import-blob.js';
 export {
+  type SystemdPrimaryAlg,
+  type SystemdPcrBank,
+  type SystemdPrimary,
+  type SystemdSealOptions,
+  type SystemdTpm2Sealed,
+  type SystemdTpm2TokenFields,
+  SYSTEMD_PRIMARY_ATTRIBUTES,
+  SYSTEMD_SEALED_ATTRIBUTES,
+  SYSTEMD_SECRET_SIZE,
+  systemdPrimaryTemplate,
+  systemdPcrBankAlg,
+  createSystemdPrimary,
+  systemdTpm2Blob,
+  parseSystemdTpm2Blob,
+  sealSystemdTpm2,
+  unsealSystemdTpm2,
+} from './systemd-tpm2.js';
+export {
   type SealedKeys,
   parseSealedKeys,
   serializeSealedKeys,

@@ -6,7 +6,8 @@ import type { CliGroup } from '../group.js';
 /**
  * `lsvm provision <template> <vm-disk> …` — a shielded VM's disk from a protected template:
  * shielding data opened with the guardian key, template checked against its VolumeIdQualifiers and
- * catalog, cloned, re-keyed, keys sealed to the VM's TPM, specialization and lsvmconf written.
+ * catalog, cloned, re-keyed, keys sealed to the VM's TPM (and, with `--systemd-token`, a
+ * systemd-tpm2 token enrolled on root), specialization and lsvmconf written.
  * Refusals (qualifier, signature, changed blocks) exit 1; every step is reported (`--json`).
  */
 export const provisionGroup: CliGroup = {
@@ -29,6 +30,10 @@ export const provisionGroup: CliGroup = {
       .option('--fsk <file>', 'specialization data file (FSK) whose values fill the answer file')
       .option('--clone <mode>', 'copy or differencing (default copy)')
       .option('--rekey <mode>', 'keyslot or reencrypt (default keyslot)')
+      .option(
+        '--systemd-token',
+        'also enroll a systemd-tpm2 LUKS2 token (PCRs 7+11, predicted) on the root volume, as systemd-cryptenroll does',
+      )
       .action(
         async (
           template: string,
@@ -41,6 +46,7 @@ export const provisionGroup: CliGroup = {
             fsk?: string;
             clone?: string;
             rekey?: string;
+            systemdToken?: boolean;
           },
         ) => {
           const clone = o.clone ?? 'copy';
@@ -59,6 +65,7 @@ export const provisionGroup: CliGroup = {
               rekey,
               ...(o.secureBootVars ? { secureBootVars: readSecureBootVarsDir(o.secureBootVars) } : {}),
               ...(o.fsk ? { fsk: bytes(o.fsk) } : {}),
+              ...(o.systemdToken ? { systemdToken: true } : {}),
               onStep: (s) => ctx.info(stepLine(s)),
             });
             ctx.result(r, () => doneText(r));
@@ -83,7 +90,9 @@ function stepLine(s: StepReport): string {
         ? ` (${formatSize(d.bytesVerified)} hashed)`
         : s.step === 'verify-template' && d.template
           ? ` (${(d.template as { name: string }).name} ${(d.template as { version: string }).version})`
-          : '';
+          : s.step === 'systemd-token' && typeof d.tokenId === 'number'
+            ? ` (token ${d.tokenId}, keyslot ${d.keyslot})`
+            : '';
   return `  ${s.step.padEnd(16)} ${mark.padEnd(8)} ${`${s.durationMs.toFixed(0)} ms`.padStart(9)}${extra}${s.error ? `  ${s.error.code}` : ''}`;
 }
 
@@ -93,5 +102,10 @@ function doneText(r: ProvisionReport): string {
     `  sealed to PCR 7 = ${r.pcrs?.[7]}`,
     `            PCR 11 = ${r.pcrs?.[11]}`,
     `  boot LUKS ${r.lsvmconf?.bootDeviceLuks}, root LUKS ${r.lsvmconf?.rootDeviceLuks}`,
+    ...(r.systemdToken
+      ? [
+          `  root systemd-tpm2 token ${r.systemdToken.tokenId} → keyslot ${r.systemdToken.keyslot} (PCRs ${r.systemdToken.pcrs.join('+')}, ${r.systemdToken.pcrBank}, ${r.systemdToken.primaryAlg} primary)`,
+        ]
+      : []),
   ].join('\n');
 }
