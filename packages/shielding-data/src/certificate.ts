@@ -1,8 +1,12 @@
-import { type KeyObject, X509Certificate, createHash, createPublicKey, sign, verify } from 'node:crypto';
+import { type KeyObject, createHash, createPublicKey, sign, verify } from 'node:crypto';
 import { FormatError, UnsupportedError, VerificationError, toHex } from '@lsvm/core';
+import * as asn1js from 'asn1js';
+import * as pkijs from 'pkijs';
+import { decodeDer } from './der.js';
 
 /**
- * Certificates of guardians, read through node:crypto's X509Certificate (OpenSSL), and the one
+ * Certificates of guardians, parsed with pkijs behind a strict-DER gate (`der.ts`); the public
+ * key goes to node:crypto (OpenSSL) for every primitive. And the one
  * signature scheme per key type that the shielding-data formats use:
  *
  * | key            | signature                                   | scheme id |
@@ -26,8 +30,12 @@ export interface CertificateInfo {
   thumbprint: string;
   subject: string;
   issuer: string;
+  /** Start of validity, ISO 8601 UTC (`2026-01-01T00:00:00Z`). */
   notBefore: string;
+  /** End of validity, ISO 8601 UTC. */
   notAfter: string;
+  /** KeyUsage bits set (RFC 5280 §4.2.1.3), or `undefined` when the extension is absent (any use). */
+  keyUsage: KeyUsage[] | undefined;
   /** `rsa` or `ec`. */
   keyType: 'rsa' | 'ec';
   /** RSA modulus bits, or EC field bits (256, 384). */
@@ -82,8 +90,9 @@ export function describeKey(
   throw new UnsupportedError('GUARDIAN_KEY_TYPE', `key type ${String(t)} is not RSA or EC`, { structure });
 }
 
-// Parsing a certificate costs ~1 ms in OpenSSL and a key protector names each certificate several
-// times; results are pure functions of the bytes, so a small cache keyed by SHA-256 is safe.
+// Parsing a certificate (asn1js, pkijs, then OpenSSL for the key) costs about a millisecond and a
+// key protector names each certificate several times; results are pure functions of the bytes, so
+// a small cache keyed by SHA-256 is safe.
 const cache = new Map<string, CertificateInfo>();
 const CACHE_SIZE = 64;
 
@@ -91,7 +100,7 @@ const CACHE_SIZE = 64;
 export function parseCertificate(der: Uint8Array, structure = 'certificate'): CertificateInfo {
   const key = der.length <= 65536 ? certificateThumbprint(der) : undefined;
   const hit = key !== undefined ? cache.get(key) : undefined;
-  if (hit) return { ...hit, der: hit.der.slice() };
+  if (hit) return { ...hit, der: hit.der.slice(), keyUsage: hit.keyUsage?.slice() };
   const info = parseCertificateUncached(der, structure);
   if (key !== undefined) {
     if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value!);
@@ -100,32 +109,109 @@ export function parseCertificate(der: Uint8Array, structure = 'certificate'): Ce
   return info;
 }
 
-function parseCertificateUncached(der: Uint8Array, structure: string): CertificateInfo {
-  // OpenSSL would also accept PEM text here; the formats carry DER only.
-  if (der.length < 2 || der[0] !== 0x30)
-    throw new FormatError('CERT_MALFORMED', 'not a DER certificate', { structure });
-  let x: X509Certificate;
+function parseCertificateUncached(input: Uint8Array, structure: string): CertificateInfo {
+  const der = new Uint8Array(input);
+  // Exactly one DER value: trailing bytes or a second encoding of the same certificate would give
+  // the same certificate two thumbprints.
+  let cert: pkijs.Certificate;
+  let spki: Uint8Array;
+  try {
+    cert = new pkijs.Certificate({ schema: decodeDer(der, structure) });
+    spki = new Uint8Array(cert.subjectPublicKeyInfo.toSchema().toBER(false));
+  } catch (e) {
+    const why = e instanceof FormatError ? e.message : 'not an X.509 certificate (RFC 5280 §4.1)';
+    throw new FormatError('CERT_MALFORMED', why, { structure, cause: e });
+  }
   let publicKey: KeyObject;
   try {
-    x = new X509Certificate(der);
-    publicKey = x.publicKey;
+    publicKey = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
   } catch (e) {
-    throw new FormatError('CERT_MALFORMED', 'certificate does not parse', { structure, cause: e });
+    throw new FormatError('CERT_MALFORMED', 'certificate public key does not parse', { structure, cause: e });
   }
-  // Reject trailing bytes and non-canonical encodings: the re-encoded certificate must be `der`.
-  const raw = new Uint8Array(x.raw);
-  if (raw.length !== der.length || !raw.every((b, i) => b === der[i]))
-    throw new FormatError('CERT_MALFORMED', 'certificate has trailing or non-DER bytes', { structure });
   return {
-    der: raw,
-    thumbprint: certificateThumbprint(raw),
-    subject: x.subject,
-    issuer: x.issuer,
-    notBefore: x.validFrom,
-    notAfter: x.validTo,
+    der,
+    thumbprint: certificateThumbprint(der),
+    subject: formatName(cert.subject),
+    issuer: formatName(cert.issuer),
+    notBefore: isoTime(cert.notBefore, structure),
+    notAfter: isoTime(cert.notAfter, structure),
+    keyUsage: keyUsageOf(cert, structure),
     publicKey,
     ...describeKey(publicKey, structure),
   };
+}
+
+function isoTime(t: pkijs.Time, structure: string): string {
+  const ms = t.value instanceof Date ? t.value.getTime() : Number.NaN;
+  if (!Number.isFinite(ms))
+    throw new FormatError('CERT_MALFORMED', 'certificate validity is not a date', { structure });
+  return new Date(ms).toISOString().replace('.000Z', 'Z');
+}
+
+/** RFC 5280 §4.2.1.3 KeyUsage bit names, bit 0 first. */
+export const KEY_USAGE_BITS = [
+  'digitalSignature',
+  'nonRepudiation',
+  'keyEncipherment',
+  'dataEncipherment',
+  'keyAgreement',
+  'keyCertSign',
+  'cRLSign',
+  'encipherOnly',
+  'decipherOnly',
+] as const;
+/** One KeyUsage bit name. */
+export type KeyUsage = (typeof KEY_USAGE_BITS)[number];
+
+function keyUsageOf(cert: pkijs.Certificate, structure: string): KeyUsage[] | undefined {
+  const ext = (cert.extensions ?? []).filter((e) => e.extnID === '2.5.29.15');
+  if (ext.length === 0) return undefined;
+  const bits = ext.length === 1 ? ext[0]!.parsedValue : undefined;
+  if (!(bits instanceof asn1js.BitString))
+    throw new FormatError('CERT_MALFORMED', 'malformed or repeated KeyUsage extension', { structure });
+  const v = bits.valueBlock.valueHexView;
+  return KEY_USAGE_BITS.filter((_, i) => ((v[i >> 3] ?? 0) & (0x80 >> (i & 7))) !== 0);
+}
+
+// Short names of RFC 4514 §3 plus the few others OpenSSL prints; other attributes show their OID.
+const ATTRIBUTE_NAMES: Record<string, string> = {
+  '2.5.4.3': 'CN',
+  '2.5.4.5': 'serialNumber',
+  '2.5.4.6': 'C',
+  '2.5.4.7': 'L',
+  '2.5.4.8': 'ST',
+  '2.5.4.9': 'street',
+  '2.5.4.10': 'O',
+  '2.5.4.11': 'OU',
+  '0.9.2342.19200300.100.1.1': 'UID',
+  '0.9.2342.19200300.100.1.25': 'DC',
+  '1.2.840.113549.1.9.1': 'emailAddress',
+};
+
+/**
+ * A name in certificate order, `CN=…, O=…` (the order OpenSSL prints), values escaped as RFC 4514
+ * §2.4 says, control characters as `\XX` so that a hostile name cannot forge terminal output.
+ * Values that are not strings print as `#` and their hex DER (RFC 4514 §2.4).
+ */
+function formatName(name: pkijs.RelativeDistinguishedNames): string {
+  return name.typesAndValues
+    .map((tv) => {
+      const key = ATTRIBUTE_NAMES[tv.type] ?? tv.type;
+      const v = (tv.value as { valueBlock?: { value?: unknown } }).valueBlock?.value;
+      const text =
+        typeof v === 'string'
+          ? escapeValue(v)
+          : `#${toHex(new Uint8Array((tv.value as asn1js.BaseBlock).toBER(false)))}`;
+      return `${key}=${text}`;
+    })
+    .join(', ');
+}
+
+function escapeValue(v: string): string {
+  return v
+    .replace(/[\\,+"<>;]/g, (c) => `\\${c}`)
+    .replace(/^[ #]|[ ]$/g, (c) => `\\${c}`)
+    .replace(/[\u0000-\u001f\u007f]/g, (c) => `\\${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 function hashOf(scheme: SignatureScheme): string {

@@ -1,13 +1,7 @@
-import { type KeyObject, createPrivateKey, createPublicKey, generateKeyPairSync, sign } from 'node:crypto';
+import { type KeyObject, createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { FormatError, UsageError } from '@lsvm/core';
-import {
-  type CertificateInfo,
-  type SignatureScheme,
-  describeKey,
-  keyMatchesCertificate,
-  parseCertificate,
-} from './certificate.js';
-import * as der from './der.js';
+import { type CertificateInfo, keyMatchesCertificate, parseCertificate } from './certificate.js';
+import { issueCertificate } from './certificate-builder.js';
 import { pemDecodeAll, pemEncode } from './pem.js';
 import { type RandomSource, systemRandom } from './random.js';
 
@@ -124,6 +118,7 @@ export function generateGuardian(name: string, options: GenerateGuardianOptions 
     notAfter,
     serial: random(16),
     ca: true,
+    keyUsage: ['digitalSignature', 'keyCertSign'],
   });
   const encryptionCertificate = issueCertificate({
     subject: `${name} encryption`,
@@ -134,66 +129,10 @@ export function generateGuardian(name: string, options: GenerateGuardianOptions 
     notAfter,
     serial: random(16),
     ca: false,
+    // RSA keys receive OAEP-wrapped keys, EC keys take part in ECDH (RFC 5280 §4.2.1.3).
+    keyUsage: [encryptionKey.asymmetricKeyType === 'rsa' ? 'keyEncipherment' : 'keyAgreement'],
   });
   return { name, signingCertificate, encryptionCertificate, signingKey, encryptionKey };
-}
-
-const SIG_ALG_OID: Record<SignatureScheme, string> = {
-  RS256: '1.2.840.113549.1.1.11', // sha256WithRSAEncryption (RFC 4055)
-  ES256: '1.2.840.10045.4.3.2', // ecdsa-with-SHA256 (RFC 5758)
-  ES384: '1.2.840.10045.4.3.3', // ecdsa-with-SHA384
-};
-
-function distinguishedName(cn: string): Uint8Array {
-  return der.sequence(der.set(der.sequence(der.oid('2.5.4.3'), der.utf8String(cn))));
-}
-
-/** Builds and signs an X.509 v3 certificate (RFC 5280 §4.1). */
-function issueCertificate(o: {
-  subject: string;
-  issuer: string;
-  subjectKey: KeyObject;
-  issuerKey: KeyObject;
-  notBefore: Date;
-  notAfter: Date;
-  serial: Uint8Array;
-  ca: boolean;
-}): Uint8Array {
-  const { scheme } = describeKey(o.issuerKey, 'issuer key');
-  const subjectType = o.subjectKey.asymmetricKeyType;
-  // RFC 5280 §4.2.1.3 KeyUsage bits: 0 digitalSignature, 2 keyEncipherment, 4 keyAgreement, 5 keyCertSign.
-  const usage = o.ca ? [0, 5] : subjectType === 'rsa' ? [2] : [4];
-  const serial = new Uint8Array(o.serial);
-  serial[0]! &= 0x7f;
-  if (serial[0] === 0) serial[0] = 1;
-  const sigAlg =
-    scheme === 'RS256'
-      ? der.sequence(der.oid(SIG_ALG_OID[scheme]), der.nullValue())
-      : der.sequence(der.oid(SIG_ALG_OID[scheme]));
-  const spki = new Uint8Array(createPublicKey(o.subjectKey).export({ type: 'spki', format: 'der' }));
-  const extensions = der.sequence(
-    der.sequence(
-      der.oid('2.5.29.19'), // basicConstraints
-      der.boolean(true),
-      der.octetString(o.ca ? der.sequence(der.boolean(true), der.integer(0)) : der.sequence()),
-    ),
-    der.sequence(der.oid('2.5.29.15'), der.boolean(true), der.octetString(der.namedBits(usage))), // keyUsage
-  );
-  const tbs = der.sequence(
-    der.explicit(0, der.integer(2)),
-    der.integer(serial),
-    sigAlg,
-    distinguishedName(o.issuer),
-    der.sequence(der.time(o.notBefore), der.time(o.notAfter)),
-    distinguishedName(o.subject),
-    spki,
-    der.explicit(3, extensions),
-  );
-  const signature =
-    scheme === 'RS256'
-      ? sign('sha256', tbs, o.issuerKey)
-      : sign(scheme === 'ES384' ? 'sha384' : 'sha256', tbs, { key: o.issuerKey, dsaEncoding: 'der' });
-  return der.sequence(tbs, sigAlg, der.bitString(new Uint8Array(signature)));
 }
 
 /** PEM texts of a guardian, as stored in a guardian directory. */

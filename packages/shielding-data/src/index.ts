@@ -8,6 +8,8 @@ export { type CborValue, encodeCanonical, decodeCanonical } from './canonical-cb
 export {
   type CertificateInfo,
   type SignatureScheme,
+  type KeyUsage,
+  KEY_USAGE_BITS,
   certificateThumbprint,
   parseCertificate,
   signData,
@@ -31,6 +33,15 @@ export {
   parseGuardianMetadata,
   checkGuardianName,
 } from './guardian.js';
+export { type PfxSource, type ImportGuardianPfxOptions, importGuardianPfx } from './guardian-pfx.js';
+export {
+  type PfxContents,
+  type PfxKey,
+  type PfxCertificate,
+  type PfxKeyPair,
+  readPfx,
+  readPfxKeyPair,
+} from './pkcs12.js';
 export {
   GUARDIAN_DIR_FILES,
   writeGuardianDir,

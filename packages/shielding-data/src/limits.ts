@@ -21,6 +21,15 @@ export interface ShieldingLimits {
   maxFskPairs: number;
   /** Largest specialization.aes file, in bytes. */
   maxSpecializationBytes: number;
+  /** Largest PKCS#12 (.pfx/.p12) file accepted by the guardian import, in bytes. */
+  maxPfxBytes: number;
+  /** Most bags (keys, certificates, others) in one PKCS#12 file. */
+  maxPfxBags: number;
+  /**
+   * Most iterations of a PKCS#12 MAC key derivation or PBKDF2 (OpenSSL writes 2048, Windows
+   * 2000 or 10000); bounds the work a hostile file can ask for.
+   */
+  maxPfxIterations: number;
 }
 
 /** Default limits. */
@@ -34,4 +43,7 @@ export const DEFAULT_SHIELDING_LIMITS: Readonly<ShieldingLimits> = Object.freeze
   maxCredentials: 256,
   maxFskPairs: 4096,
   maxSpecializationBytes: 64 * 1024 * 1024,
+  maxPfxBytes: 1024 * 1024,
+  maxPfxBags: 32,
+  maxPfxIterations: 100_000,
 });
