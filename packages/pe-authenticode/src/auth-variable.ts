@@ -1,6 +1,7 @@
 import { ByteReader, FormatError, encodeUtf16le, guidFromBytes, guidToBytes } from '@lsvm/core';
 import { WIN_CERT_REVISION_2_0, WIN_CERT_TYPE_EFI_GUID } from './certificate-table.js';
-import { TagClass, children, concat, expectTag, parseDer, sequence } from './der.js';
+import * as pkijs from 'pkijs';
+import { concat, decodeBer, fromLibrary, storedBytes } from './asn1.js';
 import { OID } from './oids.js';
 import { type SignedData, parseSignedData } from './signed-data.js';
 import { type SignatureList, parseSignatureLists } from './signature-list.js';
@@ -239,8 +240,12 @@ export function buildAuthVariable(o: BuildAuthVariableOptions): Uint8Array {
   const attributes = o.attributes ?? SECURE_BOOT_VARIABLE_ATTRIBUTES;
   const payload = authVariableSignedPayload(o.name, o.vendorGuid, attributes, timestamp, o.data);
   const contentInfo = buildSignedData(o.signer, OID.data, undefined, payload, null);
-  const ci = sequence(parseDer(contentInfo), 'ContentInfo');
-  const signedData = children(expectTag(ci[1], 0, 'ContentInfo', TagClass.context))[0]!.raw;
+  const ci = fromLibrary(
+    'ContentInfo',
+    'PKCS7_MALFORMED',
+    () => new pkijs.ContentInfo({ schema: decodeBer(contentInfo, 'ContentInfo') }),
+  );
+  const signedData = storedBytes(ci.content);
   const hdr = new Uint8Array(24);
   const v = new DataView(hdr.buffer);
   v.setUint32(0, 24 + signedData.length, true);

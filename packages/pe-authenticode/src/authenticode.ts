@@ -1,6 +1,6 @@
 import { FormatError, LimitError } from '@lsvm/core';
 import { WIN_CERT_TYPE_PKCS_SIGNED_DATA, type WinCertificate } from './certificate-table.js';
-import { Tag, decodeString, decodeTime, children, TagClass } from './der.js';
+import { asnTime, childrenOf, isContext, isUniversal, storedBytes, utf16be } from './asn1.js';
 import { DEFAULT_PE_LIMITS } from './limits.js';
 import { OID } from './oids.js';
 import type { PeImage } from './pe-image.js';
@@ -59,16 +59,18 @@ export function parseAuthenticodeSignature(
   const out: AuthenticodeSignature = { signedData: sd, spc, signerInfo: si, timestamps: [], nested: [] };
   const cert = findSignerCertificate(si, sd.certificates);
   if (cert) out.signer = cert;
+  // SpcSpOpusInfo ::= SEQUENCE { programName [0] EXPLICIT SpcString OPTIONAL, moreInfo [1] EXPLICIT SpcLink OPTIONAL }
   const opus = attribute(si.signedAttrs, OID.spcSpOpusInfo);
-  if (opus?.tag === Tag.sequence) {
-    const pn = children(opus, structure).find((e) => e.cls === TagClass.context && e.tag === 0);
-    const s = pn?.constructed ? children(pn, structure)[0] : undefined;
-    if (s)
-      out.programName =
-        s.tag === 0 ? decodeString({ ...s, tag: Tag.bmpString }) : new TextDecoder().decode(s.value);
+  if (isUniversal(opus, 16)) {
+    const pn = childrenOf(opus, structure).find((e) => isContext(e, 0));
+    const s = pn?.idBlock.isConstructed ? childrenOf(pn, structure)[0] : undefined;
+    if (s) {
+      const v = (s.valueBlock as { valueHexView?: Uint8Array }).valueHexView ?? new Uint8Array(0);
+      out.programName = s.idBlock.tagNumber === 0 ? utf16be(v) : new TextDecoder().decode(v);
+    }
   }
   const st = attribute(si.signedAttrs, OID.signingTime);
-  if (st) out.signingTime = decodeTime(st, structure);
+  if (st) out.signingTime = asnTime(st, structure);
   out.timestamps = signatureTimestamps(sd, si);
   for (const a of si.unsignedAttrs) {
     if (a.type !== OID.spcNestedSignature) continue;
@@ -77,7 +79,7 @@ export function parseAuthenticodeSignature(
         throw new LimitError('AUTHENTICODE_NESTING', 'nested signatures exceed the depth limit', {
           structure,
         });
-      out.nested.push(parseAuthenticodeSignature(v.raw, maxDepth - 1));
+      out.nested.push(parseAuthenticodeSignature(storedBytes(v), maxDepth - 1));
     }
   }
   return out;

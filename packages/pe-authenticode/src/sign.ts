@@ -1,26 +1,18 @@
-import { type KeyObject, createPrivateKey, sign as cryptoSign } from 'node:crypto';
+import { type KeyObject, constants, createPrivateKey, sign as cryptoSign } from 'node:crypto';
 import { FormatError, UsageError } from '@lsvm/core';
 import { align8, encodeWinCertificate } from './certificate-table.js';
 import { updatePeChecksum } from './checksum.js';
-import {
-  derExplicit,
-  derImplicit,
-  derInteger,
-  derNull,
-  derOctetString,
-  derOid,
-  derSequence,
-  derSet,
-  derTime,
-  parseDer,
-  tlv,
-} from './der.js';
-import { type DigestAlgorithm, authenticodeDigest } from './digest.js';
+import * as asn1js from 'asn1js';
+import * as pkijs from 'pkijs';
+import { type Asn1Value, decodeBer, derSetOf, embed, storedBytes, timeValue, toDer } from './asn1.js';
+import { DIGEST_LENGTHS, type DigestAlgorithm, authenticodeDigest } from './digest.js';
 import { OID, OID_BY_DIGEST } from './oids.js';
 import { CERTIFICATE_TABLE_INDEX } from './optional-header.js';
 import { type PeImage, parsePe } from './pe-image.js';
 import { hashBytes } from './signer-check.js';
-import { contentOctets, encodeSpcIndirectData } from './spc.js';
+import { rsaPssAlgorithm } from './rsa-pss.js';
+import { spcIndirectDataTree } from './spc.js';
+import { contentOctets } from './asn1.js';
 import type { Certificate } from './x509.js';
 
 /** A signing key: a Node KeyObject, or PEM / DER PKCS#8 (also PKCS#1 and SEC1 PEM). */
@@ -56,19 +48,35 @@ export interface CmsSignerOptions {
   chain?: Certificate[];
   /** Digest algorithm for the signature and, for images, the Authenticode digest. Default sha256. */
   algorithm?: DigestAlgorithm;
+  /**
+   * Sign with RSASSA-PSS (RFC 8017 §8.1) instead of PKCS#1 v1.5: hash and MGF1 hash `algorithm`,
+   * salt as long as the hash (32 bytes for SHA-256), trailer field 1. RSA keys only; an
+   * `rsa-pss` key always signs with PSS.
+   */
+  pss?: boolean;
 }
 
-/** Signs `data` with the key, returning the signature algorithm identifier and value. */
+/** Signs `data` with the key, returning the signature AlgorithmIdentifier and value. */
 export function rawSign(
   key: KeyObject,
   alg: DigestAlgorithm,
   data: Uint8Array,
-): { algId: Uint8Array; value: Uint8Array } {
+  options: { pss?: boolean } = {},
+): { algorithm: pkijs.AlgorithmIdentifier; value: Uint8Array } {
   const type = key.asymmetricKeyType;
+  if ((type === 'rsa' && options.pss) || type === 'rsa-pss') {
+    const algorithm = rsaPssAlgorithm(alg);
+    const saltLength = DIGEST_LENGTHS[alg];
+    const value = cryptoSign(alg, data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength });
+    return { algorithm, value: new Uint8Array(value) };
+  }
   if (type === 'rsa') {
     // rsaEncryption with NULL parameters: what signtool, sbsign and osslsigncode write.
     return {
-      algId: derSequence(derOid(OID.rsaEncryption), derNull()),
+      algorithm: new pkijs.AlgorithmIdentifier({
+        algorithmId: OID.rsaEncryption,
+        algorithmParams: new asn1js.Null(),
+      }),
       value: new Uint8Array(cryptoSign(alg, data, key)),
     };
   }
@@ -80,22 +88,33 @@ export function rawSign(
       sha512: OID.ecdsaWithSha512,
     }[alg];
     return {
-      algId: derSequence(derOid(oid)),
+      algorithm: new pkijs.AlgorithmIdentifier({ algorithmId: oid }),
       value: new Uint8Array(cryptoSign(alg, data, { key, dsaEncoding: 'der' })),
     };
   }
   throw new UsageError('SIGN_KEY_TYPE', `unsupported key type ${type ?? 'unknown'} (RSA or EC expected)`);
 }
 
-/** `SEQUENCE { type, SET { values… } }` — a CMS Attribute. */
-function attr(type: string, ...values: Uint8Array[]): Uint8Array {
-  return derSequence(derOid(type), derSet(...values));
+/** A CMS Attribute (RFC 5652 §5.3) with one value. */
+function attr(type: string, value: Asn1Value): pkijs.Attribute {
+  return new pkijs.Attribute({ type, values: [value] });
 }
 
+/** A DigestAlgorithmIdentifier with NULL parameters, as signtool and OpenSSL write it. */
+function digestAlgorithmId(alg: DigestAlgorithm): pkijs.AlgorithmIdentifier {
+  return new pkijs.AlgorithmIdentifier({
+    algorithmId: OID_BY_DIGEST[alg],
+    algorithmParams: new asn1js.Null(),
+  });
+}
+
+/** Extra signed attributes for {@link buildSignedData}: pkijs Attributes. */
+export type SignedAttribute = pkijs.Attribute;
+
 /**
- * Builds a CMS SignedData (RFC 5652 §5) wrapped in ContentInfo.
+ * Builds a CMS SignedData (RFC 5652 §5) wrapped in ContentInfo, with pkijs.
  * @param eContentType the encapsulated content type
- * @param eContent the encoded content placed in `[0] EXPLICIT` (omit for a detached signature)
+ * @param eContent the content placed in `[0] EXPLICIT` (omit for a detached signature)
  * @param digested the bytes the messageDigest attribute covers
  * @param signedAttrs extra signed attributes (contentType and messageDigest are added here);
  *   `null` for a signature without signed attributes (directly over `digested`)
@@ -103,45 +122,63 @@ function attr(type: string, ...values: Uint8Array[]): Uint8Array {
 export function buildSignedData(
   o: CmsSignerOptions,
   eContentType: string,
-  eContent: Uint8Array | undefined,
+  eContent: Asn1Value | undefined,
   digested: Uint8Array,
-  signedAttrs: Uint8Array[] | null,
+  signedAttrs: SignedAttribute[] | null,
 ): Uint8Array {
   const alg = o.algorithm ?? 'sha256';
   const key = loadPrivateKey(o.key);
-  const digestAlgId = derSequence(derOid(OID_BY_DIGEST[alg]), derNull());
-  let attrsField: Uint8Array = new Uint8Array(0);
   let toSign: Uint8Array = digested;
+  let signedAttributes: pkijs.SignedAndUnsignedAttributes | undefined;
   if (signedAttrs !== null) {
-    const set = derSet(
-      attr(OID.contentType, derOid(eContentType)),
-      attr(OID.messageDigest, derOctetString(hashBytes(alg, digested))),
+    const all = [
+      attr(OID.contentType, new asn1js.ObjectIdentifier({ value: eContentType })),
+      attr(OID.messageDigest, new asn1js.OctetString({ valueHex: hashBytes(alg, digested) })),
       ...signedAttrs,
-    );
-    toSign = set;
-    attrsField = derImplicit(0, set);
+    ];
+    // DER order (X.690 §11.6): the signature covers the sorted SET, which is also what OpenSSL
+    // re-encodes when it checks; pkijs writes attributes in the order given, so sort them first.
+    const set = derSetOf(all.map((a) => a.toSchema()));
+    toSign = toDer(set);
+    const sorted = (set.valueBlock.value as Asn1Value[]).map((v) => new pkijs.Attribute({ schema: v }));
+    signedAttributes = new pkijs.SignedAndUnsignedAttributes({ type: 0, attributes: sorted });
   }
-  const sig = rawSign(key, alg, toSign);
+  const sig = rawSign(key, alg, toSign, { pss: o.pss === true });
   const c = o.certificate;
-  const signerInfo = derSequence(
-    derInteger(1),
-    derSequence(c.issuerRaw, c.serialRaw),
-    digestAlgId,
-    attrsField,
-    sig.algId,
-    derOctetString(sig.value),
-  );
+  const signerInfo = new pkijs.SignerInfo({
+    version: 1,
+    sid: new pkijs.IssuerAndSerialNumber({
+      issuer: new pkijs.RelativeDistinguishedNames({ schema: embed(c.issuerRaw, 'Name') }),
+      serialNumber: embed(c.serialRaw, 'INTEGER') as asn1js.Integer,
+    }),
+    digestAlgorithm: digestAlgorithmId(alg),
+    signatureAlgorithm: sig.algorithm,
+    signature: new asn1js.OctetString({ valueHex: sig.value }),
+    ...(signedAttributes ? { signedAttrs: signedAttributes } : {}),
+  });
   const certs = [c, ...(o.chain ?? [])];
-  const signedData = derSequence(
-    derInteger(1),
-    derSet(digestAlgId),
-    eContent === undefined
-      ? derSequence(derOid(eContentType))
-      : derSequence(derOid(eContentType), derExplicit(0, eContent)),
-    tlv(0xa0, ...certs.map((x) => x.der)),
-    derSet(signerInfo),
-  );
-  return derSequence(derOid(OID.signedData), derExplicit(0, signedData));
+  const signedData = new pkijs.SignedData({
+    version: 1,
+    digestAlgorithms: [digestAlgorithmId(alg)],
+    encapContentInfo: new pkijs.EncapsulatedContentInfo({
+      eContentType,
+      ...(eContent !== undefined ? { eContent: eContent as asn1js.OctetString } : {}),
+    }),
+    signerInfos: [signerInfo],
+  });
+  const sdSchema = signedData.toSchema() as asn1js.Sequence;
+  // pkijs applies RFC 5652 §5.1 and writes version 3 for any eContentType but id-data; Authenticode
+  // keeps PKCS#7 v1.5's version 1 (signtool, sbsign and osslsigncode write 1, and the issue's
+  // "as real signers build it" asks for the same).
+  sdSchema.valueBlock.value[0] = new asn1js.Integer({ value: 1 });
+  // The certificates go in exactly as stored: pkijs would re-encode them from their parsed form.
+  const bag = new asn1js.Constructed({
+    idBlock: { tagClass: 3, tagNumber: 0 },
+    value: certs.map((x) => embed(x.der, 'X.509 certificate')),
+  });
+  sdSchema.valueBlock.value.splice(3, 0, bag);
+  const contentInfo = new pkijs.ContentInfo({ contentType: OID.signedData, content: sdSchema });
+  return toDer(contentInfo.toSchema());
 }
 
 /**
@@ -156,13 +193,18 @@ export function buildAuthenticodeSignature(
   signingTime?: Date,
 ): Uint8Array {
   const alg = o.algorithm ?? 'sha256';
-  const spc = encodeSpcIndirectData(alg, digest);
+  const spc = spcIndirectDataTree(alg, digest);
   const attrs = [
-    attr(OID.spcSpOpusInfo, derSequence()),
-    attr(OID.spcStatementType, derSequence(derOid(OID.spcIndividualCodeSigning))),
+    attr(OID.spcSpOpusInfo, new asn1js.Sequence()),
+    attr(
+      OID.spcStatementType,
+      new asn1js.Sequence({ value: [new asn1js.ObjectIdentifier({ value: OID.spcIndividualCodeSigning })] }),
+    ),
   ];
-  if (signingTime) attrs.push(attr(OID.signingTime, derTime(signingTime)));
-  return buildSignedData(o, OID.spcIndirectData, spc, contentOctets(spc), attrs);
+  if (signingTime) attrs.push(attr(OID.signingTime, timeValue(signingTime)));
+  // messageDigest covers the content octets of the SEQUENCE (no tag, no length): Authenticode's
+  // deviation from RFC 5652 §5.4.
+  return buildSignedData(o, OID.spcIndirectData, spc, contentOctets(decodeBer(toDer(spc))), attrs);
 }
 
 /** Splits an image into the bytes before its certificate table and the table itself. */
@@ -271,5 +313,5 @@ export function extractSignature(bytes: Uint8Array, index = 0): Uint8Array {
   const pe = parsePe(bytes);
   const e = pe.certificateTable?.entries[index];
   if (!e) throw new UsageError('SIGNATURE_INDEX', `no signature ${index}`);
-  return parseDer(e.certificate, 'WIN_CERTIFICATE', true).raw.slice();
+  return storedBytes(decodeBer(e.certificate, 'WIN_CERTIFICATE', true)).slice();
 }

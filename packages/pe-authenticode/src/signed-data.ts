@@ -1,15 +1,22 @@
 import { FormatError, LimitError } from '@lsvm/core';
+import * as asn1js from 'asn1js';
+import * as pkijs from 'pkijs';
 import {
-  type DerElement,
-  Tag,
-  TagClass,
-  children,
-  decodeOid,
-  expectTag,
-  integerSmall,
-  parseDer,
-  sequence,
-} from './der.js';
+  type Asn1Value,
+  AsnClass,
+  bytesEqual,
+  childrenOf,
+  decodeBer,
+  expectType,
+  fromLibrary,
+  isContext,
+  isUniversal,
+  octetsOf,
+  oidOf,
+  sequenceOf,
+  smallInteger,
+  storedBytes,
+} from './asn1.js';
 import { DEFAULT_PE_LIMITS } from './limits.js';
 import { OID } from './oids.js';
 import { type Certificate, parseCertificate } from './x509.js';
@@ -17,7 +24,8 @@ import { type Certificate, parseCertificate } from './x509.js';
 /** A CMS Attribute (RFC 5652 §5.3): a type and its SET of values. */
 export interface CmsAttribute {
   type: string;
-  values: DerElement[];
+  /** The decoded values (asn1js elements; {@link storedBytes} gives each one's stored bytes). */
+  values: Asn1Value[];
 }
 
 /** SignerInfo (RFC 5652 §5.3). */
@@ -40,6 +48,8 @@ export interface SignerInfo {
   signedAttrsDer?: Uint8Array;
   /** Signature algorithm OID. */
   signatureAlgorithm: string;
+  /** The signature algorithm's parameters (RSASSA-PSS-params for rsassaPss), when present. */
+  signatureParameters?: Asn1Value;
   signature: Uint8Array;
   unsignedAttrs: CmsAttribute[];
   /** The whole SignerInfo DER. */
@@ -53,7 +63,7 @@ export interface SignedData {
   /** eContentType. */
   contentType: string;
   /** The element inside `[0] EXPLICIT` eContent, when present (absent for detached signatures). */
-  content?: DerElement;
+  content?: Asn1Value;
   certificates: Certificate[];
   /** Certificates in the bag that could not be decoded (kept for diagnosis, not used). */
   unparsedCertificates: number;
@@ -67,142 +77,138 @@ export interface SignedData {
  * UEFI authenticated variables allow, a bare SignedData. Trailing zero padding is tolerated.
  */
 export function parseSignedData(bytes: Uint8Array, structure = 'PKCS#7 SignedData'): SignedData {
-  const top = parseDer(bytes, structure);
-  const kids = sequence(top, structure);
-  if (kids[0]?.tag === Tag.oid && kids[0].cls === TagClass.universal) {
-    const ct = decodeOid(kids[0], structure);
-    if (ct !== OID.signedData) {
-      throw new FormatError('PKCS7_NOT_SIGNED_DATA', `ContentInfo holds ${ct}, not SignedData`, {
+  const top = decodeBer(bytes, structure);
+  const kids = sequenceOf(top, structure);
+  if (isUniversal(kids[0], 6)) {
+    const ci = fromLibrary(structure, 'PKCS7_MALFORMED', () => new pkijs.ContentInfo({ schema: top }));
+    if (ci.contentType !== OID.signedData) {
+      throw new FormatError('PKCS7_NOT_SIGNED_DATA', `ContentInfo holds ${ci.contentType}, not SignedData`, {
         structure,
       });
     }
-    const wrapped = expectTag(kids[1], 0, structure, TagClass.context);
-    return parseSignedDataSequence(children(wrapped, structure)[0], structure);
+    return parseSignedDataSequence(ci.content as Asn1Value, structure);
   }
   return parseSignedDataSequence(top, structure);
 }
 
-function parseAttributes(el: DerElement, structure: string): CmsAttribute[] {
-  return children(el, structure, 256).map((a) => {
-    const f = sequence(a, structure);
-    const values = children(expectTag(f[1], Tag.set, structure), structure, 256);
-    return { type: decodeOid(f[0], structure), values };
+function parseAttributes(
+  attrs: pkijs.SignedAndUnsignedAttributes | undefined,
+  structure: string,
+): CmsAttribute[] {
+  const list = attrs?.attributes ?? [];
+  if (list.length > 256) throw new FormatError('DER_TOO_MANY', 'more than 256 attributes', { structure });
+  return list.map((a) => {
+    if (a.values.length > 256) throw new FormatError('DER_TOO_MANY', 'more than 256 values', { structure });
+    return { type: a.type, values: a.values as Asn1Value[] };
   });
 }
 
-export function parseSignerInfo(el: DerElement, structure: string): SignerInfo {
-  const f = sequence(el, structure);
-  let i = 0;
-  const version = integerSmall(f[i++], structure);
-  const sid = f[i++];
-  const out: Partial<SignerInfo> = { version, raw: el.raw, unsignedAttrs: [] };
-  if (sid?.tag === Tag.sequence && sid.cls === TagClass.universal) {
-    const s = sequence(sid, structure);
-    out.issuerRaw = expectTag(s[0], Tag.sequence, structure).raw;
-    out.serialRaw = expectTag(s[1], Tag.integer, structure).raw;
-  } else if (sid?.cls === TagClass.context && sid.tag === 0) {
-    out.subjectKeyIdentifier = sid.value;
+/** Parses one SignerInfo (RFC 5652 §5.3) with pkijs, keeping the stored signed-attribute bytes. */
+export function parseSignerInfo(el: Asn1Value, structure: string): SignerInfo {
+  const si = fromLibrary(structure, 'PKCS7_MALFORMED', () => new pkijs.SignerInfo({ schema: el }));
+  const out: SignerInfo = {
+    version: si.version,
+    digestAlgorithm: si.digestAlgorithm.algorithmId,
+    signatureAlgorithm: si.signatureAlgorithm.algorithmId,
+    signature: octetsOf(si.signature, structure),
+    unsignedAttrs: parseAttributes(si.unsignedAttrs, structure),
+    raw: storedBytes(el),
+  };
+  if (!Number.isSafeInteger(out.version) || out.version < 0)
+    throw new FormatError('DER_MALFORMED', 'SignerInfo version out of range', { structure });
+  if (si.sid instanceof pkijs.IssuerAndSerialNumber) {
+    // The stored Name (a view into the input; pkijs keeps a copy) for byte comparison.
+    out.issuerRaw = storedBytes(sequenceOf(sequenceOf(el, structure)[1], structure)[0]!);
+    out.serialRaw = storedBytes(si.sid.serialNumber);
+  } else if (isContext(si.sid as Asn1Value, 0) && !(si.sid as Asn1Value).idBlock.isConstructed) {
+    out.subjectKeyIdentifier = (si.sid as asn1js.Primitive).valueBlock.valueHexView;
   } else {
     throw new FormatError('PKCS7_BAD_SID', 'SignerInfo has no usable signer identifier', { structure });
   }
-  out.digestAlgorithm = decodeOid(sequence(f[i++], structure)[0], structure);
-  if (f[i]?.cls === TagClass.context && f[i]!.tag === 0) {
-    const sa = f[i++]!;
-    out.signedAttrs = parseAttributes(sa, structure);
-    const der = sa.raw.slice();
-    der[0] = 0x31;
-    out.signedAttrsDer = der;
+  const params = si.signatureAlgorithm.algorithmParams as Asn1Value | undefined;
+  if (params !== undefined && !isUniversal(params, 5)) out.signatureParameters = params;
+  if (si.signedAttrs) {
+    out.signedAttrs = parseAttributes(si.signedAttrs, structure);
+    // pkijs keeps the stored [0] IMPLICIT bytes re-tagged as a SET (0x31): what the signature
+    // covers per RFC 5652 §5.4 ("the IMPLICIT [0] tag is not used for the DER encoding").
+    out.signedAttrsDer = new Uint8Array(si.signedAttrs.encodedValue);
   }
-  out.signatureAlgorithm = decodeOid(sequence(f[i++], structure)[0], structure);
-  out.signature = expectTag(f[i++], Tag.octetString, structure).value;
-  if (f[i]?.cls === TagClass.context && f[i]!.tag === 1)
-    out.unsignedAttrs = parseAttributes(f[i]!, structure);
-  return out as SignerInfo;
+  return out;
 }
 
-function parseSignedDataSequence(el: DerElement | undefined, structure: string): SignedData {
-  const f = sequence(el, structure);
+/**
+ * The SignedData frame is walked here rather than handed whole to pkijs.SignedData: a certificate
+ * bag entry that is not an X.509 certificate (or that the X.509 decoder rejects) is counted and
+ * skipped, as firmware does, instead of making the whole signature undecodable.
+ */
+function parseSignedDataSequence(el: Asn1Value | undefined, structure: string): SignedData {
+  const f = sequenceOf(el, structure);
   let i = 0;
-  const version = integerSmall(f[i++], structure);
-  const digestAlgorithms = children(expectTag(f[i++], Tag.set, structure), structure, 16).map((a) =>
-    decodeOid(sequence(a, structure)[0], structure),
+  const version = smallInteger(f[i++], structure);
+  const digestAlgorithms = childrenOf(expectType(f[i++], asn1js.Set, structure), structure, 16).map((a) =>
+    oidOf(sequenceOf(a, structure)[0], structure),
   );
-  const eci = sequence(f[i++], structure);
-  const contentType = decodeOid(eci[0], structure);
-  let content: DerElement | undefined;
-  if (eci[1] !== undefined) {
-    const wrapped = expectTag(eci[1], 0, structure, TagClass.context);
-    content = children(wrapped, structure)[0];
-  }
+  const eciEl = f[i++];
+  sequenceOf(eciEl, structure);
+  const eci = fromLibrary(
+    structure,
+    'PKCS7_MALFORMED',
+    () => new pkijs.EncapsulatedContentInfo({ schema: eciEl }),
+  );
   const certificates: Certificate[] = [];
   let unparsedCertificates = 0;
   const max = DEFAULT_PE_LIMITS.maxCertificatesPerSignature;
-  while (f[i]?.cls === TagClass.context && (f[i]!.tag === 0 || f[i]!.tag === 1)) {
+  while (isContext(f[i], 0) || isContext(f[i], 1)) {
     const bag = f[i++]!;
-    if (bag.tag !== 0) continue; // [1] CRLs: Authenticode never relies on them
-    for (const c of children(bag, structure, max + 1)) {
+    if (bag.idBlock.tagNumber !== 0) continue; // [1] CRLs: Authenticode never relies on them
+    for (const c of childrenOf(bag, structure, max + 1)) {
       if (certificates.length + unparsedCertificates >= max)
         throw new LimitError('PKCS7_TOO_MANY_CERTIFICATES', `more than ${max} certificates`, { structure });
-      if (c.tag !== Tag.sequence || c.cls !== TagClass.universal) {
+      if (!isUniversal(c, 16) || c.idBlock.tagClass !== AsnClass.universal) {
         unparsedCertificates++; // attribute or other certificate formats
         continue;
       }
       try {
-        certificates.push(parseCertificate(c.raw));
+        certificates.push(parseCertificate(storedBytes(c)));
       } catch (e) {
         if (!(e instanceof FormatError)) throw e;
         unparsedCertificates++;
       }
     }
   }
-  const signerInfos = children(expectTag(f[i], Tag.set, structure), structure, 16).map((s) =>
+  const signerInfos = childrenOf(expectType(f[i], asn1js.Set, structure), structure, 16).map((s) =>
     parseSignerInfo(s, structure),
   );
   const out: SignedData = {
     version,
     digestAlgorithms,
-    contentType,
+    contentType: eci.eContentType,
     certificates,
     unparsedCertificates,
     signerInfos,
-    raw: (el as DerElement).raw,
+    raw: storedBytes(el as Asn1Value),
   };
-  if (content !== undefined) out.content = content;
+  if (eci.eContent !== undefined) out.content = eci.eContent as Asn1Value;
   return out;
 }
 
 /** The first value of the attribute `type`, if present. */
-export function attribute(attrs: CmsAttribute[] | undefined, type: string): DerElement | undefined {
+export function attribute(attrs: CmsAttribute[] | undefined, type: string): Asn1Value | undefined {
   return attrs?.find((a) => a.type === type)?.values[0];
 }
 
 /** Finds the certificate a SignerInfo names, in `certs`. */
 export function findSignerCertificate(si: SignerInfo, certs: Certificate[]): Certificate | undefined {
   if (si.issuerRaw && si.serialRaw) {
-    const issuer = Buffer.from(si.issuerRaw);
-    const serial = Buffer.from(si.serialRaw);
-    return certs.find((c) => issuer.equals(c.issuerRaw) && serial.equals(c.serialRaw));
+    const issuer = si.issuerRaw;
+    const serial = si.serialRaw;
+    return certs.find((c) => bytesEqual(issuer, c.issuerRaw) && bytesEqual(serial, c.serialRaw));
   }
   if (si.subjectKeyIdentifier) {
-    const want = Buffer.from(si.subjectKeyIdentifier);
-    return certs.find((c) => subjectKeyId(c)?.equals(want) ?? false);
-  }
-  return undefined;
-}
-
-/** SubjectKeyIdentifier extension value of a certificate, when present. */
-export function subjectKeyId(c: Certificate): Buffer | undefined {
-  const top = sequence(parseDer(c.der, 'X.509 certificate'), 'X.509 certificate');
-  const tbs = sequence(top[0], 'X.509 certificate');
-  for (const e of tbs) {
-    if (e.cls !== TagClass.context || e.tag !== 3) continue;
-    for (const ext of children(children(e)[0]!)) {
-      const f = sequence(ext, 'X.509 extension');
-      if (decodeOid(f[0]) === '2.5.29.14') {
-        const v = parseDer(expectTag(f[f.length - 1], Tag.octetString, 'X.509 extension').value);
-        return Buffer.from(v.value);
-      }
-    }
+    const want = si.subjectKeyIdentifier;
+    return certs.find(
+      (c) => c.subjectKeyIdentifier !== undefined && bytesEqual(c.subjectKeyIdentifier, want),
+    );
   }
   return undefined;
 }

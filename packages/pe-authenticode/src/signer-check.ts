@@ -1,11 +1,12 @@
-import { createHash, verify as cryptoVerify } from 'node:crypto';
-import { constantTimeEqual } from '@lsvm/core';
-import { Tag } from './der.js';
+import { constants, createHash, verify as cryptoVerify } from 'node:crypto';
+import { FormatError, constantTimeEqual } from '@lsvm/core';
+import * as asn1js from 'asn1js';
+import { oidOf } from './asn1.js';
 import type { DigestAlgorithm } from './digest.js';
 import { DIGEST_BY_OID, OID, SIGNATURE_HASH_BY_OID } from './oids.js';
+import { type RsaPssParameters, RsaPssParameterError, parseRsaPssParameters } from './rsa-pss.js';
 import { type SignedData, type SignerInfo, attribute, findSignerCertificate } from './signed-data.js';
 import type { Certificate } from './x509.js';
-import { decodeOid } from './der.js';
 
 /** Why a signature (or one of its parts) did not verify. Each code is one distinct cause. */
 export type VerifyReasonCode =
@@ -72,19 +73,19 @@ export function checkSigner(
   let signedBytes = content;
   if (si.signedAttrs) {
     const md = attribute(si.signedAttrs, OID.messageDigest);
-    if (!md || md.tag !== Tag.octetString) {
+    if (!(md instanceof asn1js.OctetString) || md.error) {
       failures.push({
         code: 'MISSING_MESSAGE_DIGEST',
         message: 'the signed attributes carry no messageDigest',
       });
-    } else if (!constantTimeEqual(md.value, hashBytes(hashAlg, content))) {
+    } else if (!constantTimeEqual(md.valueBlock.valueHexView, hashBytes(hashAlg, content))) {
       failures.push({
         code: 'MESSAGE_DIGEST_MISMATCH',
         message: 'the messageDigest attribute does not match the signed content',
       });
     }
     const ct = attribute(si.signedAttrs, OID.contentType);
-    if (ct && decodeOid(ct) !== sd.contentType) {
+    if (ct && contentTypeOf(ct) !== sd.contentType) {
       failures.push({
         code: 'CONTENT_TYPE_MISMATCH',
         message: 'the contentType attribute differs from the eContentType',
@@ -97,8 +98,31 @@ export function checkSigner(
     failures.push({ code: 'SIGNER_NOT_FOUND', message: 'the signer certificate is not in the signature' });
     return { failures };
   }
-  const sigHash = SIGNATURE_HASH_BY_OID[si.signatureAlgorithm] ?? hashAlg;
+  let pss: RsaPssParameters | undefined;
+  if (si.signatureAlgorithm === OID.rsaPss) {
+    try {
+      pss = parseRsaPssParameters(si.signatureParameters);
+    } catch (e) {
+      if (!(e instanceof RsaPssParameterError)) throw e;
+      failures.push({
+        code: e.kind === 'malformed' ? 'SIGNATURE_MALFORMED' : 'UNSUPPORTED_ALGORITHM',
+        message: e.message,
+      });
+      return { certificate, failures };
+    }
+    if (pss.mgf1Hash !== pss.hash) {
+      // OpenSSL (through node:crypto) takes the MGF1 hash from the message hash; no known
+      // Authenticode signer uses another one.
+      failures.push({
+        code: 'UNSUPPORTED_ALGORITHM',
+        message: `PSS with MGF1-${pss.mgf1Hash} over ${pss.hash} is not supported`,
+      });
+      return { certificate, failures };
+    }
+  }
+  const sigHash = pss?.hash ?? SIGNATURE_HASH_BY_OID[si.signatureAlgorithm] ?? hashAlg;
   const known =
+    pss !== undefined ||
     si.signatureAlgorithm in SIGNATURE_HASH_BY_OID ||
     si.signatureAlgorithm === OID.rsaEncryption ||
     si.signatureAlgorithm === OID.ecPublicKey;
@@ -111,7 +135,18 @@ export function checkSigner(
   }
   let ok = false;
   try {
-    ok = cryptoVerify(sigHash, signedBytes, certificate.x509.publicKey, si.signature);
+    const key = certificate.x509.publicKey;
+    ok =
+      pss === undefined
+        ? cryptoVerify(sigHash, signedBytes, key, si.signature)
+        : key.asymmetricKeyType === 'rsa' || key.asymmetricKeyType === 'rsa-pss'
+          ? cryptoVerify(
+              sigHash,
+              signedBytes,
+              { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: pss.saltLength },
+              si.signature,
+            )
+          : false;
   } catch {
     ok = false;
   }
@@ -121,4 +156,14 @@ export function checkSigner(
       message: `the signature by ${certificate.subject} does not verify`,
     });
   return { certificate, failures };
+}
+
+/** The contentType attribute value, or a marker that never equals an OID when it is malformed. */
+function contentTypeOf(v: asn1js.AsnType): string {
+  try {
+    return oidOf(v, 'contentType attribute');
+  } catch (e) {
+    if (e instanceof FormatError) return '(malformed)';
+    throw e;
+  }
 }

@@ -1,22 +1,18 @@
 import { FormatError } from '@lsvm/core';
+import * as asn1js from 'asn1js';
 import {
-  type DerElement,
-  Tag,
-  TagClass,
-  children,
-  decodeOid,
-  decodeString,
-  derBitString,
-  derExplicit,
-  derNull,
-  derOctetString,
-  derOid,
-  derSequence,
-  expectTag,
-  parseDer,
-  sequence,
-  tlv,
-} from './der.js';
+  type Asn1Value,
+  childrenOf,
+  contentOctets as storedContentOctets,
+  decodeBer,
+  isContext,
+  isUniversal,
+  octetsOf,
+  oidOf,
+  sequenceOf,
+  toDer,
+  utf16be,
+} from './asn1.js';
 import type { DigestAlgorithm } from './digest.js';
 import { DIGEST_BY_OID, OID, OID_BY_DIGEST } from './oids.js';
 
@@ -64,52 +60,95 @@ export interface SpcIndirectData {
 /** The class id of an SpcSerializedObject carrying page hashes. */
 const PAGE_HASH_CLASS_ID = 'a6b586d5b4a12466ae05a217da8e60d6';
 
-/** Parses SpcIndirectDataContent from the eContent element of an Authenticode SignedData. */
-export function parseSpcIndirectData(el: DerElement): SpcIndirectData {
+/**
+ * Parses SpcIndirectDataContent from the eContent element of an Authenticode SignedData. No
+ * library models these Microsoft structures, so they are read from the asn1js tree here.
+ */
+export function parseSpcIndirectData(el: Asn1Value): SpcIndirectData {
   const structure = 'SpcIndirectDataContent';
-  const f = sequence(el, structure);
-  const data = sequence(f[0], structure);
-  const dataType = decodeOid(data[0], structure);
-  const di = sequence(f[1], structure);
-  const digestAlgorithmOid = decodeOid(sequence(di[0], structure)[0], structure);
-  const digest = expectTag(di[1], Tag.octetString, structure).value;
-  const out: SpcIndirectData = { dataType, digestAlgorithmOid, digest, contentOctets: el.value };
+  const f = sequenceOf(el, structure);
+  const data = sequenceOf(f[0], structure);
+  const dataType = oidOf(data[0], structure);
+  const di = sequenceOf(f[1], structure);
+  const digestAlgorithmOid = oidOf(sequenceOf(di[0], structure)[0], structure);
+  const digest = octetsOf(di[1], structure);
+  const out: SpcIndirectData = {
+    dataType,
+    digestAlgorithmOid,
+    digest,
+    contentOctets: storedContentOctets(el),
+  };
   const alg = DIGEST_BY_OID[digestAlgorithmOid];
   if (alg) out.digestAlgorithm = alg;
-  if (dataType === OID.spcPeImageData && data[1]?.tag === Tag.sequence) {
-    const pe = children(data[1], structure);
+  if (dataType === OID.spcPeImageData && isUniversal(data[1], 16)) {
+    const pe = childrenOf(data[1], structure);
     let i = 0;
     let flags: Uint8Array = new Uint8Array(0);
-    if (pe[i]?.tag === Tag.bitString && pe[i]?.cls === TagClass.universal) flags = pe[i++]!.value.subarray(1);
+    if (pe[i] instanceof asn1js.BitString) flags = (pe[i++] as asn1js.BitString).valueBlock.valueHexView;
     const peImage: NonNullable<SpcIndirectData['peImage']> = { flags };
-    const link =
-      pe[i]?.cls === TagClass.context && pe[i]?.tag === 0 ? children(pe[i]!, structure)[0] : undefined;
-    if (link?.cls === TagClass.context) {
-      if (link.tag === 0) peImage.file = new TextDecoder().decode(link.value);
-      else if (link.tag === 2) {
-        const s = children(link, structure)[0];
-        if (s)
-          peImage.file =
-            s.tag === 0 ? decodeString({ ...s, tag: Tag.bmpString }) : new TextDecoder().decode(s.value);
-      } else if (link.tag === 1) {
-        const so = children(link, structure);
-        const classId = so[0] ? Buffer.from(so[0].value).toString('hex') : '';
-        if (classId === PAGE_HASH_CLASS_ID && so[1]?.tag === Tag.octetString) {
-          const set = parseDer(so[1].value, structure, true);
-          for (const attr of children(set, structure)) {
-            const a = sequence(attr, structure);
-            const t = decodeOid(a[0], structure);
-            const vals = a[1] ? children(a[1], structure) : [];
-            const bytes = vals.reduce((n, v) => n + v.value.length, 0);
-            if (t === OID.spcPageHashV1) peImage.pageHashes = { algorithm: 'sha1', bytes };
-            if (t === OID.spcPageHashV2) peImage.pageHashes = { algorithm: 'sha256', bytes };
-          }
+    const link = isContext(pe[i], 0) ? childrenOf(pe[i], structure)[0] : undefined;
+    const raw = (x: Asn1Value): Uint8Array =>
+      (x.valueBlock as { valueHexView?: Uint8Array }).valueHexView ?? new Uint8Array(0);
+    if (link !== undefined && isContext(link, 0)) {
+      peImage.file = new TextDecoder().decode(raw(link));
+    } else if (link !== undefined && isContext(link, 2)) {
+      // SpcString ::= CHOICE { unicode [0] IMPLICIT BMPString, ascii [1] IMPLICIT IA5String }
+      const s = childrenOf(link, structure)[0];
+      if (s) peImage.file = isContext(s, 0) ? utf16be(raw(s)) : new TextDecoder().decode(raw(s));
+    } else if (link !== undefined && isContext(link, 1)) {
+      // SpcSerializedObject ::= SEQUENCE { classId OCTET STRING, serializedData OCTET STRING }
+      const so = childrenOf(link, structure);
+      const classId = so[0] ? Buffer.from(raw(so[0])).toString('hex') : '';
+      if (classId === PAGE_HASH_CLASS_ID && so[1] instanceof asn1js.OctetString) {
+        const set = decodeBer(octetsOf(so[1], structure), structure, true);
+        for (const attr of childrenOf(set, structure)) {
+          const a = sequenceOf(attr, structure);
+          const t = oidOf(a[0], structure);
+          const vals = a[1] ? childrenOf(a[1], structure) : [];
+          const bytes = vals.reduce((n, v) => n + raw(v).length, 0);
+          if (t === OID.spcPageHashV1) peImage.pageHashes = { algorithm: 'sha1', bytes };
+          if (t === OID.spcPageHashV2) peImage.pageHashes = { algorithm: 'sha256', bytes };
         }
       }
     }
     out.peImage = peImage;
   }
   return out;
+}
+
+/**
+ * SpcIndirectDataContent for a PE image digest as an asn1js tree, the way signtool, sbsign and
+ * osslsigncode write it: empty flags and the `file` link holding the Unicode string `<<<Obsolete>>>`.
+ */
+export function spcIndirectDataTree(algorithm: DigestAlgorithm, digest: Uint8Array): asn1js.Sequence {
+  const obsolete = new asn1js.Primitive({
+    idBlock: { tagClass: 3, tagNumber: 0 },
+    valueHex: bmp('<<<Obsolete>>>'),
+  });
+  const peImageData = new asn1js.Sequence({
+    value: [
+      new asn1js.BitString({ valueHex: new Uint8Array(0) }),
+      new asn1js.Constructed({
+        idBlock: { tagClass: 3, tagNumber: 0 },
+        value: [new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 2 }, value: [obsolete] })],
+      }),
+    ],
+  });
+  return new asn1js.Sequence({
+    value: [
+      new asn1js.Sequence({
+        value: [new asn1js.ObjectIdentifier({ value: OID.spcPeImageData }), peImageData],
+      }),
+      new asn1js.Sequence({
+        value: [
+          new asn1js.Sequence({
+            value: [new asn1js.ObjectIdentifier({ value: OID_BY_DIGEST[algorithm] }), new asn1js.Null()],
+          }),
+          new asn1js.OctetString({ valueHex: digest }),
+        ],
+      }),
+    ],
+  });
 }
 
 /** BMPString (UTF-16BE) contents of `s`. */
@@ -122,24 +161,14 @@ function bmp(s: string): Uint8Array {
   return out;
 }
 
-/**
- * Encodes SpcIndirectDataContent for a PE image digest the way signtool, sbsign and osslsigncode
- * do: empty flags and the `file` link holding the Unicode string `<<<Obsolete>>>`.
- */
+/** DER of {@link spcIndirectDataTree}. */
 export function encodeSpcIndirectData(algorithm: DigestAlgorithm, digest: Uint8Array): Uint8Array {
-  const peImageData = derSequence(
-    derBitString(new Uint8Array(0)),
-    derExplicit(0, derExplicit(2, tlv(0x80, bmp('<<<Obsolete>>>')))),
-  );
-  return derSequence(
-    derSequence(derOid(OID.spcPeImageData), peImageData),
-    derSequence(derSequence(derOid(OID_BY_DIGEST[algorithm]), derNull()), derOctetString(digest)),
-  );
+  return toDer(spcIndirectDataTree(algorithm, digest));
 }
 
 /** The content octets (value without tag and length) of a DER SEQUENCE we encoded. */
 export function contentOctets(encoded: Uint8Array): Uint8Array {
-  const el = parseDer(encoded, 'SpcIndirectDataContent');
-  if (el.tag !== Tag.sequence) throw new FormatError('DER_UNEXPECTED', 'not a SEQUENCE');
-  return el.value;
+  const el = decodeBer(encoded, 'SpcIndirectDataContent');
+  if (!isUniversal(el, 16)) throw new FormatError('DER_UNEXPECTED', 'not a SEQUENCE');
+  return storedContentOctets(el);
 }

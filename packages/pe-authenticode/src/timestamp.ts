@@ -1,5 +1,7 @@
-import { FormatError, constantTimeEqual } from '@lsvm/core';
-import { Tag, decodeOid, decodeTime, expectTag, parseDer, sequence } from './der.js';
+import { FormatError, constantTimeEqual, isLsvmError } from '@lsvm/core';
+import * as asn1js from 'asn1js';
+import * as pkijs from 'pkijs';
+import { asnTime, decodeBer, fromLibrary, octetsOf, storedBytes } from './asn1.js';
 import { DIGEST_BY_OID, OID } from './oids.js';
 import {
   type SignedData,
@@ -34,8 +36,8 @@ export function signatureTimestamps(sd: SignedData, si: SignerInfo): TimestampIn
   const out: TimestampInfo[] = [];
   for (const a of si.unsignedAttrs) {
     for (const v of a.values) {
-      if (a.type === OID.spcRfc3161Timestamp) out.push(rfc3161(v.raw, si));
-      else if (a.type === OID.counterSignature) out.push(counterSignature(v.raw, sd, si));
+      if (a.type === OID.spcRfc3161Timestamp) out.push(rfc3161(storedBytes(v), si));
+      else if (a.type === OID.counterSignature) out.push(counterSignature(storedBytes(v), sd, si));
     }
   }
   return out;
@@ -45,18 +47,19 @@ function rfc3161(token: Uint8Array, outer: SignerInfo): TimestampInfo {
   const t: TimestampInfo = { kind: 'rfc3161', valid: false, failures: [] };
   try {
     const tsd = parseSignedData(token, 'RFC 3161 token');
-    if (tsd.contentType !== OID.tstInfo || !tsd.content || tsd.content.tag !== Tag.octetString) {
+    if (tsd.contentType !== OID.tstInfo || !(tsd.content instanceof asn1js.OctetString)) {
       throw new FormatError('TST_NOT_TSTINFO', 'token does not encapsulate a TSTInfo', {
         structure: 'RFC 3161 token',
       });
     }
-    const tstBytes = tsd.content.value;
+    const tstBytes = octetsOf(tsd.content, 'RFC 3161 token');
     // TSTInfo ::= SEQUENCE { version, policy, messageImprint, serialNumber, genTime, … } (RFC 3161 §2.4.2)
-    const f = sequence(parseDer(tstBytes, 'TSTInfo'), 'TSTInfo');
-    const mi = sequence(f[2], 'TSTInfo');
-    const alg = DIGEST_BY_OID[decodeOid(sequence(mi[0], 'TSTInfo')[0], 'TSTInfo')];
-    const imprint = expectTag(mi[1], Tag.octetString, 'TSTInfo').value;
-    t.time = decodeTime(f[4], 'TSTInfo');
+    const tstTree = decodeBer(tstBytes, 'TSTInfo');
+    const tst = fromLibrary('TSTInfo', 'TST_MALFORMED', () => new pkijs.TSTInfo({ schema: tstTree }));
+    const alg = DIGEST_BY_OID[tst.messageImprint.hashAlgorithm.algorithmId];
+    const imprint = octetsOf(tst.messageImprint.hashedMessage, 'TSTInfo');
+    // pkijs keeps genTime as a Date; the element itself is re-read for the strict calendar check.
+    t.time = asnTime((tstTree.valueBlock as { value: asn1js.AsnType[] }).value[4], 'TSTInfo');
     if (!alg || !constantTimeEqual(imprint, hashBytes(alg, outer.signature))) {
       t.failures.push({
         code: 'TIMESTAMP_IMPRINT_MISMATCH',
@@ -72,7 +75,7 @@ function rfc3161(token: Uint8Array, outer: SignerInfo): TimestampInfo {
     if (c.certificate) t.signer = c.certificate;
     t.failures.push(...c.failures);
   } catch (e) {
-    if (!(e instanceof FormatError)) throw e;
+    if (!isLsvmError(e)) throw e;
     t.failures.push({ code: 'TIMESTAMP_INVALID', message: e.message });
   }
   t.valid = t.failures.length === 0;
@@ -82,9 +85,9 @@ function rfc3161(token: Uint8Array, outer: SignerInfo): TimestampInfo {
 function counterSignature(raw: Uint8Array, sd: SignedData, outer: SignerInfo): TimestampInfo {
   const t: TimestampInfo = { kind: 'countersignature', valid: false, failures: [] };
   try {
-    const si = parseSignerInfo(parseDer(raw, 'countersignature'), 'countersignature');
+    const si = parseSignerInfo(decodeBer(raw, 'countersignature'), 'countersignature');
     const st = attribute(si.signedAttrs, OID.signingTime);
-    if (st) t.time = decodeTime(st, 'countersignature');
+    if (st) t.time = asnTime(st, 'countersignature');
     // The countersignature's messageDigest covers the outer signature value (RFC 5652 §11.4);
     // checkSigner compares it with the hash of `content`.
     const c = checkSigner({ ...sd, contentType: OID.data }, si, outer.signature);
@@ -98,7 +101,7 @@ function counterSignature(raw: Uint8Array, sd: SignedData, outer: SignerInfo): T
       else if (f.code !== 'CONTENT_TYPE_MISMATCH') t.failures.push(f);
     }
   } catch (e) {
-    if (!(e instanceof FormatError)) throw e;
+    if (!isLsvmError(e)) throw e;
     t.failures.push({ code: 'TIMESTAMP_INVALID', message: e.message });
   }
   t.valid = t.failures.length === 0;

@@ -1,18 +1,17 @@
 import { X509Certificate, createHash } from 'node:crypto';
 import { FormatError } from '@lsvm/core';
+import * as asn1js from 'asn1js';
+import * as pkijs from 'pkijs';
 import {
-  type DerElement,
-  Tag,
-  TagClass,
-  children,
-  decodeOid,
-  decodeString,
-  decodeTime,
-  expectTag,
-  parseDer,
-  readElement,
-  sequence,
-} from './der.js';
+  type Asn1Value,
+  asnTime,
+  decodeBer,
+  fromLibrary,
+  isContext,
+  sequenceOf,
+  storedBytes,
+  stringValue,
+} from './asn1.js';
 import { OID } from './oids.js';
 import { pemBodies } from './pem.js';
 
@@ -44,6 +43,10 @@ export interface Certificate {
   extKeyUsage?: string[];
   /** basicConstraints cA. */
   isCA: boolean;
+  /** subjectKeyIdentifier extension value, when present. */
+  subjectKeyIdentifier?: Uint8Array;
+  /** The certificate's signature algorithm OID (e.g. rsassaPss 1.2.840.113549.1.1.10). */
+  signatureAlgorithm: string;
   /** Node's view, for the public key and signature checks. */
   x509: X509Certificate;
 }
@@ -62,51 +65,68 @@ const NAME_KEYS: Readonly<Record<string, string>> = {
 
 /** Formats a DER Name. */
 export function formatName(nameRaw: Uint8Array): string {
-  const parts: string[] = [];
-  for (const rdn of children(parseDer(nameRaw, 'Name'), 'Name')) {
-    for (const atv of children(rdn, 'Name')) {
-      const [t, v] = sequence(atv, 'Name');
-      const oid = decodeOid(t, 'Name');
-      parts.push(`${NAME_KEYS[oid] ?? oid}=${v ? decodeString(v) : ''}`);
-    }
-  }
-  return parts.join(', ');
+  const structure = 'Name';
+  const rdns = fromLibrary(
+    structure,
+    'X509_MALFORMED',
+    () => new pkijs.RelativeDistinguishedNames({ schema: decodeBer(nameRaw, structure) }),
+  );
+  return rdns.typesAndValues
+    .map((atv) => `${NAME_KEYS[atv.type] ?? atv.type}=${stringValue(atv.value as Asn1Value)}`)
+    .join(', ');
+}
+
+/** The stored bytes of a Name element (a SEQUENCE). */
+function storedName(el: Asn1Value | undefined, structure: string): Uint8Array {
+  sequenceOf(el, structure);
+  return storedBytes(el as Asn1Value);
+}
+
+/**
+ * The issuer, subject and validity of a decoded certificate tree, read from the tree itself: pkijs
+ * keeps names as copies and times as rolled-over Dates, while matching and dbx lookups want the
+ * stored bytes and validity wants the strict calendar check.
+ */
+function tbsFields(
+  tree: Asn1Value,
+  structure: string,
+): { issuer: Uint8Array; subject: Uint8Array; validity: [Date, Date] } {
+  const tbs = sequenceOf(sequenceOf(tree, structure)[0], structure);
+  const at = isContext(tbs[0], 0) ? 1 : 0; // [0] version, serial, signature, issuer, validity, subject
+  const v = sequenceOf(tbs[at + 3], structure);
+  return {
+    issuer: storedName(tbs[at + 2], structure),
+    subject: storedName(tbs[at + 4], structure),
+    validity: [asnTime(v[0], structure), asnTime(v[1], structure)],
+  };
 }
 
 /** Parses a DER certificate. Throws a {@link FormatError} (`X509_MALFORMED`) on bad input. */
 export function parseCertificate(der: Uint8Array): Certificate {
   const structure = 'X.509 certificate';
-  const el = readElement(der, 0, structure);
-  const top = sequence(el, structure);
-  const tbsEl = top[0];
-  const tbs = sequence(tbsEl, structure);
-  let i = 0;
-  if (tbs[0]?.cls === TagClass.context && tbs[0].tag === 0) i++; // [0] version
-  const serialEl = expectTag(tbs[i++], Tag.integer, structure);
-  i++; // signature AlgorithmIdentifier
-  const issuerEl = expectTag(tbs[i++], Tag.sequence, structure);
-  const validity = sequence(tbs[i++], structure);
-  const subjectEl = expectTag(tbs[i++], Tag.sequence, structure);
+  const tree = decodeBer(der, structure, true);
+  const raw = storedBytes(tree);
+  const cert = fromLibrary(structure, 'X509_MALFORMED', () => new pkijs.Certificate({ schema: tree }));
+  const fields = tbsFields(tree, structure);
+  const [notBefore, notAfter] = fields.validity;
   let extKeyUsage: string[] | undefined;
   let isCA = false;
-  for (const e of tbs.slice(i)) {
-    if (e.cls !== TagClass.context || e.tag !== 3) continue;
-    for (const ext of children(expectTag(children(e, structure)[0], Tag.sequence, structure), structure)) {
-      const f = sequence(ext, structure);
-      const id = decodeOid(f[0], structure);
-      const valueEl = f[f.length - 1];
-      const value = expectTag(valueEl, Tag.octetString, structure).value;
-      if (id === OID.extKeyUsage) {
-        extKeyUsage = children(parseDer(value, structure), structure).map((o) => decodeOid(o, structure));
-      } else if (id === '2.5.29.19') {
-        const bc = sequence(parseDer(value, structure), structure);
-        isCA = bc[0]?.tag === Tag.boolean && bc[0].value[0] !== 0;
-      }
+  for (const ext of cert.extensions ?? []) {
+    if (ext.extnID === OID.extKeyUsage) {
+      const eku = ext.parsedValue;
+      if (!(eku instanceof pkijs.ExtKeyUsage))
+        throw new FormatError('X509_MALFORMED', 'malformed extendedKeyUsage extension', { structure });
+      extKeyUsage = [...eku.keyPurposes];
+    } else if (ext.extnID === '2.5.29.19') {
+      const bc = ext.parsedValue;
+      if (!(bc instanceof pkijs.BasicConstraints))
+        throw new FormatError('X509_MALFORMED', 'malformed basicConstraints extension', { structure });
+      isCA = bc.cA === true;
     }
   }
   let x509: X509Certificate;
   try {
-    x509 = new X509Certificate(el.raw);
+    x509 = new X509Certificate(raw);
   } catch (e) {
     throw new FormatError(
       'X509_MALFORMED',
@@ -117,23 +137,34 @@ export function parseCertificate(der: Uint8Array): Certificate {
       },
     );
   }
-  const serialBytes =
-    serialEl.value.length > 1 && serialEl.value[0] === 0 ? serialEl.value.subarray(1) : serialEl.value;
+  const serialEl = cert.serialNumber;
+  const serialValue = serialEl.valueBlock.valueHexView;
+  const serialBytes = serialValue.length > 1 && serialValue[0] === 0 ? serialValue.subarray(1) : serialValue;
+  const issuerRaw = fields.issuer;
+  const subjectRaw = fields.subject;
   const out: Certificate = {
-    der: el.raw,
-    tbs: (tbsEl as DerElement).raw,
-    serialRaw: serialEl.raw,
+    der: raw,
+    tbs: cert.tbsView,
+    serialRaw: storedBytes(serialEl),
     serial: Buffer.from(serialBytes).toString('hex').toUpperCase(),
-    issuerRaw: issuerEl.raw,
-    subjectRaw: subjectEl.raw,
-    issuer: formatName(issuerEl.raw),
-    subject: formatName(subjectEl.raw),
-    notBefore: decodeTime(validity[0], structure),
-    notAfter: decodeTime(validity[1], structure),
+    issuerRaw,
+    subjectRaw,
+    issuer: formatName(issuerRaw),
+    subject: formatName(subjectRaw),
+    notBefore,
+    notAfter,
     isCA,
     x509,
+    signatureAlgorithm: cert.signatureAlgorithm.algorithmId,
   };
   if (extKeyUsage !== undefined) out.extKeyUsage = extKeyUsage;
+  const ski = cert.extensions?.find((e) => e.extnID === '2.5.29.14');
+  if (ski) {
+    const v = decodeBer(ski.extnValue.valueBlock.valueHexView, structure);
+    if (!(v instanceof asn1js.OctetString))
+      throw new FormatError('X509_MALFORMED', 'malformed subjectKeyIdentifier extension', { structure });
+    out.subjectKeyIdentifier = v.valueBlock.valueHexView;
+  }
   return out;
 }
 

@@ -4,9 +4,9 @@ import { isLsvmError } from '@lsvm/core';
 import fc from 'fast-check';
 import { fuzz as peTarget } from '../fuzz/pe.fuzz.js';
 import { fuzz as uefiTarget } from '../fuzz/uefi-esl.fuzz.js';
-import { type DerElement, children, readElement, tlv } from '../src/der.js';
+import { type DerElement, children, readElement, tlv } from './helpers/der.js';
 import { OID } from '../src/oids.js';
-import { derOid } from '../src/der.js';
+import { derOid } from './helpers/der.js';
 import {
   parseAuthenticodeSignature,
   parseSignedData,

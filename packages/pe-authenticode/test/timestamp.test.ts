@@ -13,7 +13,7 @@ import {
   derTime,
   parseDer,
   tlv,
-} from '../src/der.js';
+} from './helpers/der.js';
 import {
   OID,
   buildAuthenticodeSignature,
@@ -22,6 +22,7 @@ import {
   parseCertificatePemOrDer,
   rawSign,
 } from '../src/index.js';
+import { toDer } from '../src/asn1.js';
 import { type TestPki, makePki } from './helpers/fixtures.js';
 
 /**
@@ -55,7 +56,7 @@ describeWithPeers(['openssl'], 'legacy countersignature', () => {
       derSequence(cert.issuerRaw, cert.serialRaw),
       derSequence(derOid(OID.sha256), derNull()),
       tlv(0xa0, ...children(parseDer(attrs)).map((c) => c.raw)),
-      sig.algId,
+      toDer(sig.algorithm.toSchema()),
       derOctetString(sig.value),
     );
     const unsigned = tlv(0xa1, derSequence(derOid(OID.counterSignature), derSet(counter)));

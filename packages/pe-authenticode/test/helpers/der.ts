@@ -1,15 +1,11 @@
 import { FormatError, UsageError } from '@lsvm/core';
 
 /**
- * A small DER/BER reader and DER writer (ITU-T X.690) for the PKCS#7, Authenticode and X.509
- * structures this package handles. Why our own and not asn1js/pkijs: those ship as ESM only, which
- * the CommonJS test runners of this monorepo cannot load, and a bounded, allocation-free TLV walk
- * is what the fuzzing contract (only LsvmError on any bytes) needs anyway. Elements are views into
- * the input; nothing is copied. Indefinite lengths (BER) are accepted when reading, since some
- * signers emit them inside SignedData; every element keeps its raw bytes so signatures and digests
- * are computed over exactly what was stored.
+ * A minimal DER/BER TLV reader and writer for the tests only: an encoder independent of asn1js and
+ * pkijs, so tests can build what those libraries would never write (hand-made countersignatures,
+ * re-encoded mutated trees for structure-aware fuzzing, non-calendar times) and check the
+ * package's decoding against a second implementation. The package itself uses asn1js/pkijs.
  */
-
 /** ASN.1 tag classes (X.690 §8.1.2.2). */
 export const TagClass = { universal: 0, application: 1, context: 2, private: 3 } as const;
 

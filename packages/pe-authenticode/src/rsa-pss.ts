@@ -1,0 +1,119 @@
+import { FormatError } from '@lsvm/core';
+import * as asn1js from 'asn1js';
+import * as pkijs from 'pkijs';
+import { type Asn1Value, fromLibrary } from './asn1.js';
+import { DIGEST_LENGTHS, type DigestAlgorithm } from './digest.js';
+import { DIGEST_BY_OID, OID, OID_BY_DIGEST } from './oids.js';
+
+/**
+ * RSASSA-PSS parameters (RFC 4055 §3.1, RFC 8017 Appendix A.2.3):
+ *
+ * ```
+ * RSASSA-PSS-params ::= SEQUENCE {
+ *   hashAlgorithm    [0] HashAlgorithm    DEFAULT sha1,
+ *   maskGenAlgorithm [1] MaskGenAlgorithm DEFAULT mgf1SHA1,
+ *   saltLength       [2] INTEGER          DEFAULT 20,
+ *   trailerField     [3] TrailerField     DEFAULT trailerFieldBC }   -- 1, the only value defined
+ * ```
+ *
+ * The same AlgorithmIdentifier names the signature of a SignerInfo and of a certificate.
+ */
+export interface RsaPssParameters {
+  /** The message hash (also what the signed attributes are hashed with). */
+  hash: DigestAlgorithm;
+  /** The hash inside MGF1. */
+  mgf1Hash: DigestAlgorithm;
+  /** Salt length in bytes. */
+  saltLength: number;
+  /** Trailer field; 1 (0xBC) is the only value RFC 8017 defines. */
+  trailerField: number;
+}
+
+/** Why a PSS parameter set cannot be used: malformed, or valid but outside what is supported. */
+export class RsaPssParameterError extends Error {
+  constructor(
+    readonly kind: 'malformed' | 'unsupported',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Decodes RSASSA-PSS-params (absent parameters mean every default, RFC 4055 §3.1). Throws
+ * {@link RsaPssParameterError} so the caller can report a signature reason instead of failing
+ * the whole image.
+ */
+export function parseRsaPssParameters(params: Asn1Value | undefined): RsaPssParameters {
+  let p: pkijs.RSASSAPSSParams;
+  try {
+    p =
+      params === undefined
+        ? new pkijs.RSASSAPSSParams()
+        : fromLibrary(
+            'RSASSA-PSS-params',
+            'PSS_MALFORMED',
+            () => new pkijs.RSASSAPSSParams({ schema: params }),
+          );
+  } catch (e) {
+    if (e instanceof FormatError) throw new RsaPssParameterError('malformed', e.message);
+    throw e;
+  }
+  const hash = DIGEST_BY_OID[p.hashAlgorithm.algorithmId];
+  if (!hash)
+    throw new RsaPssParameterError('unsupported', `PSS hash ${p.hashAlgorithm.algorithmId} is not supported`);
+  if (p.maskGenAlgorithm.algorithmId !== OID.mgf1)
+    throw new RsaPssParameterError(
+      'unsupported',
+      `mask generation ${p.maskGenAlgorithm.algorithmId} is not MGF1`,
+    );
+  let mgfHashOid: string = OID.sha1;
+  const mgfParams = p.maskGenAlgorithm.algorithmParams as Asn1Value | undefined;
+  if (mgfParams !== undefined && !(mgfParams instanceof asn1js.Null)) {
+    if (!(mgfParams instanceof asn1js.Sequence))
+      throw new RsaPssParameterError('malformed', 'MGF1 parameters are not an AlgorithmIdentifier');
+    try {
+      mgfHashOid = fromLibrary(
+        'MGF1 parameters',
+        'PSS_MALFORMED',
+        () => new pkijs.AlgorithmIdentifier({ schema: mgfParams }).algorithmId,
+      );
+    } catch (e) {
+      if (e instanceof FormatError) throw new RsaPssParameterError('malformed', e.message);
+      throw e;
+    }
+  }
+  const mgf1Hash = DIGEST_BY_OID[mgfHashOid];
+  if (!mgf1Hash) throw new RsaPssParameterError('unsupported', `MGF1 hash ${mgfHashOid} is not supported`);
+  const { saltLength, trailerField } = p;
+  if (!Number.isSafeInteger(saltLength) || saltLength < 0 || saltLength > 1024)
+    throw new RsaPssParameterError('malformed', `PSS salt length ${saltLength} is out of range`);
+  if (trailerField !== 1)
+    throw new RsaPssParameterError(
+      'unsupported',
+      `PSS trailer field ${trailerField} (only 1, 0xBC, is defined)`,
+    );
+  return { hash, mgf1Hash, saltLength, trailerField };
+}
+
+/**
+ * The rsassaPss AlgorithmIdentifier this package signs with: hash and MGF1 hash `alg`, salt as
+ * long as the hash (32 for SHA-256, the choice of RFC 8017 §9.1 and of Windows' signers), trailer 1.
+ */
+export function rsaPssAlgorithm(alg: DigestAlgorithm): pkijs.AlgorithmIdentifier {
+  const hashId = new pkijs.AlgorithmIdentifier({
+    algorithmId: OID_BY_DIGEST[alg],
+    algorithmParams: new asn1js.Null(),
+  });
+  return new pkijs.AlgorithmIdentifier({
+    algorithmId: OID.rsaPss,
+    algorithmParams: new pkijs.RSASSAPSSParams({
+      hashAlgorithm: hashId,
+      maskGenAlgorithm: new pkijs.AlgorithmIdentifier({
+        algorithmId: OID.mgf1,
+        algorithmParams: hashId.toSchema(),
+      }),
+      saltLength: DIGEST_LENGTHS[alg],
+    }).toSchema(),
+  });
+}
