@@ -1,6 +1,7 @@
 import { ChecksumError, FormatError, LimitError, UnsupportedError, crc32, isLsvmError } from '@lsvm/core';
-import { Gunzip, gzipSync } from 'fflate';
+import { Gunzip, gunzipSync, gzipSync } from 'fflate';
 import { Decompress as ZstdDecompress } from 'fzstd';
+import { gunzipMembers, nodeZlib } from './gzip-zlib.js';
 import { decodeLz4Legacy } from './lz4-legacy.js';
 
 /** Compression of an initramfs segment. */
@@ -137,10 +138,17 @@ function runGzip(data: Uint8Array, sink: Sink): number {
   const from = marks[last]!;
   const crc = crc32(out.subarray(from));
   const size = (out.length - from) >>> 0;
-  // The trailer follows the deflate data directly; its first occurrence after the header is it.
+  // The trailer follows the deflate data directly. Its first occurrence after the header is it,
+  // except when the same 8 bytes also occur inside the deflate data — likely only for a small
+  // member (an empty one's trailer is 8 zero bytes, and deflate data can end in zeros). For a
+  // member of up to 1 MiB each candidate is confirmed by decoding the member up to it, which fails
+  // when the cut falls inside the deflate data; past that size a false match is a 2^-32 event.
   const c0 = crc & 0xff;
+  const confirm = size <= 1 << 20;
   for (let at = starts[last]! + 10; at + 8 <= data.length; at++) {
-    if (data[at] === c0 && u32le(data, at) === crc && u32le(data, at + 4) === size) return at + 8;
+    if (data[at] !== c0 || u32le(data, at) !== crc || u32le(data, at + 4) !== size) continue;
+    if (confirm && !completeMember(data.subarray(starts[last]!, at + 8))) continue;
+    return at + 8;
   }
   if (failure !== undefined)
     throw corrupt('gzip', failure instanceof Error ? failure.message : String(failure), undefined, failure);
@@ -151,6 +159,16 @@ function runGzip(data: Uint8Array, sink: Sink): number {
       structure: 'gzip trailer',
     },
   );
+}
+
+/** True when `member` decodes as one whole gzip member (its deflate data ends where it ends). */
+function completeMember(member: Uint8Array): boolean {
+  try {
+    gunzipSync(member);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 const ZSTD_MAGIC = 0xfd2fb528;
@@ -286,7 +304,8 @@ export interface DecompressResult {
 }
 
 /**
- * Decompresses the stream at the start of `input` (gzip with fflate, zstd with fzstd, xz with
+ * Decompresses the stream at the start of `input` (gzip with Node's zlib, or fflate where there is
+ * no zlib — see gzip-zlib.ts; zstd with fzstd, xz with
  * xz-decompress, lz4 legacy with our own block decoder), producing at most `maxBytes` (else {@link LimitError}: a decompression bomb),
  * and says where the stream ends. Concatenated gzip members, zstd frames and xz streams are one
  * stream.
@@ -308,7 +327,12 @@ export async function decompressStream(
   }
   const sink = new Sink(maxBytes);
   let consumed: number;
-  if (kind === 'gzip') consumed = runGzip(input, sink);
+  const zlib = kind === 'gzip' && input[1] === 0x8b ? nodeZlib() : null;
+  if (zlib) {
+    const r = gunzipMembers(zlib, input, maxBytes);
+    for (const c of r.chunks) sink.push(c);
+    consumed = r.consumed;
+  } else if (kind === 'gzip') consumed = runGzip(input, sink);
   else if (kind === 'zstd') consumed = runZstd(input, sink);
   else if (kind === 'lz4') {
     consumed = decodeLz4Legacy(
@@ -333,7 +357,8 @@ export async function decompress(
 }
 
 /**
- * Compresses `data` for a rewritten segment: `none`, `gzip` (fflate; deterministic, no timestamp)
+ * Compresses `data` for a rewritten segment: `none`, `gzip` (Node's zlib, else fflate;
+ * deterministic, no timestamp)
  * or `zstd` (@bokuweb/zstd-wasm, the reference libzstd compiled to WebAssembly; level 9 by default:
  * Debian's initramfs-tools use -1 to -19; 9 balances size and the time a re-key takes).
  */
@@ -345,6 +370,12 @@ export async function compress(
   if (kind === 'none') return data;
   if (kind === 'gzip') {
     const level = (options.level ?? 6) as 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
+    // zlib's gzip header has MTIME 0 as well, so both paths are deterministic.
+    const zlib = nodeZlib();
+    if (zlib) {
+      const out = zlib.gzipSync(data, { level });
+      return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+    }
     return gzipSync(data, { level, mtime: 0 });
   }
   if (kind === 'zstd') {
