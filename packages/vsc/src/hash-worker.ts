@@ -12,17 +12,27 @@
  * - `default` — `{ buffer, length, blockSize, algorithm, digestLength }`: hash `length` bytes of
  *   `buffer` (a SharedArrayBuffer the calling thread filled) in blocks of `blockSize` (the last
  *   one may be short); result: the digests concatenated.
- * - `hashFileRange` — `{ fd, position, length, blockSize, algorithm, digestLength, pieceSize,
- *   control }`: read `length` bytes of the open file `fd` from `position` (a stripe of whole
- *   blocks) and hash them block by block. Reads are `pieceSize` bytes (64–256 KiB) into one small
- *   scratch buffer that stays in this core's L2 cache: the kernel's copy out of the page cache and
- *   the hash of the same bytes both hit the cache, where reading a whole chunk into a large buffer
- *   first would send every byte through main memory twice. `control` is an Int32Array over a
- *   SharedArrayBuffer; a non-zero element 0 means "stop" (abort, first difference, failure) and is
- *   checked before every block. Result: `{ hashes, blocks }` (blocks hashed, all of the stripe
- *   unless stopped), or `{ error: { code, message, offset } }` for a failed or short read —
- *   returned, not thrown, so the calling thread can raise a typed IoError.
+ * - `hashFileStripes` — a {@link FileStripesTask}: the volume is `size` bytes of the open file
+ *   `fd` from `position`, cut into stripes of `stripeSize` bytes (whole blocks). Every worker of
+ *   the run gets this same task and takes the next stripe from a shared counter until none is
+ *   left, so no message crosses threads per stripe and the calling thread never has to be
+ *   scheduled for the workers to go on. Each block is read in `pieceSize` pieces (64–256 KiB)
+ *   into one small scratch buffer that stays in this core's L2 cache: the kernel's copy out of
+ *   the page cache and the hash of the same bytes both hit the cache, where reading a whole chunk
+ *   into a large buffer first would send every byte through main memory twice. Digests go
+ *   straight into the shared `hashes` list; then the stripe is marked done and the calling
+ *   thread is woken (`Atomics.notify`) to deliver it. A non-zero stop word (abort, first
+ *   difference, failure) is checked before every block. Result: `{}` or, for a failed or short
+ *   read, `{ error: { code, message, offset } }` (offset within the volume) — returned, not
+ *   thrown, so the calling thread can raise a typed IoError.
  */
+/**
+ * Layout of a {@link FileStripesTask}'s `control` words (Int32, shared): the stop word, the next
+ * stripe to take, an event counter bumped (and notified) whenever a stripe is done or a worker
+ * failed, then one state word per stripe (0 pending, 1 hashed).
+ */
+export const CONTROL = Object.freeze({ STOP: 0, NEXT: 1, EVENTS: 2, STATE: 3 });
+
 export const HASH_WORKER_SOURCE = `
 import { createHash } from 'node:crypto';
 import { readSync } from 'node:fs';
@@ -39,60 +49,81 @@ export default function hashBlocks(task) {
   return out;
 }
 let scratch = new Uint8Array(0);
-export function hashFileRange(task) {
-  const { fd, position, length, blockSize, algorithm, digestLength, pieceSize, control } = task;
+const { STOP, NEXT, EVENTS, STATE } = ${JSON.stringify(CONTROL)};
+function finish(ctrl, s, state) {
+  if (s >= 0) Atomics.store(ctrl, STATE + s, state);
+  Atomics.add(ctrl, EVENTS, 1);
+  Atomics.notify(ctrl, EVENTS);
+}
+export function hashFileStripes(task) {
+  const { fd, position, size, blockSize, stripeSize, stripeCount, algorithm, digestLength, pieceSize } = task;
   if (scratch.length < pieceSize) scratch = new Uint8Array(pieceSize);
-  const stop = new Int32Array(control);
-  const count = Math.ceil(length / blockSize);
-  const hashes = new Uint8Array(count * digestLength);
-  for (let b = 0; b < count; b++) {
-    if (Atomics.load(stop, 0) !== 0) return { hashes: hashes.slice(0, b * digestLength), blocks: b };
-    const start = b * blockSize;
-    const end = Math.min(length, start + blockSize);
-    const h = createHash(algorithm);
-    for (let p = start; p < end; ) {
-      const n = Math.min(pieceSize, end - p);
-      let got = 0;
-      while (got < n) {
-        let r;
-        try {
-          r = readSync(fd, scratch, got, n - got, position + p + got);
-        } catch (e) {
-          return { error: { code: 'READ_FAILED', message: String(e && e.message ? e.message : e), offset: p + got } };
+  const ctrl = new Int32Array(task.control);
+  const out = new Uint8Array(task.hashes);
+  for (;;) {
+    if (Atomics.load(ctrl, STOP) !== 0) return {};
+    const s = Atomics.add(ctrl, NEXT, 1);
+    if (s >= stripeCount) return {};
+    const stripeEnd = Math.min(size, (s + 1) * stripeSize);
+    for (let start = s * stripeSize; start < stripeEnd; start += blockSize) {
+      if (Atomics.load(ctrl, STOP) !== 0) return {};
+      const end = Math.min(stripeEnd, start + blockSize);
+      const h = createHash(algorithm);
+      for (let p = start; p < end; ) {
+        const n = Math.min(pieceSize, end - p);
+        let got = 0;
+        while (got < n) {
+          let r;
+          try {
+            r = readSync(fd, scratch, got, n - got, position + p + got);
+          } catch (e) {
+            Atomics.store(ctrl, STOP, 1);
+            finish(ctrl, -1, 0);
+            return { error: { code: 'READ_FAILED', message: String(e && e.message ? e.message : e), offset: p + got } };
+          }
+          if (r === 0) {
+            Atomics.store(ctrl, STOP, 1);
+            finish(ctrl, -1, 0);
+            return { error: { code: 'SHORT_READ', message: 'file ended', offset: p + got } };
+          }
+          got += r;
         }
-        if (r === 0) return { error: { code: 'SHORT_READ', message: 'file ended', offset: p + got } };
-        got += r;
+        h.update(scratch.subarray(0, n));
+        p += n;
       }
-      h.update(scratch.subarray(0, n));
-      p += n;
+      out.set(h.digest(), (start / blockSize) * digestLength);
     }
-    hashes.set(h.digest(), b * digestLength);
+    finish(ctrl, s, 1);
   }
-  return { hashes, blocks: count };
 }
 `;
 
 /** The worker as a module URL Tinypool can import. */
 export const HASH_WORKER_URL = `data:text/javascript;charset=utf-8,${encodeURIComponent(HASH_WORKER_SOURCE)}`;
 
-/** A `hashFileRange` task (see {@link HASH_WORKER_SOURCE}). */
-export interface FileRangeTask {
+/** A `hashFileStripes` task (see {@link HASH_WORKER_SOURCE}); every worker of a run gets the same one. */
+export interface FileStripesTask {
   /** An open file descriptor (worker threads share the process's descriptor table). */
   fd: number;
-  /** Byte position in the file of the stripe's first byte. */
+  /** Byte position in the file of the volume's first byte. */
   position: number;
-  /** Bytes in the stripe: whole blocks, except a volume's short last block. */
-  length: number;
+  /** Bytes in the volume. */
+  size: number;
   blockSize: number;
+  /** Bytes per stripe, a multiple of `blockSize`. */
+  stripeSize: number;
+  stripeCount: number;
   algorithm: string;
   digestLength: number;
   /** Bytes per read: small enough to stay in L2 between the kernel's copy and the hash. */
   pieceSize: number;
-  /** One Int32 over shared memory; non-zero means stop before the next block. */
+  /** `(CONTROL.STATE + stripeCount)` Int32 words, see {@link CONTROL}. */
   control: SharedArrayBuffer;
+  /** The volume's digest list, `ceil(size / blockSize) × digestLength` bytes, written by the workers. */
+  hashes: SharedArrayBuffer;
 }
 
-/** The answer of a `hashFileRange` task. */
-export type FileRangeResult =
-  | { hashes: Uint8Array; blocks: number }
+/** The answer of a `hashFileStripes` task. */
+export type FileStripesResult =
+  | { error?: undefined }
   | { error: { code: 'READ_FAILED' | 'SHORT_READ'; message: string; offset: number } };

@@ -1,7 +1,7 @@
 import { IoError, throwIfAborted } from '@lsvm/core';
 import { DIGEST_LENGTH, type HashAlgorithm } from './algorithms.js';
 import type { FileRange } from './file-range.js';
-import type { FileRangeResult } from './hash-worker.js';
+import { CONTROL, type FileStripesTask } from './hash-worker.js';
 import { OrderedDelivery } from './ordered-delivery.js';
 import type { HashPool, HashVolumeOptions, VolumeHashes } from './volume-hash.js';
 
@@ -11,10 +11,11 @@ import type { HashPool, HashVolumeOptions, VolumeHashes } from './volume-hash.js
  */
 export const stripeTuning = {
   /**
-   * Target bytes per stripe, rounded down to whole blocks (at least one block). A stripe is the
-   * unit of work a worker takes from the pool: large enough that handing it out (one message each
-   * way) costs nothing next to hashing it (~20 ms at 1.5 GB/s), small enough that progress,
-   * in-order delivery to `onBlocks` and the end of the run (the last stripes) stay fine-grained.
+   * Target bytes per stripe, rounded down to whole blocks (at least one block). A stripe is what
+   * a worker takes from the shared counter at a time, and what the calling thread delivers to
+   * `onBlocks` and progress: small enough that both stay fine-grained and the two workers finish
+   * together (the last stripe is ~20 ms of work), large enough that the calling thread wakes a
+   * few dozen times a second at most.
    */
   stripeTarget: 32 * 1024 * 1024,
   /**
@@ -26,15 +27,26 @@ export const stripeTuning = {
   pieceSize: 128 * 1024,
 };
 
+/** `Atomics.waitAsync` (ES2024; in node since 16) — the TypeScript lib this repository targets predates it. */
+interface AtomicsWithWaitAsync {
+  waitAsync(
+    view: Int32Array,
+    index: number,
+    value: number,
+  ): { async: false; value: string } | { async: true; value: Promise<string> };
+}
+
 /**
  * The file-range path of `hashVolume`: the volume is `size` bytes of the open file `fd` from
- * `range.offset`. Stripes of whole blocks go to the pool's workers in order, at most two per
- * worker at a time (so a stop takes effect quickly and nothing piles up in the queue); each worker
- * reads and hashes its stripe itself. Nothing is copied between threads but the digests.
+ * `range.offset`. One task per worker; the workers share the stripes through an atomic counter
+ * and write digests straight into a shared list (`hash-worker.ts`), so per stripe no message is
+ * sent and nothing waits for this thread. This thread sleeps on the event word
+ * (`Atomics.waitAsync`) and, when woken, delivers the stripes done so far — in order — to
+ * `onBlocks`, to progress and to the result.
  *
- * Cancellation: the signal, a `false` from `onBlocks` and a failure all raise a shared stop flag
- * that workers check before every block. Every task has ended when this returns, so the caller
- * may close `fd`.
+ * Cancellation: the signal, a `false` from `onBlocks`, a failed read and a throwing callback all
+ * raise the shared stop word, which workers check before every block. Every task has ended when
+ * this returns or throws, so the caller may close `fd`.
  */
 export async function hashFileStripes(
   fd: number,
@@ -51,75 +63,86 @@ export async function hashFileStripes(
   const blocksPerStripe = Math.max(1, Math.floor(stripeTuning.stripeTarget / blockSize));
   const stripeSize = blocksPerStripe * blockSize;
   const stripeCount = Math.ceil(size / stripeSize);
-  const maxInflight = 2 * pool.threads;
+  if (stripeCount === 0) {
+    options.onProgress?.(0, 0);
+    return { algorithm, blockSize, blockCount, blockHashes, hashedBlocks: 0 };
+  }
 
-  const control = new SharedArrayBuffer(4);
-  const stopFlag = new Int32Array(control);
+  const task: FileStripesTask = {
+    fd,
+    position: range.offset,
+    size,
+    blockSize,
+    stripeSize,
+    stripeCount,
+    algorithm,
+    digestLength: dl,
+    pieceSize: Math.min(stripeTuning.pieceSize, blockSize),
+    control: new SharedArrayBuffer(4 * (CONTROL.STATE + stripeCount)),
+    hashes: new SharedArrayBuffer(blockCount * dl),
+  };
+  const ctrl = new Int32Array(task.control);
+  const shared = new Uint8Array(task.hashes);
   const stop = (): void => {
-    Atomics.store(stopFlag, 0, 1);
+    Atomics.store(ctrl, CONTROL.STOP, 1);
   };
-  const delivery = new OrderedDelivery(blockHashes, dl, blocksPerStripe, options.onBlocks);
-  let hashedBytes = 0;
+  options.signal?.addEventListener('abort', stop);
+
   let failure: unknown;
-  const inflight = new Set<Promise<void>>();
-  const onAbort = (): void => stop();
-  options.signal?.addEventListener('abort', onAbort);
+  let running = true;
+  const workers = Math.min(pool.threads, stripeCount);
+  const tasks = Array.from({ length: workers }, () =>
+    pool.hashFileStripes(task).then(
+      (r) => {
+        if (r.error === undefined) return;
+        const at = range.offset + r.error.offset;
+        failure ??= new IoError(
+          r.error.code,
+          r.error.code === 'SHORT_READ'
+            ? `short read from ${range.path}: file ended at ${at}`
+            : `cannot read ${range.path} at ${at}: ${r.error.message}`,
+          { offset: r.error.offset },
+        );
+      },
+      (e: unknown) => {
+        failure ??= e;
+        stop();
+      },
+    ),
+  );
+  const allEnded = Promise.all(tasks).then(() => {
+    running = false;
+  });
 
-  const settle = (stripe: number, position: number, length: number, r: FileRangeResult): void => {
-    if ('error' in r) {
-      const at = position + r.error.offset;
-      failure ??= new IoError(
-        r.error.code,
-        r.error.code === 'SHORT_READ'
-          ? `short read from ${range.path}: file ended at ${at}`
-          : `cannot read ${range.path} at ${at}: ${r.error.message}`,
-        { offset: at - range.offset },
-      );
-      stop();
-      return;
-    }
-    if (r.blocks < Math.ceil(length / blockSize)) return; // stopped part-way: nothing to deliver
-    hashedBytes += length;
-    options.onProgress?.(hashedBytes, size);
-    delivery.add(stripe, r.hashes);
-    if (delivery.stopped) stop();
-  };
-
+  const delivery = new OrderedDelivery(blockHashes, dl, blocksPerStripe, options.onBlocks);
+  let next = 0;
   try {
-    for (let stripe = 0; stripe < stripeCount; stripe++) {
-      while (inflight.size >= maxInflight) await Promise.race(inflight);
-      if (delivery.stopped || failure !== undefined || options.signal?.aborted) break;
-      const start = stripe * stripeSize;
-      const length = Math.min(stripeSize, size - start);
-      const position = range.offset + start;
-      const p: Promise<void> = pool
-        .hashFileRange({
-          fd,
-          position,
-          length,
-          blockSize,
-          algorithm,
-          digestLength: dl,
-          pieceSize: Math.min(stripeTuning.pieceSize, blockSize),
-          control,
-        })
-        .then((r) => settle(stripe, position, length, r))
-        .catch((e: unknown) => {
-          // a worker crash or a throwing onBlocks/onProgress: stop the others, report the first
-          failure ??= e;
-          stop();
-        })
-        .finally(() => inflight.delete(p));
-      inflight.add(p);
+    for (;;) {
+      const seen = Atomics.load(ctrl, CONTROL.EVENTS);
+      // Deliver the prefix of stripes that are done; later ones wait for the gap to fill.
+      while (next < stripeCount && Atomics.load(ctrl, CONTROL.STATE + next) === 1) {
+        if (failure !== undefined || delivery.stopped || options.signal?.aborted) break;
+        const first = next * blocksPerStripe;
+        const last = Math.min(blockCount, first + blocksPerStripe);
+        delivery.add(next, shared.slice(first * dl, last * dl));
+        next++;
+        options.onProgress?.(Math.min(size, next * stripeSize), size);
+      }
+      if (delivery.stopped) stop();
+      if (!running || failure !== undefined || delivery.stopped || options.signal?.aborted) break;
+      const wait = (Atomics as unknown as AtomicsWithWaitAsync).waitAsync(ctrl, CONTROL.EVENTS, seen);
+      if (wait.async) await Promise.race([wait.value, allEnded]);
     }
+  } catch (e) {
+    failure ??= e; // a throwing onBlocks / onProgress
   } finally {
     // Every task must have ended before the caller closes fd, whatever happened here.
-    await Promise.all([...inflight]);
-    options.signal?.removeEventListener('abort', onAbort);
+    if (running) stop();
+    await allEnded;
+    options.signal?.removeEventListener('abort', stop);
   }
   if (failure !== undefined) throw failure;
   throwIfAborted(options.signal);
-  if (!delivery.stopped && size === 0) options.onProgress?.(0, 0);
   const hashedBlocks = delivery.stopped ? delivery.deliveredBlocks : blockCount;
   return { algorithm, blockSize, blockCount, blockHashes, hashedBlocks };
 }

@@ -10,7 +10,7 @@ import {
   isValidBlockSize,
 } from './algorithms.js';
 import { openFileRange } from './file-range.js';
-import { type FileRangeResult, type FileRangeTask, HASH_WORKER_URL } from './hash-worker.js';
+import { type FileStripesResult, type FileStripesTask, HASH_WORKER_URL } from './hash-worker.js';
 import { OrderedDelivery } from './ordered-delivery.js';
 import { hashFileStripes } from './stripe-hashing.js';
 
@@ -71,11 +71,14 @@ export class HashPool {
     return out as Uint8Array;
   }
 
-  /** Runs a `hashFileRange` task on a worker (the file-range path; needs `threads > 0`). */
-  async hashFileRange(task: FileRangeTask): Promise<FileRangeResult> {
+  /**
+   * Runs one `hashFileStripes` task on a worker (the file-range path; needs `threads > 0`). A run
+   * starts one per worker with the same task; they share its stripes.
+   */
+  async hashFileStripes(task: FileStripesTask): Promise<FileStripesResult> {
     if (this.pool === undefined) throw new UsageError('VSC_NO_WORKERS', 'file-range hashing needs workers');
-    const out: unknown = await this.pool.run(task, { name: 'hashFileRange' });
-    return out as FileRangeResult;
+    const out: unknown = await this.pool.run(task, { name: 'hashFileStripes' });
+    return out as FileStripesResult;
   }
 
   /** Stops the workers. */

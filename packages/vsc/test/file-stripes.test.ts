@@ -1,4 +1,5 @@
 import { renameSync, truncateSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   AbortedError,
@@ -13,7 +14,7 @@ import { tempDir } from '@lsvm/testkit';
 import fc from 'fast-check';
 import { fileRangeOf } from '../src/file-range.js';
 import { HashPool, type HashAlgorithm, hashBlocks, hashVolume } from '../src/index.js';
-import { stripeTuning } from '../src/stripe-hashing.js';
+import { hashFileStripes, stripeTuning } from '../src/stripe-hashing.js';
 import { pattern } from './disk.js';
 
 const KiB = 1024;
@@ -172,20 +173,25 @@ describe('hashVolume on file ranges (workers read the file themselves)', () => {
 
   it('reports a file that shrinks under it as a short read', async () => {
     stripeTuning.stripeTarget = 16 * KiB;
-    const path = fileOf(pattern(2048 * KiB, 8));
+    const path = fileOf(pattern(256 * KiB, 8));
     const file = await FileDevice.open(path);
     try {
-      let truncated = false;
-      const run = hashVolume(file, {
-        pool,
-        blockSize: 16 * KiB,
-        onProgress: () => {
-          if (!truncated) truncateSync(path, 64 * KiB);
-          truncated = true;
-        },
-      });
+      // Shrunk before the run: the path no longer matches the device, which reads it itself.
+      truncateSync(path, 64 * KiB);
+      const run = hashVolume(file, { pool, blockSize: 16 * KiB });
       await expect(run).rejects.toBeInstanceOf(IoError);
       await expect(run).rejects.toMatchObject({ code: 'SHORT_READ' });
+      // Shrunk while the workers read (here: a range longer than the file): their short read is
+      // a typed error too, naming the offset within the volume.
+      const handle = await open(path, 'r');
+      try {
+        const range = { path, offset: 4096, fileSize: 256 * KiB, file };
+        const during = hashFileStripes(handle.fd, range, 128 * KiB, pool, 'sha256', 16 * KiB, {});
+        await expect(during).rejects.toBeInstanceOf(IoError);
+        await expect(during).rejects.toMatchObject({ code: 'SHORT_READ', offset: 64 * KiB - 4096 });
+      } finally {
+        await handle.close();
+      }
     } finally {
       await file.close();
     }
