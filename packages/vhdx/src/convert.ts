@@ -52,14 +52,25 @@ const PIPELINE_DEPTH = 4;
 const GROW_STEP = 1024 * MiB;
 // Node's Buffer compares with memcmp; browsers fall back to a word loop.
 const NodeBuffer = (globalThis as { Buffer?: typeof Buffer }).Buffer;
-let zeroBuf: Uint8Array = new Uint8Array(0);
+/** Zeros to compare a chunk's first page against. */
+const ZERO_PAGE = 4096;
+let zeroPage: Uint8Array | undefined;
 
-/** True when every byte of `b` is zero. */
+/**
+ * True when every byte of `b` is zero. With Node's Buffer: the first 4 KiB are compared with a
+ * zero page, then the chunk with itself shifted by 4 KiB (`b[i] === b[i - 4096]` for every i, so
+ * by induction every byte equals one of the first page's zeros). Both are memcmp calls that stop
+ * at the first difference, so data chunks cost almost nothing, and unlike a comparison with a
+ * chunk-sized zero buffer this touches no memory but the chunk itself, which the read just put in
+ * the CPU cache.
+ */
 export function isZero(b: Uint8Array): boolean {
   if (NodeBuffer) {
-    // memcmp against a zero block; it stops at the first differing byte, so data chunks cost little.
-    if (zeroBuf.length < b.length) zeroBuf = NodeBuffer.alloc(Math.max(b.length, DEFAULT_CHUNK));
-    return NodeBuffer.from(b.buffer, b.byteOffset, b.byteLength).equals(zeroBuf.subarray(0, b.length));
+    zeroPage ??= NodeBuffer.alloc(ZERO_PAGE);
+    const buf = NodeBuffer.from(b.buffer, b.byteOffset, b.byteLength);
+    const head = Math.min(b.length, ZERO_PAGE);
+    if (buf.compare(zeroPage, 0, head, 0, head) !== 0) return false;
+    return head === b.length || buf.compare(buf, 0, b.length - ZERO_PAGE, ZERO_PAGE, b.length) === 0;
   }
   return isZeroWords(b);
 }

@@ -13,4 +13,21 @@ describe('isZero', () => {
       }),
     );
   });
+
+  test('chunks longer than its 4 KiB zero page: one non-zero byte anywhere is seen (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 4097, max: 40000 }),
+        fc.nat(50),
+        fc.option(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 }))),
+        (length, start, mark) => {
+          const b = new Uint8Array(length);
+          const view = b.subarray(Math.min(start, length));
+          if (mark && view.length > 0) view[mark[0] % view.length] = mark[1];
+          const expected = mark === null || view.length === 0;
+          return isZero(view) === expected && isZeroWords(view) === expected;
+        },
+      ),
+    );
+  });
 });
