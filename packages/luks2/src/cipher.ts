@@ -7,6 +7,13 @@ import {
   getHashes,
 } from 'node:crypto';
 import { UnsupportedError, UsageError, zeroize } from '@lsvm/core';
+import {
+  XTS_PIECE,
+  type XtsKernelState,
+  createXtsKernel,
+  xtsKernelModule,
+  xtsKernelPiece,
+} from './xts-kernel.js';
 
 /**
  * Sector ciphers of dm-crypt as LUKS names them: `aes-xts-plain64`, `aes-cbc-essiv:sha256`,
@@ -17,7 +24,9 @@ import { UnsupportedError, UsageError, zeroize } from '@lsvm/core';
  * to re-key or re-IV a cipher object, and creating one per 512-byte sector costs more than the AES
  * itself. XTS is computed here from ECB (IEEE 1619 §5.3: C = E_K1(P ⊕ T) ⊕ T, T = E_K2(IV) · α^j),
  * which also sidesteps two OpenSSL refusals of Node's `aes-*-xts`: keys whose halves are equal
- * (legal in LUKS, e.g. an all-zero test key) and one update over 16 MiB.
+ * (legal in LUKS, e.g. an all-zero test key) and one update over 16 MiB. The tweak passes run in
+ * the WebAssembly SIMD kernel (xts-kernel.ts) on 64 KiB pieces, or in portable JavaScript
+ * ({@link xorTweaks}) where the kernel is unavailable.
  */
 
 /** The parsed cipher specification. */
@@ -92,11 +101,15 @@ class Ecb {
 
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 /**
- * Bytes per ECB call. Small enough that the tweak pass, AES and the second tweak pass run on data
- * still in the CPU cache, and that Node's per-call output buffer is recycled by malloc instead of
- * being freshly mapped (and page-faulted) each time: 256 KiB is about twice as fast as 16 MiB.
+ * Bytes per ECB call outside the kernel (other modes, and XTS in JavaScript). Small enough that
+ * the tweak pass, AES and the second tweak pass run on data still in the CPU cache, and that
+ * Node's per-call output buffer is recycled by malloc instead of being freshly mapped (and
+ * page-faulted) each time: 256 KiB is about twice as fast as 16 MiB.
  */
 const CHUNK = 256 * 1024;
+
+/** Which implementation of the XTS tweak passes a {@link SectorCipher} uses. */
+export type XtsKernelChoice = 'auto' | 'wasm' | 'js';
 
 /**
  * An initialised sector cipher: one key, any number of sectors. `encrypt`/`decrypt` work in
@@ -111,8 +124,16 @@ export class SectorCipher {
   private readonly k2: Ecb | undefined;
   private readonly essiv: Ecb | undefined;
   private readonly cbcKey: Uint8Array | undefined;
+  private readonly kernel: XtsKernelState | undefined;
+  private readonly k1Encrypt: (b: Uint8Array) => Uint8Array;
+  private readonly k1Decrypt: (b: Uint8Array) => Uint8Array;
 
-  constructor(spec: CipherSpec | string, key: Uint8Array) {
+  /**
+   * @param options.kernel XTS only: `wasm` uses the WebAssembly SIMD kernel (UnsupportedError
+   *   when this runtime cannot), `js` the portable JavaScript passes, `auto` (default) the kernel
+   *   when available. Both compute identical bytes; the choice is about speed.
+   */
+  constructor(spec: CipherSpec | string, key: Uint8Array, options: { kernel?: XtsKernelChoice } = {}) {
     this.spec = typeof spec === 'string' ? parseCipherSpec(spec) : spec;
     if (!validKeySizes(this.spec).includes(key.length))
       throw new UnsupportedError(
@@ -134,6 +155,19 @@ export class SectorCipher {
       this.k1 = new Ecb(key);
       if (this.spec.mode === 'cbc') this.cbcKey = new Uint8Array(key);
     }
+    const k1 = this.k1;
+    this.k1Encrypt = (b) => k1.encrypt(b);
+    this.k1Decrypt = (b) => k1.decrypt(b);
+    const choice = options.kernel ?? 'auto';
+    if (this.spec.mode === 'xts' && choice !== 'js') {
+      const module = xtsKernelModule();
+      if (module) this.kernel = createXtsKernel(module, XTS_PIECE);
+      else if (choice === 'wasm')
+        throw new UnsupportedError(
+          'LUKS_XTS_KERNEL_UNAVAILABLE',
+          'the WebAssembly SIMD XTS kernel is not available in this runtime',
+        );
+    }
     if (this.spec.iv === 'essiv') {
       // ESSIV: IV = E_salt(sector), salt = H(whole volume key) (dm-crypt crypt_iv_essiv_*).
       const salt = new Uint8Array(createHash(this.spec.ivHash!).update(key).digest());
@@ -154,9 +188,34 @@ export class SectorCipher {
     this.run(data, firstIv, sectorSize, true);
   }
 
-  /** Drops key copies held in JS memory (the OpenSSL contexts are released by GC). */
+  /** Whether XTS runs through the WebAssembly kernel. */
+  get usesKernel(): boolean {
+    return this.kernel !== undefined;
+  }
+
+  /** Drops key copies and plaintext held in JS memory (the OpenSSL contexts are released by GC). */
   destroy(): void {
-    zeroize(this.cbcKey);
+    zeroize(this.cbcKey, this.kernel?.mem);
+  }
+
+  /**
+   * XTS through the kernel, one piece of at most {@link XTS_PIECE} bytes (whole sectors) whose
+   * initial tweaks `t0` are already computed ({@link xtsInitialTweaks}). Returns a view of the
+   * result in the kernel's memory, valid until the next call; `data` is left unchanged;
+   * `dstOffset` is the byteOffset the result will be copied to. For the worker pool, which
+   * hands the calling thread pieces of a larger request.
+   * @internal
+   */
+  xtsKernelPiece(
+    data: Uint8Array,
+    t0: Uint8Array,
+    sectorSize: number,
+    enc: boolean,
+    dstOffset: number,
+  ): Uint8Array {
+    if (!this.kernel) throw new UsageError('LUKS_NOT_XTS', 'no XTS kernel in this cipher');
+    const aes = enc ? this.k1Encrypt : this.k1Decrypt;
+    return xtsKernelPiece(this.kernel, data, t0, sectorSize, aes, dstOffset);
   }
 
   private run(data: Uint8Array, firstIv: bigint, sectorSize: number, enc: boolean): void {
@@ -165,7 +224,8 @@ export class SectorCipher {
         'LUKS_BAD_SECTOR_REQUEST',
         `${data.length} bytes are not whole ${sectorSize}-byte sectors`,
       );
-    const perChunk = Math.max(sectorSize, CHUNK - (CHUNK % sectorSize));
+    const piece = this.kernel ? XTS_PIECE : CHUNK;
+    const perChunk = Math.max(sectorSize, piece - (piece % sectorSize));
     for (let off = 0; off < data.length; off += perChunk) {
       const part = data.subarray(off, Math.min(data.length, off + perChunk));
       this.runChunk(part, firstIv + BigInt(off / 512), sectorSize, enc);
@@ -183,6 +243,11 @@ export class SectorCipher {
       }
       case 'xts': {
         const tweaks = this.k2!.encrypt(this.ivBlocks(firstIv, sectors, step));
+        if (this.kernel) {
+          const aes = enc ? this.k1Encrypt : this.k1Decrypt;
+          data.set(xtsKernelPiece(this.kernel, data, tweaks, sectorSize, aes, data.byteOffset));
+          return;
+        }
         xorTweaks(data, data, tweaks, sectorSize);
         // The ECB output is a fresh buffer: the second tweak pass writes straight back into
         // `data`, saving a copy.
@@ -228,16 +293,28 @@ export class SectorCipher {
   /** The 16-byte IV input of each sector (before encryption by K2 for XTS). */
   private ivBlocks(firstIv: bigint, sectors: number, step: number): Uint8Array {
     const out = new Uint8Array(sectors * 16);
-    const dv = new DataView(out.buffer);
     const iv = this.spec.iv;
     if (iv === 'null') return out;
-    let n = firstIv;
-    const s = BigInt(step);
-    for (let i = 0; i < sectors; i++, n += s) {
-      const v = n & 0xffffffffffffffffn;
-      if (iv === 'plain') dv.setUint32(i * 16, Number(v & 0xffffffffn), true);
-      else if (iv === 'plain64be') dv.setBigUint64(i * 16 + 8, v, false);
-      else dv.setBigUint64(i * 16, v, true);
+    // The 64-bit sector number as two 32-bit halves in plain numbers: one BigInt operation per
+    // sector would cost more than the AES of a 512-byte sector. dm-crypt's counter wraps at 2^64.
+    const first = firstIv & 0xffffffffffffffffn;
+    let lo = Number(first & 0xffffffffn);
+    let hi = Number(first >> 32n);
+    const dv = new DataView(out.buffer);
+    for (let i = 0; i < sectors; i++) {
+      if (iv === 'plain') dv.setUint32(i * 16, lo, true);
+      else if (iv === 'plain64be') {
+        dv.setUint32(i * 16 + 8, hi, false);
+        dv.setUint32(i * 16 + 12, lo, false);
+      } else {
+        dv.setUint32(i * 16, lo, true);
+        dv.setUint32(i * 16 + 4, hi, true);
+      }
+      lo += step;
+      if (lo > 0xffffffff) {
+        lo -= 0x100000000;
+        hi = (hi + 1) >>> 0;
+      }
     }
     return this.essiv ? this.essiv.encrypt(out) : out;
   }

@@ -86,7 +86,13 @@ export {
 export { afSplit, afMerge, hashLength } from './af.js';
 export { pbkdf2, argon2Raw, deriveKey, checkKdfCost } from './pbkdf.js';
 export { type KdfOptions, resolveKdf, calibratePbkdf2, pbkdf2Rate } from './kdf-params.js';
-export { type CipherSpec, SectorCipher, parseCipherSpec, validKeySizes } from './cipher.js';
+export {
+  type CipherSpec,
+  type XtsKernelChoice,
+  SectorCipher,
+  parseCipherSpec,
+  validKeySizes,
+} from './cipher.js';
 export { keyMaterialSize, readKeyslotArea, encryptKeyslotMaterial } from './keyslot-area.js';
 export {
   type UnlockOptions,
@@ -110,7 +116,7 @@ export {
   openLuks,
 } from './luks-device.js';
 export { type FormatOptions, type FormatResult, formatLuks } from './format.js';
-export { XtsWorkerPool } from './xts-workers.js';
+export { type XtsDeliver, type XtsJob, XtsWorkerPool } from './xts-workers.js';
 export {
   type Authorization,
   type AddKeyslotOptions,
