@@ -9,13 +9,14 @@ import {
   writeSync,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { IoError, UsageError } from '@lsvm/core';
+import { IoError, UsageError, zeroize } from '@lsvm/core';
 import {
   type CertificateInfo,
   type GuardianAlgorithm,
   encodeGuardianMetadata,
   exportGuardian,
   generateGuardian,
+  importGuardianPfx,
   inspectGuardian,
   readGuardianPublic,
   writeGuardianDir,
@@ -29,7 +30,7 @@ import type { CliGroup } from '../group.js';
  */
 export const guardianGroup: CliGroup = {
   name: 'guardian',
-  description: 'guardians (signing + encryption certificates): new, show, export',
+  description: 'guardians (signing + encryption certificates): new, import, show, export',
   register(cmd, ctx) {
     cmd
       .command('new')
@@ -50,6 +51,71 @@ export const guardianGroup: CliGroup = {
           `guardian "${g.name}" (${o.alg}) written to ${o.out}\nid ${info.id}`,
         );
       });
+
+    cmd
+      .command('import')
+      .description(
+        'import a guardian from PKCS#12 (.pfx/.p12), like New-HgsGuardian -SigningCertificate ' +
+          '-EncryptionCertificate: one file per role, or one file for both',
+      )
+      .requiredOption('--name <name>', 'guardian name')
+      .requiredOption('--pfx <file>', 'PKCS#12 file with the signing key and certificate')
+      .option(
+        '--password-file <file>',
+        "its password: the file's first line, as openssl's file: reads it (- for stdin); empty if omitted",
+      )
+      .option('--encryption-pfx <file>', 'PKCS#12 file with the encryption key (default: --pfx serves both)')
+      .option('--encryption-password-file <file>', 'its password (default: the --password-file one)')
+      .requiredOption('--out <dir>', 'guardian directory to create (private keys are written mode 0600)')
+      .action(
+        async (o: {
+          name: string;
+          pfx: string;
+          passwordFile?: string;
+          encryptionPfx?: string;
+          encryptionPasswordFile?: string;
+          out: string;
+        }) => {
+          if (o.encryptionPasswordFile !== undefined && o.encryptionPfx === undefined)
+            throw new UsageError('USAGE', '--encryption-password-file needs --encryption-pfx');
+          const password = await readPassword(ctx, o.passwordFile);
+          const encPassword =
+            o.encryptionPasswordFile !== undefined
+              ? await readPassword(ctx, o.encryptionPasswordFile)
+              : password;
+          try {
+            const g = await importGuardianPfx(
+              o.name,
+              { pfx: readInput(o.pfx), password },
+              o.encryptionPfx !== undefined
+                ? { encryption: { pfx: readInput(o.encryptionPfx), password: encPassword } }
+                : {},
+            );
+            writeGuardianDir(o.out, g);
+            const info = inspectGuardian(g);
+            const shared = info.signing.thumbprint === info.encryption.thumbprint;
+            ctx.result(
+              {
+                name: g.name,
+                id: info.id,
+                dir: o.out,
+                signing: certView(info.signing),
+                encryption: certView(info.encryption),
+                sharedCertificate: shared,
+              },
+              [
+                `guardian "${g.name}" imported to ${o.out}`,
+                `id ${info.id}`,
+                `signing     ${info.signing.subject}`,
+                `encryption  ${shared ? '(the signing certificate)' : info.encryption.subject}`,
+              ].join('\n'),
+            );
+          } finally {
+            zeroize(password);
+            zeroize(encPassword);
+          }
+        },
+      );
 
     cmd
       .command('show')
@@ -92,6 +158,30 @@ export const guardianGroup: CliGroup = {
   },
 };
 
+/**
+ * A PKCS#12 password from a file, read the way `openssl -passin file:F` does: the bytes before
+ * the first LF. Absent: the empty password.
+ */
+async function readPassword(
+  ctx: { readKeyFile(p: string): Promise<Uint8Array> },
+  path?: string,
+): Promise<Uint8Array> {
+  if (path === undefined) return new Uint8Array(0);
+  let bytes: Uint8Array;
+  try {
+    bytes = await ctx.readKeyFile(path);
+  } catch (e) {
+    throw new IoError('READ', `cannot read ${path}`, { cause: e });
+  }
+  // Exactly openssl's rule (apps/lib/apps.c app_get_pass): cut at the first LF, keep a CR, so a
+  // file that made a .pfx with `-passout file:F` opens it.
+  let end = bytes.indexOf(0x0a);
+  if (end < 0) end = bytes.length;
+  const line = bytes.slice(0, end);
+  zeroize(bytes);
+  return line;
+}
+
 function isDir(p: string): boolean {
   try {
     return statSync(p).isDirectory();
@@ -119,6 +209,7 @@ export function certView(c: CertificateInfo): Record<string, unknown> {
     notAfter: c.notAfter,
     key: c.keyType === 'rsa' ? `RSA ${c.keyBits}` : `EC ${c.curve}`,
     signature: c.scheme,
+    keyUsage: c.keyUsage ?? null,
   };
 }
 
@@ -126,9 +217,10 @@ function certText(label: string, c: CertificateInfo): string[] {
   const key = c.keyType === 'rsa' ? `RSA ${c.keyBits}` : `EC ${c.curve}`;
   return [
     `${label} certificate`,
-    `  subject     ${c.subject.replace(/\n/g, ', ')}`,
-    `  issuer      ${c.issuer.replace(/\n/g, ', ')}`,
+    `  subject     ${c.subject}`,
+    `  issuer      ${c.issuer}`,
     `  key         ${key} (${c.scheme})`,
+    `  usage       ${c.keyUsage?.join(', ') ?? '(any)'}`,
     `  valid       ${c.notBefore} .. ${c.notAfter}`,
     `  sha256      ${c.thumbprint}`,
   ];
