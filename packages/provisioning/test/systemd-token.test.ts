@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FileDevice } from '@lsvm/core';
+import fc from 'fast-check';
+import { FileDevice, isLsvmError } from '@lsvm/core';
 import { type SystemdTpm2Token, readLuks, systemdTpm2TokenJson, unlockLuks } from '@lsvm/luks2';
 import { type GuardianKeys, createPdk, exportGuardian, generateGuardian } from '@lsvm/shielding-data';
 import { type RunResult, describeWithPeers, run, runOk, tempDir } from '@lsvm/testkit';
@@ -9,11 +10,18 @@ import {
   SYSTEMD_PRIMARY_ATTRIBUTES,
   SYSTEMD_SEALED_ATTRIBUTES,
   type SwtpmInstance,
+  TPMT_PUBLIC,
   TPM_ALG,
+  type Tpm,
+  marshal,
   parseSystemdTpm2Blob,
   sealPolicy,
+  sealSystemdTpm2,
+  sealedDataTemplate,
   startSwtpm,
   systemdPrimaryTemplate,
+  systemdTpm2Blob,
+  unsealSystemdTpm2,
 } from '@lsvm/tpm2-marshal';
 import {
   SYSTEMD_TOKEN_KDF,
@@ -148,6 +156,70 @@ function unsealBlobWithTools(sw: SwtpmInstance, blob: Uint8Array, dir: string): 
   }).secret;
 }
 
+describe('systemd-tpm2 pieces without a TPM', () => {
+  test('our primary template is the one systemd recreates (no noDA, 0x00030072)', () => {
+    expect(SYSTEMD_PRIMARY_ATTRIBUTES).toBe(0x00030072);
+    expect(SYSTEMD_SEALED_ATTRIBUTES).toBe(0x12);
+    expect(systemdPrimaryTemplate('rsa').type).toBe(TPM_ALG.RSA);
+  });
+
+  test('the passphrase is the padded standard base64 of the secret, as systemd base64mem makes it', () => {
+    const secret = new Uint8Array(32).map((_, i) => 0xf0 + (i % 16));
+    const pass = new TextDecoder().decode(systemdTokenPassphrase(secret));
+    expect(pass).toHaveLength(44);
+    expect(pass).toBe(Buffer.from(secret).toString('base64'));
+    expect(pass.endsWith('=')).toBe(true);
+    expect(pass).toMatch(/[+/]/); // not base64url
+  });
+
+  test('tpm2-blob: private ‖ public round-trips; any other byte string is only ever an LsvmError', () => {
+    const pub = {
+      ...sealedDataTemplate(new Uint8Array(32).fill(7), SYSTEMD_SEALED_ATTRIBUTES),
+      unique: new Uint8Array(32).fill(9),
+    };
+    const priv = new Uint8Array(126).fill(3);
+    const blob = systemdTpm2Blob(priv, pub);
+    expect(blob.length).toBe(2 + 126 + 2 + marshal(TPMT_PUBLIC, pub).length);
+    const back = parseSystemdTpm2Blob(blob);
+    expect(Buffer.from(back.private).equals(Buffer.from(priv))).toBe(true);
+    expect(marshal(TPMT_PUBLIC, back.public)).toEqual(marshal(TPMT_PUBLIC, pub));
+    expect(() => parseSystemdTpm2Blob(new Uint8Array([...blob, 0]))).toThrow(
+      expect.objectContaining({ code: 'SYSTEMD_TPM2_BLOB', kind: 'format' }),
+    );
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 600 }), fc.nat(blob.length), (junk, cut) => {
+        for (const b of [junk, blob.subarray(0, cut), new Uint8Array([...blob.subarray(0, cut), ...junk])]) {
+          try {
+            parseSystemdTpm2Blob(b);
+          } catch (e) {
+            expect(isLsvmError(e)).toBe(true);
+          }
+        }
+      }),
+    );
+  });
+
+  test('tokens this version cannot unseal are refused before the TPM is touched', async () => {
+    const tpm = {} as Tpm; // any call on it would throw a TypeError
+    const base = { blob: new Uint8Array(4), pcrs: [7] };
+    await expect(unsealSystemdTpm2(tpm, { ...base, pin: true })).rejects.toMatchObject({
+      code: 'SYSTEMD_TPM2_PIN',
+      kind: 'unsupported',
+    });
+    await expect(unsealSystemdTpm2(tpm, { ...base, pubkeyPcrs: [7] })).rejects.toMatchObject({
+      code: 'SYSTEMD_TPM2_SIGNED_POLICY',
+    });
+    await expect(unsealSystemdTpm2(tpm, { ...base, primaryAlg: 'ecc384' })).rejects.toMatchObject({
+      code: 'SYSTEMD_TPM2_PRIMARY_ALG',
+    });
+    await expect(unsealSystemdTpm2(tpm, { ...base, pcrBank: 'sha384' })).rejects.toMatchObject({
+      code: 'SYSTEMD_TPM2_BANK',
+    });
+    await expect(sealSystemdTpm2(tpm, { pcrs: [] })).rejects.toMatchObject({ code: 'SYSTEMD_TPM2_PCRS' });
+    await expect(sealSystemdTpm2(tpm, { pcrs: [24] })).rejects.toMatchObject({ code: 'SYSTEMD_TPM2_PCRS' });
+  });
+});
+
 describeWithPeers(
   ['swtpm', 'cryptsetup', 'systemd-cryptenroll', 'systemd-cryptsetup', 'tpm2_unseal', 'truncate'],
   'systemd-tpm2 tokens interoperate with systemd (252 here) both ways',
@@ -163,12 +235,6 @@ describeWithPeers(
       await sw?.stop();
     });
     afterAll(() => dir.cleanup());
-
-    test('our primary template is the one systemd recreates (no noDA, 0x00030072)', () => {
-      expect(SYSTEMD_PRIMARY_ATTRIBUTES).toBe(0x00030072);
-      expect(SYSTEMD_SEALED_ATTRIBUTES).toBe(0x12);
-      expect(systemdPrimaryTemplate('rsa').type).toBe(TPM_ALG.RSA);
-    });
 
     test('a token systemd-cryptenroll enrolls: our parser reads it, our writer reproduces its JSON, our client unseals it', async () => {
       const img = p('sd.img');
