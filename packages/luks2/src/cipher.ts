@@ -123,6 +123,8 @@ export class SectorCipher {
   private readonly k1: Ecb;
   private readonly k2: Ecb | undefined;
   private readonly essiv: Ecb | undefined;
+  /** Reused by ivBlocks: each IV kind writes the same byte positions, the rest stay zero. */
+  private ivScratch = new Uint8Array(0);
   private readonly cbcKey: Uint8Array | undefined;
   private readonly kernel: XtsKernelState | undefined;
   private readonly k1Encrypt: (b: Uint8Array) => Uint8Array;
@@ -287,12 +289,16 @@ export class SectorCipher {
    */
   xtsInitialTweaks(firstIv: bigint, sectors: number, sectorSize: number): Uint8Array {
     if (this.spec.mode !== 'xts') throw new UsageError('LUKS_NOT_XTS', 'not an XTS cipher');
-    return new Uint8Array(this.k2!.encrypt(this.ivBlocks(firstIv, sectors, sectorSize / 512)));
+    return this.k2!.encrypt(this.ivBlocks(firstIv, sectors, sectorSize / 512));
   }
 
-  /** The 16-byte IV input of each sector (before encryption by K2 for XTS). */
+  /**
+   * The 16-byte IV input of each sector (before encryption by K2 for XTS), in a scratch buffer
+   * valid until the next call.
+   */
   private ivBlocks(firstIv: bigint, sectors: number, step: number): Uint8Array {
-    const out = new Uint8Array(sectors * 16);
+    if (this.ivScratch.length < sectors * 16) this.ivScratch = new Uint8Array(sectors * 16);
+    const out = this.ivScratch.subarray(0, sectors * 16);
     const iv = this.spec.iv;
     if (iv === 'null') return out;
     // The 64-bit sector number as two 32-bit halves in plain numbers: one BigInt operation per
@@ -300,7 +306,7 @@ export class SectorCipher {
     const first = firstIv & 0xffffffffffffffffn;
     let lo = Number(first & 0xffffffffn);
     let hi = Number(first >> 32n);
-    const dv = new DataView(out.buffer);
+    const dv = new DataView(out.buffer, out.byteOffset, out.length);
     for (let i = 0; i < sectors; i++) {
       if (iv === 'plain') dv.setUint32(i * 16, lo, true);
       else if (iv === 'plain64be') {

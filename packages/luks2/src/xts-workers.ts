@@ -15,6 +15,7 @@ import { XTS_PIECE, xtsKernelModule, xtsKernelPiece, xtsKernelReserve } from './
  */
 
 function workerSource(): string {
+  // Referred to through their runtime names: a bundler may have renamed them.
   return `'use strict';
 const { parentPort } = require('node:worker_threads');
 const { createCipheriv, createDecipheriv } = require('node:crypto');
@@ -22,6 +23,9 @@ ${words.toString()}
 ${xorTweaks.toString()}
 ${xtsKernelReserve.toString()}
 ${xtsKernelPiece.toString()}
+const xorTweaksFn = ${xorTweaks.name};
+const reserveFn = ${xtsKernelReserve.name};
+const pieceFn = ${xtsKernelPiece.name};
 let enc;
 let dec;
 let kernel;
@@ -36,7 +40,7 @@ parentPort.on('message', (m) => {
     if (m.module) {
       const x = new WebAssembly.Instance(m.module, {}).exports;
       kernel = { x, cap: 0, mem: new Uint8Array(x.memory.buffer) };
-      xtsKernelReserve(kernel, m.piece);
+      reserveFn(kernel, m.piece);
     }
     return;
   }
@@ -52,10 +56,10 @@ parentPort.on('message', (m) => {
     const off = i * m.piece;
     const part = data.subarray(off, Math.min(m.length, off + m.piece));
     const t0 = t0all.subarray((off / ss) * 16, ((off + part.length) / ss) * 16);
-    if (kernel) part.set(xtsKernelPiece(kernel, part, t0, ss, aes, part.byteOffset));
+    if (kernel) part.set(pieceFn(kernel, part, t0, ss, aes, part.byteOffset));
     else {
-      xorTweaks(part, part, t0, ss);
-      xorTweaks(aes(part), part, t0, ss);
+      xorTweaksFn(part, part, t0, ss);
+      xorTweaksFn(aes(part), part, t0, ss);
     }
     Atomics.store(ctl, 1 + i, 1);
   }
