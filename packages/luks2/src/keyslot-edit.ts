@@ -109,7 +109,9 @@ export async function stageLuks2Keyslot(
   const offset = allocateLuks2Area(meta, hdrSize, areaSize);
   const kdf = await resolveKdf(options.kdf ?? {}, areaKeySize, 'argon2id');
   const dk = await deriveKey(kdf, passphrase, areaKeySize, options.limits, `keyslot ${slot}`);
-  const afHash = 'sha256';
+  // cryptsetup's keyslot defaults: the anti-forensic splitter hashes with the PBKDF2 hash, and with
+  // sha256 for Argon2 keyslots (which have no hash of their own).
+  const afHash = kdf.type === 'pbkdf2' ? kdf.hash : 'sha256';
   const material = afSplit(volumeKey, LUKS_STRIPES, afHash);
   const enc = encryptKeyslotMaterial(material, spec.text, dk);
   zeroize(dk, material);

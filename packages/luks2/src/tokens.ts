@@ -95,9 +95,9 @@ export interface SystemdTpm2Token {
   salt?: Uint8Array;
   /** `tpm2_srk`: serialized storage root key handle. */
   srk?: Uint8Array;
-  /** `tpm2-pubkey`: PEM/DER public key for signed PCR policies. */
+  /** `tpm2_pubkey`: PEM/DER public key for signed PCR policies. */
   pubkey?: Uint8Array;
-  /** `tpm2-pubkey-pcrs`: PCRs covered by the signed policy. */
+  /** `tpm2_pubkey_pcrs`: PCRs covered by the signed policy. */
   pubkeyPcrs?: number[];
 }
 
@@ -159,9 +159,11 @@ export function parseSystemdTpm2Token(json: JsonObject): SystemdTpm2Token {
   if (salt) t.salt = salt;
   const srk = b64field(o, 'tpm2_srk');
   if (srk) t.srk = srk;
-  const pubkey = b64field(o, 'tpm2-pubkey');
+  // systemd spells the fields added after 250 with '_' ("we made the mistake of using '-'",
+  // tpm2-util.c): tpm2_pubkey, tpm2_pubkey_pcrs, tpm2_salt, tpm2_srk, tpm2_pcrlock.
+  const pubkey = b64field(o, 'tpm2_pubkey');
   if (pubkey) t.pubkey = pubkey;
-  if (o['tpm2-pubkey-pcrs'] !== undefined) t.pubkeyPcrs = pcrList(o['tpm2-pubkey-pcrs'], 'tpm2-pubkey-pcrs');
+  if (o.tpm2_pubkey_pcrs !== undefined) t.pubkeyPcrs = pcrList(o.tpm2_pubkey_pcrs, 'tpm2_pubkey_pcrs');
   return t;
 }
 
@@ -181,8 +183,8 @@ export function systemdTpm2TokenJson(t: SystemdTpm2Token): TokenInput {
   if (t.pcrlock !== undefined) o.tpm2_pcrlock = t.pcrlock;
   if (t.salt) o.tpm2_salt = b64(t.salt);
   if (t.srk) o.tpm2_srk = b64(t.srk);
-  if (t.pubkey) o['tpm2-pubkey'] = b64(t.pubkey);
-  if (t.pubkeyPcrs) o['tpm2-pubkey-pcrs'] = [...t.pubkeyPcrs];
+  if (t.pubkeyPcrs) o.tpm2_pubkey_pcrs = [...t.pubkeyPcrs];
+  if (t.pubkey) o.tpm2_pubkey = b64(t.pubkey);
   pcrList(t.pcrs, 'tpm2-pcrs');
   return o;
 }
