@@ -10,7 +10,13 @@ import { createDecipheriv, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FileDevice, MemoryDevice } from '@lsvm/core';
-import { LuksDevice, formatLuks, readLuks, unlockLuks } from '../../packages/luks2/src/index.js';
+import {
+  LuksDevice,
+  SectorCipher,
+  formatLuks,
+  readLuks,
+  unlockLuks,
+} from '../../packages/luks2/src/index.js';
 import type { BenchCase, Benchmark } from '../harness.js';
 
 const MiB = 1024 * 1024;
@@ -89,6 +95,9 @@ export const benchmark: Benchmark = {
 
     // (2) decrypt throughput, in memory so the disk does not decide
     const key = new Uint8Array(randomBytes(64));
+    ctx.log(
+      `XTS tweak passes: ${new SectorCipher('aes-xts-plain64', key).usesKernel ? 'WebAssembly SIMD kernel' : 'JavaScript (no wasm SIMD, or LSVM_XTS_KERNEL=js)'}`,
+    );
     const backing = new MemoryDevice(DATA);
     for (let o = 0; o < DATA; o += MiB) backing.bytes.set(randomBytes(4096), o);
     const target = new Uint8Array(CHUNK);
