@@ -305,6 +305,9 @@ export async function readPfx(
     );
   const pw = typeof password === 'string' ? new TextEncoder().encode(password) : new Uint8Array(password);
   const pwBuffer = pw.buffer as ArrayBuffer;
+  // Decrypted SafeContents may hold unencrypted key bags; pkijs keeps views into these buffers,
+  // so they are zeroed only when the whole read is done.
+  const decrypted: Uint8Array[] = [];
   try {
     const pfx = schema('PFX', () => new pkijs.PFX({ schema: decodeBer(bytes, STRUCTURE) }));
     if (pfx.version !== 3) throw malformed(`PFX version ${pfx.version} is not 3`);
@@ -327,6 +330,7 @@ export async function readPfx(
       else if (ci.contentType === OID.encryptedData) {
         const ed = schema('EncryptedData', () => new pkijs.EncryptedData({ schema: ci.content }));
         plain = await decrypt(ed.encryptedContentInfo, pwBuffer, 'SafeContents', l);
+        decrypted.push(plain);
       } else
         throw new UnsupportedError(
           'PFX_CONTENT',
@@ -381,6 +385,7 @@ export async function readPfx(
     return out;
   } finally {
     zeroize(pw);
+    for (const d of decrypted) zeroize(d);
   }
 }
 
