@@ -173,6 +173,27 @@ describeWithPeers(['openssl'], 'guardian import from PKCS#12 made by openssl', (
     expect(e.code).toBe('GUARDIAN_KEY_USAGE');
   });
 
+  test('an empty password (openssl -passout pass:) is the empty string, as OpenSSL reads it', async () => {
+    const pem = guardianToPem(fabric);
+    writeFileSync(p('empty.key'), pem.signingKey, { mode: 0o600 });
+    writeFileSync(p('empty.crt'), pem.signingCertificate);
+    runOk('openssl', [
+      'pkcs12',
+      '-export',
+      '-inkey',
+      p('empty.key'),
+      '-in',
+      p('empty.crt'),
+      '-passout',
+      'pass:',
+      '-out',
+      p('empty.pfx'),
+    ]);
+    const c = await readPfx(read('empty.pfx'), '');
+    expect(c.certificates[0]!.der).toEqual(fabric.signingCertificate);
+    expect((await rejected(() => readPfx(read('empty.pfx'), ' '))).code).toBe('PFX_MAC');
+  });
+
   test('a wrong password is an AuthError (CLI exit 5), before any decryption', async () => {
     const [s] = exportGuardianPfx(fabric, 'wrong');
     const e = await rejected(() => readPfx(read(s), 'not the password'));
