@@ -198,6 +198,26 @@ describeWithPeers(
       ).toBe(3);
     });
 
+    test('authenticode sign --pss writes an RSASSA-PSS signer that verifies with us', async () => {
+      const s = await lsvm([
+        'authenticode',
+        'sign',
+        SHIM,
+        f('pss.efi'),
+        '--cert',
+        f('leaf.pem'),
+        '--key',
+        f('leaf.key'),
+        '--pss',
+      ]);
+      expect(s.code).toBe(0);
+      const v = await lsvm(['authenticode', 'verify', f('pss.efi'), '--trust', f('ca.pem'), '--json']);
+      expect(v.code).toBe(0);
+      expect(JSON.parse(v.stdout).signatures[0].failures).toEqual([]);
+      expect((await lsvm(['authenticode', 'extract', f('pss.efi'), f('pss.p7')])).code).toBe(0);
+      expect(runOk('openssl', ['asn1parse', '-inform', 'DER', '-in', f('pss.p7')])).toContain('rsassaPss');
+    });
+
     test('uefi siglist-build signs an authenticated variable; siglist dumps ESLs and .auth files', async () => {
       const b = await lsvm([
         'uefi',

@@ -1,6 +1,6 @@
 import { FormatError, LimitError } from '@lsvm/core';
 import { WIN_CERT_TYPE_PKCS_SIGNED_DATA, type WinCertificate } from './certificate-table.js';
-import { asnTime, childrenOf, isContext, isUniversal, storedBytes, utf16be } from './asn1.js';
+import { type Asn1Value, asnTime, childrenOf, decodeBer, isContext, isUniversal, utf16be } from './asn1.js';
 import { DEFAULT_PE_LIMITS } from './limits.js';
 import { OID } from './oids.js';
 import type { PeImage } from './pe-image.js';
@@ -9,7 +9,7 @@ import {
   type SignerInfo,
   attribute,
   findSignerCertificate,
-  parseSignedData,
+  signedDataFromTree,
 } from './signed-data.js';
 import { type SpcIndirectData, parseSpcIndirectData } from './spc.js';
 import { type TimestampInfo, signatureTimestamps } from './timestamp.js';
@@ -42,8 +42,13 @@ export function parseAuthenticodeSignature(
   pkcs7: Uint8Array,
   maxDepth = DEFAULT_PE_LIMITS.maxNestingDepth,
 ): AuthenticodeSignature {
+  return authenticodeFromTree(decodeBer(pkcs7, 'Authenticode signature'), maxDepth);
+}
+
+/** {@link parseAuthenticodeSignature} on a decoded element (nested signatures are decoded once, with their parent). */
+function authenticodeFromTree(tree: Asn1Value, maxDepth: number): AuthenticodeSignature {
   const structure = 'Authenticode signature';
-  const sd = parseSignedData(pkcs7, structure);
+  const sd = signedDataFromTree(tree, structure);
   if (sd.contentType !== OID.spcIndirectData || !sd.content) {
     throw new FormatError(
       'AUTHENTICODE_NOT_SPC',
@@ -79,7 +84,7 @@ export function parseAuthenticodeSignature(
         throw new LimitError('AUTHENTICODE_NESTING', 'nested signatures exceed the depth limit', {
           structure,
         });
-      out.nested.push(parseAuthenticodeSignature(storedBytes(v), maxDepth - 1));
+      out.nested.push(authenticodeFromTree(v, maxDepth - 1));
     }
   }
   return out;

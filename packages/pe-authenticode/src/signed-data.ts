@@ -19,7 +19,7 @@ import {
 } from './asn1.js';
 import { DEFAULT_PE_LIMITS } from './limits.js';
 import { OID } from './oids.js';
-import { type Certificate, parseCertificate } from './x509.js';
+import { type Certificate, certificateFromTree } from './x509.js';
 
 /** A CMS Attribute (RFC 5652 §5.3): a type and its SET of values. */
 export interface CmsAttribute {
@@ -77,7 +77,14 @@ export interface SignedData {
  * UEFI authenticated variables allow, a bare SignedData. Trailing zero padding is tolerated.
  */
 export function parseSignedData(bytes: Uint8Array, structure = 'PKCS#7 SignedData'): SignedData {
-  const top = decodeBer(bytes, structure);
+  return signedDataFromTree(decodeBer(bytes, structure), structure);
+}
+
+/**
+ * {@link parseSignedData} on an element already decoded (a nested signature or a timestamp token
+ * inside an outer signature): each blob is decoded by asn1js once.
+ */
+export function signedDataFromTree(top: Asn1Value, structure = 'PKCS#7 SignedData'): SignedData {
   const kids = sequenceOf(top, structure);
   if (isUniversal(kids[0], 6)) {
     const ci = fromLibrary(structure, 'PKCS7_MALFORMED', () => new pkijs.ContentInfo({ schema: top }));
@@ -98,8 +105,10 @@ function parseAttributes(
   const list = attrs?.attributes ?? [];
   if (list.length > 256) throw new FormatError('DER_TOO_MANY', 'more than 256 attributes', { structure });
   return list.map((a) => {
-    if (a.values.length > 256) throw new FormatError('DER_TOO_MANY', 'more than 256 values', { structure });
-    return { type: a.type, values: a.values as Asn1Value[] };
+    // pkijs leaves `values` undefined for an empty SET.
+    const values = (a.values ?? []) as Asn1Value[];
+    if (values.length > 256) throw new FormatError('DER_TOO_MANY', 'more than 256 values', { structure });
+    return { type: a.type, values };
   });
 }
 
@@ -169,7 +178,7 @@ function parseSignedDataSequence(el: Asn1Value | undefined, structure: string): 
         continue;
       }
       try {
-        certificates.push(parseCertificate(storedBytes(c)));
+        certificates.push(certificateFromTree(c));
       } catch (e) {
         if (!(e instanceof FormatError)) throw e;
         unparsedCertificates++;

@@ -1,13 +1,13 @@
 import { FormatError, constantTimeEqual, isLsvmError } from '@lsvm/core';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
-import { asnTime, decodeBer, fromLibrary, octetsOf, storedBytes } from './asn1.js';
+import { type Asn1Value, asnTime, decodeBer, fromLibrary, octetsOf } from './asn1.js';
 import { DIGEST_BY_OID, OID } from './oids.js';
 import {
   type SignedData,
   type SignerInfo,
   attribute,
-  parseSignedData,
+  signedDataFromTree,
   parseSignerInfo,
 } from './signed-data.js';
 import { type VerifyReason, checkSigner, hashBytes } from './signer-check.js';
@@ -36,17 +36,17 @@ export function signatureTimestamps(sd: SignedData, si: SignerInfo): TimestampIn
   const out: TimestampInfo[] = [];
   for (const a of si.unsignedAttrs) {
     for (const v of a.values) {
-      if (a.type === OID.spcRfc3161Timestamp) out.push(rfc3161(storedBytes(v), si));
-      else if (a.type === OID.counterSignature) out.push(counterSignature(storedBytes(v), sd, si));
+      if (a.type === OID.spcRfc3161Timestamp) out.push(rfc3161(v, si));
+      else if (a.type === OID.counterSignature) out.push(counterSignature(v, sd, si));
     }
   }
   return out;
 }
 
-function rfc3161(token: Uint8Array, outer: SignerInfo): TimestampInfo {
+function rfc3161(token: Asn1Value, outer: SignerInfo): TimestampInfo {
   const t: TimestampInfo = { kind: 'rfc3161', valid: false, failures: [] };
   try {
-    const tsd = parseSignedData(token, 'RFC 3161 token');
+    const tsd = signedDataFromTree(token, 'RFC 3161 token');
     if (tsd.contentType !== OID.tstInfo || !(tsd.content instanceof asn1js.OctetString)) {
       throw new FormatError('TST_NOT_TSTINFO', 'token does not encapsulate a TSTInfo', {
         structure: 'RFC 3161 token',
@@ -82,10 +82,10 @@ function rfc3161(token: Uint8Array, outer: SignerInfo): TimestampInfo {
   return t;
 }
 
-function counterSignature(raw: Uint8Array, sd: SignedData, outer: SignerInfo): TimestampInfo {
+function counterSignature(el: Asn1Value, sd: SignedData, outer: SignerInfo): TimestampInfo {
   const t: TimestampInfo = { kind: 'countersignature', valid: false, failures: [] };
   try {
-    const si = parseSignerInfo(decodeBer(raw, 'countersignature'), 'countersignature');
+    const si = parseSignerInfo(el, 'countersignature');
     const st = attribute(si.signedAttrs, OID.signingTime);
     if (st) t.time = asnTime(st, 'countersignature');
     // The countersignature's messageDigest covers the outer signature value (RFC 5652 §11.4);

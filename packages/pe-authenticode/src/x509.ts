@@ -66,11 +66,17 @@ const NAME_KEYS: Readonly<Record<string, string>> = {
 /** Formats a DER Name. */
 export function formatName(nameRaw: Uint8Array): string {
   const structure = 'Name';
-  const rdns = fromLibrary(
-    structure,
-    'X509_MALFORMED',
-    () => new pkijs.RelativeDistinguishedNames({ schema: decodeBer(nameRaw, structure) }),
+  return formatRdns(
+    fromLibrary(
+      structure,
+      'X509_MALFORMED',
+      () => new pkijs.RelativeDistinguishedNames({ schema: decodeBer(nameRaw, structure) }),
+    ),
   );
+}
+
+/** `C=US, O=…, CN=…` from a decoded Name, most significant RDN first. */
+function formatRdns(rdns: pkijs.RelativeDistinguishedNames): string {
   return rdns.typesAndValues
     .map((atv) => `${NAME_KEYS[atv.type] ?? atv.type}=${stringValue(atv.value as Asn1Value)}`)
     .join(', ');
@@ -103,8 +109,12 @@ function tbsFields(
 
 /** Parses a DER certificate. Throws a {@link FormatError} (`X509_MALFORMED`) on bad input. */
 export function parseCertificate(der: Uint8Array): Certificate {
+  return certificateFromTree(decodeBer(der, 'X.509 certificate', true));
+}
+
+/** {@link parseCertificate} on an element already decoded (a certificate in a SignedData bag). */
+export function certificateFromTree(tree: Asn1Value): Certificate {
   const structure = 'X.509 certificate';
-  const tree = decodeBer(der, structure, true);
   const raw = storedBytes(tree);
   const cert = fromLibrary(structure, 'X509_MALFORMED', () => new pkijs.Certificate({ schema: tree }));
   const fields = tbsFields(tree, structure);
@@ -149,8 +159,8 @@ export function parseCertificate(der: Uint8Array): Certificate {
     serial: Buffer.from(serialBytes).toString('hex').toUpperCase(),
     issuerRaw,
     subjectRaw,
-    issuer: formatName(issuerRaw),
-    subject: formatName(subjectRaw),
+    issuer: formatRdns(cert.issuer),
+    subject: formatRdns(cert.subject),
     notBefore,
     notAfter,
     isCA,
@@ -160,8 +170,9 @@ export function parseCertificate(der: Uint8Array): Certificate {
   if (extKeyUsage !== undefined) out.extKeyUsage = extKeyUsage;
   const ski = cert.extensions?.find((e) => e.extnID === '2.5.29.14');
   if (ski) {
-    const v = decodeBer(ski.extnValue.valueBlock.valueHexView, structure);
-    if (!(v instanceof asn1js.OctetString))
+    // pkijs decodes the extension value (an OCTET STRING holding the key identifier).
+    const v = ski.parsedValue as unknown;
+    if (!(v instanceof asn1js.OctetString) || v.error || v.idBlock.isConstructed)
       throw new FormatError('X509_MALFORMED', 'malformed subjectKeyIdentifier extension', { structure });
     out.subjectKeyIdentifier = v.valueBlock.valueHexView;
   }

@@ -49,15 +49,6 @@ function withEncapContent(p7: Uint8Array, eci: Uint8Array): Uint8Array {
 
 const image = makePe({ sections: [{ name: '.text', data: pattern(4000) }], trailingZeros: 3 });
 
-/** Flips bits at the first occurrence of `find` (same length), in a copy. */
-function patch(bytes: Uint8Array, find: number[], replace: number[]): Uint8Array {
-  const at = Buffer.from(bytes).indexOf(Buffer.from(find));
-  expect(at).toBeGreaterThan(0);
-  const out = bytes.slice();
-  out.set(replace, at);
-  return out;
-}
-
 describe('RSASSA-PSS without peers', () => {
   const caKeys = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const leafKeys = generateKeyPairSync('rsa', { modulusLength: 2048 });

@@ -169,12 +169,13 @@ export const authenticodeGroup: CliGroup = {
       .requiredOption('--key <file>', 'private key (PEM or DER PKCS#8; RSA or EC)')
       .option('--chain <file>', 'intermediate certificates to include (PEM); repeatable', collect)
       .option('--alg <alg>', 'digest: sha256 (default), sha384, sha512, sha1', 'sha256')
+      .option('--pss', 'RSA keys: sign with RSASSA-PSS (MGF1 with the same hash, salt as long as the hash)')
       .description('append an Authenticode signature')
       .action(
         async (
           input: string,
           out: string,
-          o: { cert: string; key: string; chain?: string[]; alg?: string },
+          o: { cert: string; key: string; chain?: string[]; alg?: string; pss?: boolean },
         ) => {
           const certificate = parseCertificatePemOrDer(readInput(o.cert));
           const chain = (o.chain ?? []).flatMap((f) =>
@@ -187,6 +188,7 @@ export const authenticodeGroup: CliGroup = {
               chain,
               key,
               algorithm: algorithm(o.alg),
+              pss: o.pss === true,
             });
             writeOutput(out, signed);
             ctx.result(
