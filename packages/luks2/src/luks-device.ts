@@ -177,13 +177,18 @@ export class LuksDevice extends BaseBlockDevice {
       return p;
     };
     let pending = readPiece(0);
-    for (let o = 0; o < target.length; o += piece) {
-      await pending;
-      if (o + piece < target.length) pending = readPiece(o + piece);
-      this.cipher.decrypt(target.subarray(o, Math.min(target.length, o + piece)), this.iv(offset + o), ss);
+    try {
+      for (let o = 0; o < target.length; o += piece) {
+        await pending;
+        if (o + piece < target.length) pending = readPiece(o + piece);
+        const part = target.subarray(o, Math.min(target.length, o + piece));
+        this.cipher.decrypt(part, this.iv(offset + o), ss);
+      }
+    } catch (e) {
+      // a read still in flight would write into the caller's buffer after we return
+      await pending.catch(() => undefined);
+      throw e;
     }
-    // a read still in flight would write into the caller's buffer after we return
-    await pending;
   }
 
   /** Sectors [start, end) through a buffer, the part at `offset` copied to `target`. */

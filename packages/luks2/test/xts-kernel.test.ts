@@ -175,6 +175,20 @@ describe('LuksDevice reads through the kernel', () => {
     }
   });
 
+  test('a parent read failing midway (after the first 256 KiB piece) reaches the caller', async () => {
+    const failing = Object.create(backing) as MemoryDevice;
+    failing.readInto = async (t: Uint8Array, o: number) => {
+      if (o >= 1024 + 512 * 1024) throw new Error('disk gone');
+      return backing.readInto(t, o);
+    };
+    const dev = new LuksDevice(failing, layout, key, { readOnly: true });
+    await expect(dev.read(0, 1024 * 1024)).rejects.toThrow('disk gone');
+    // what the failing device still serves reads fine
+    const head = await dev.read(100, 300 * 1024);
+    expect(Buffer.from(head).equals(Buffer.from(plain.subarray(100, 100 + head.length)))).toBe(true);
+    await dev.close();
+  });
+
   test('property: large reads split with a worker are the plaintext; concurrent reads do not mix', async () => {
     const dev = new LuksDevice(backing, layout, key, { readOnly: true, threads: 2 });
     try {
