@@ -1,7 +1,8 @@
+import { type KeyObject, createPublicKey } from 'node:crypto';
 import { FormatError } from '@lsvm/core';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
-import { type Asn1Value, fromLibrary } from './asn1.js';
+import { type Asn1Value, decodeBer, fromLibrary, toDer } from './asn1.js';
 import { DIGEST_LENGTHS, type DigestAlgorithm } from './digest.js';
 import { DIGEST_BY_OID, OID, OID_BY_DIGEST } from './oids.js';
 
@@ -116,4 +117,60 @@ export function rsaPssAlgorithm(alg: DigestAlgorithm): pkijs.AlgorithmIdentifier
       saltLength: DIGEST_LENGTHS[alg],
     }).toSchema(),
   });
+}
+
+/** A hash AlgorithmIdentifier with NULL parameters (RFC 4055 §2.1 allows absent or NULL). */
+function hashAlgorithm(alg: DigestAlgorithm): pkijs.AlgorithmIdentifier {
+  return new pkijs.AlgorithmIdentifier({
+    algorithmId: OID_BY_DIGEST[alg],
+    algorithmParams: new asn1js.Null(),
+  });
+}
+
+/**
+ * The RSA public key of `key` as an `rsa-pss` key restricted to exactly `p` (an id-RSASSA-PSS
+ * SubjectPublicKeyInfo with these parameters, RFC 4055 §3.1). node:crypto has no option for the
+ * MGF1 hash when verifying, but OpenSSL takes it — with the hash and the salt length — from such a
+ * key, so every parameter of the signature is honoured by OpenSSL itself.
+ *
+ * Throws {@link RsaPssParameterError} when `key` is not RSA, or is an `rsa-pss` key whose own
+ * restrictions the parameters violate (RFC 4055 §3.3: same hashes, salt at least as long).
+ */
+export function pssVerificationKey(key: KeyObject, p: RsaPssParameters): KeyObject {
+  const type = key.asymmetricKeyType;
+  if (type !== 'rsa' && type !== 'rsa-pss')
+    throw new RsaPssParameterError(
+      'unsupported',
+      `an RSASSA-PSS signature needs an RSA key, not ${type ?? 'unknown'}`,
+    );
+  const d = key.asymmetricKeyDetails;
+  if (
+    type === 'rsa-pss' &&
+    d?.hashAlgorithm !== undefined &&
+    (d.hashAlgorithm !== p.hash || d.mgf1HashAlgorithm !== p.mgf1Hash || (d.saltLength ?? 0) > p.saltLength)
+  )
+    throw new RsaPssParameterError(
+      'malformed',
+      "the PSS parameters violate the signer key's own restrictions",
+    );
+  const spki = new pkijs.PublicKeyInfo({
+    schema: decodeBer(new Uint8Array(key.export({ type: 'spki', format: 'der' })), 'SubjectPublicKeyInfo'),
+  });
+  const restricted = new asn1js.Sequence({
+    value: [
+      new pkijs.AlgorithmIdentifier({
+        algorithmId: OID.rsaPss,
+        algorithmParams: new pkijs.RSASSAPSSParams({
+          hashAlgorithm: hashAlgorithm(p.hash),
+          maskGenAlgorithm: new pkijs.AlgorithmIdentifier({
+            algorithmId: OID.mgf1,
+            algorithmParams: hashAlgorithm(p.mgf1Hash).toSchema(),
+          }),
+          saltLength: p.saltLength,
+        }).toSchema(),
+      }).toSchema(),
+      spki.subjectPublicKey,
+    ],
+  });
+  return createPublicKey({ key: Buffer.from(toDer(restricted)), format: 'der', type: 'spki' });
 }

@@ -4,7 +4,12 @@ import * as asn1js from 'asn1js';
 import { oidOf } from './asn1.js';
 import type { DigestAlgorithm } from './digest.js';
 import { DIGEST_BY_OID, OID, SIGNATURE_HASH_BY_OID } from './oids.js';
-import { type RsaPssParameters, RsaPssParameterError, parseRsaPssParameters } from './rsa-pss.js';
+import {
+  type RsaPssParameters,
+  RsaPssParameterError,
+  parseRsaPssParameters,
+  pssVerificationKey,
+} from './rsa-pss.js';
 import { type SignedData, type SignerInfo, attribute, findSignerCertificate } from './signed-data.js';
 import type { Certificate } from './x509.js';
 
@@ -110,15 +115,6 @@ export function checkSigner(
       });
       return { certificate, failures };
     }
-    if (pss.mgf1Hash !== pss.hash) {
-      // OpenSSL (through node:crypto) takes the MGF1 hash from the message hash; no known
-      // Authenticode signer uses another one.
-      failures.push({
-        code: 'UNSUPPORTED_ALGORITHM',
-        message: `PSS with MGF1-${pss.mgf1Hash} over ${pss.hash} is not supported`,
-      });
-      return { certificate, failures };
-    }
   }
   const sigHash = pss?.hash ?? SIGNATURE_HASH_BY_OID[si.signatureAlgorithm] ?? hashAlg;
   const known =
@@ -135,18 +131,17 @@ export function checkSigner(
   }
   let ok = false;
   try {
-    const key = certificate.x509.publicKey;
-    ok =
-      pss === undefined
-        ? cryptoVerify(sigHash, signedBytes, key, si.signature)
-        : key.asymmetricKeyType === 'rsa' || key.asymmetricKeyType === 'rsa-pss'
-          ? cryptoVerify(
-              sigHash,
-              signedBytes,
-              { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: pss.saltLength },
-              si.signature,
-            )
-          : false;
+    if (pss === undefined) {
+      ok = cryptoVerify(sigHash, signedBytes, certificate.x509.publicKey, si.signature);
+    } else {
+      const key = pssVerificationKey(certificate.x509.publicKey, pss);
+      ok = cryptoVerify(
+        sigHash,
+        signedBytes,
+        { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: pss.saltLength },
+        si.signature,
+      );
+    }
   } catch {
     ok = false;
   }

@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { type RSAPSSKeyPairKeyObjectOptions, generateKeyPairSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeWithPeers, run, runOk, tempDir } from '@lsvm/testkit';
@@ -24,6 +24,12 @@ import {
 } from '../src/index.js';
 import { children, derExplicit, derSequence, parseDer } from './helpers/der.js';
 import { makePe, pattern } from './helpers/make-pe.js';
+
+/** MGF1 with SHA-256: the OID 1.2.840.113549.1.1.8 and its hash AlgorithmIdentifier's OID. */
+const MGF1_SHA256_OID = [
+  0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x08, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48,
+  0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
+];
 
 /** Puts a PKCS#7 blob into `image` as its only WIN_CERTIFICATE (image padded to 8, checksum set). */
 function embedSignature(image: Uint8Array, pkcs7: Uint8Array): Uint8Array {
@@ -106,11 +112,14 @@ describe('RSASSA-PSS without peers', () => {
     expect(codes(b)).toEqual(['BAD_SIGNATURE']);
   });
 
-  test('MGF1 with another hash is UNSUPPORTED_ALGORITHM; malformed parameters are SIGNATURE_MALFORMED', () => {
+  test('a changed MGF1 hash is BAD_SIGNATURE, an unknown one UNSUPPORTED_ALGORITHM; malformed parameters are SIGNATURE_MALFORMED', () => {
     const at = Buffer.from(signed).lastIndexOf(Buffer.from(MGF1_SHA256));
     const mgf = signed.slice();
-    mgf[at + MGF1_SHA256.length - 1] = 0x03; // MGF1-SHA-512 over SHA-256
-    expect(codes(mgf)).toEqual(['UNSUPPORTED_ALGORITHM']);
+    mgf[at + MGF1_SHA256.length - 1] = 0x03; // MGF1-SHA-512: honoured, so the signature no longer verifies
+    expect(codes(mgf)).toEqual(['BAD_SIGNATURE']);
+    const unknown = signed.slice();
+    unknown[at + MGF1_SHA256.length - 1] = 0x04; // SHA-224
+    expect(codes(unknown)).toEqual(['UNSUPPORTED_ALGORITHM']);
     const bad = signed.slice();
     bad[sigAt(bad) + 2] = 0x04; // saltLength as an OCTET STRING
     expect(codes(bad)).toEqual(['SIGNATURE_MALFORMED']);
@@ -132,6 +141,29 @@ describe('RSASSA-PSS without peers', () => {
       ),
     ).toThrow(/not supported/);
     expect(() => parseRsaPssParameters(new asn1js.Integer({ value: 1 }))).toThrow();
+  });
+
+  test('an rsa-pss key (id-RSASSA-PSS SubjectPublicKeyInfo with restrictions) signs PSS and verifies', () => {
+    // @types/node declares saltLength as a string; node wants a number.
+    const restricted = generateKeyPairSync('rsa-pss', {
+      modulusLength: 2048,
+      hashAlgorithm: 'sha256',
+      mgf1HashAlgorithm: 'sha256',
+      saltLength: 32,
+    } as unknown as RSAPSSKeyPairKeyObjectOptions);
+    const pssLeaf = createCertificate({
+      subject: [['CN', 'rsa-pss key']],
+      publicKey: restricted.publicKey,
+      issuer: ca,
+      issuerKey: caKeys.privateKey,
+    });
+    const out = signImage(image, { certificate: pssLeaf, key: restricted.privateKey });
+    expect(parseAuthenticodeSignature(extractSignature(out)).signerInfo.signatureAlgorithm).toBe(OID.rsaPss);
+    expect(codes(out)).toEqual([]);
+    // Parameters outside the key's own restrictions (a shorter salt) are refused (RFC 4055 §3.3).
+    const b = out.slice();
+    b[sigAt(b) + 4] = 20;
+    expect(codes(b)).toEqual(['BAD_SIGNATURE']);
   });
 
   test('an EC key with pss: true keeps ECDSA; a PSS signature does not verify with an EC certificate', () => {
@@ -288,6 +320,60 @@ describeWithPeers(['openssl', 'osslsigncode'], 'RSASSA-PSS with peers', () => {
       f('verified.bin'),
     ]);
     expect(bad.status).not.toBe(0);
+  });
+
+  test('a PSS signature with MGF1-SHA-512 over SHA-256 (made by openssl dgst) verifies with us and openssl cms', () => {
+    const key = readFileSync(f('leaf.key'), 'utf8');
+    const ours = extractSignature(signImage(image, { certificate: leaf(), key, pss: true }));
+    const si = parseAuthenticodeSignature(ours).signerInfo;
+    writeFileSync(f('attrs.der'), si.signedAttrsDer!);
+    runOk('openssl', [
+      'dgst',
+      '-sha256',
+      '-sigopt',
+      'rsa_padding_mode:pss',
+      '-sigopt',
+      'rsa_pss_saltlen:32',
+      '-sigopt',
+      'rsa_mgf1_md:sha512',
+      '-sign',
+      f('leaf.key'),
+      '-out',
+      f('attrs.sig'),
+      f('attrs.der'),
+    ]);
+    const p7 = ours.slice();
+    p7.set(readFileSync(f('attrs.sig')), si.signature.byteOffset - ours.byteOffset);
+    const mgfAt = Buffer.from(p7).lastIndexOf(Buffer.from(MGF1_SHA256_OID));
+    p7[mgfAt + MGF1_SHA256_OID.length - 1] = 0x03; // the MGF1 hash parameter: SHA-512
+    const s = parseAuthenticodeSignature(p7);
+    expect(parseRsaPssParameters(s.signerInfo.signatureParameters)).toMatchObject({
+      hash: 'sha256',
+      mgf1Hash: 'sha512',
+    });
+    const v = verifyImage(embedSignature(image, p7), { trust: [ca] });
+    expect(v.signatures[0]!.failures).toEqual([]);
+    // openssl cms agrees on the same SignerInfo (content detached, as above).
+    const eci = children(children(children(parseDer(p7, 'test', true))[1]!)[0]!)[2]!;
+    writeFileSync(f('mgf.p7'), withEncapContent(p7, derSequence(children(eci)[0]!.raw)));
+    writeFileSync(f('mgf-content.bin'), s.spc.contentOctets);
+    runOk('openssl', [
+      'cms',
+      '-verify',
+      '-binary',
+      '-inform',
+      'DER',
+      '-in',
+      f('mgf.p7'),
+      '-content',
+      f('mgf-content.bin'),
+      '-CAfile',
+      f('ca.pem'),
+      '-purpose',
+      'any',
+      '-out',
+      f('verified.bin'),
+    ]);
   });
 
   test.each(['32', 'max'])(
