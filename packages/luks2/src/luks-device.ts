@@ -216,8 +216,12 @@ export class LuksDevice extends BaseBlockDevice {
       new Uint8Array(new SharedArrayBuffer(PARALLEL_CHUNK)),
     ];
     const scratch = this.scratch;
-    const startRead = (o: number, slot: number): { o: number; buf: Uint8Array; done: Promise<void> } => {
-      const buf = scratch[slot]!.subarray(0, Math.min(PARALLEL_CHUNK, end - o));
+    const startRead = (
+      o: number,
+      slot: number,
+      max = PARALLEL_CHUNK,
+    ): { o: number; buf: Uint8Array; done: Promise<void> } => {
+      const buf = scratch[slot]!.subarray(0, Math.min(max, end - o));
       const done = this.parent.readInto(buf, this.layout.offset + o);
       // Handled here so a read failing while the previous chunk decrypts is not an unhandled
       // rejection; awaiting `done` below still throws it.
@@ -236,7 +240,8 @@ export class LuksDevice extends BaseBlockDevice {
       (o: number) =>
       (at: number): number =>
         target.byteOffset + o + at - offset;
-    let cur = startRead(start, 0);
+    // A smaller first chunk: the workers idle until it is read, so start them sooner.
+    let cur = startRead(start, 0, PARALLEL_CHUNK / 4);
     await cur.done;
     let job = pool.start(this.cipher, cur.buf, this.iv(cur.o), ss, false);
     let slot = 0;
@@ -248,6 +253,8 @@ export class LuksDevice extends BaseBlockDevice {
       let nextJob: XtsJob | undefined;
       try {
         job.work(deliver, dstOffsetFor(cur.o));
+        // what the workers finished already, copied while they finish their last pieces
+        job.collect(deliver);
         await job.finish();
         if (next) {
           await next.done;
@@ -260,7 +267,7 @@ export class LuksDevice extends BaseBlockDevice {
         await next?.done.catch(() => undefined);
         throw e;
       }
-      // the workers' share of this chunk, copied while they already work on the next one
+      // the rest of the workers' share of this chunk, copied while they work on the next one
       await job.finish(deliver);
       if (!next || !nextJob) break;
       cur = next;

@@ -94,7 +94,12 @@ export interface XtsJob {
    * copied, which lets the kernel keep that copy fast (see xtsKernelPiece).
    */
   work(deliver?: XtsDeliver, dstOffset?: (at: number) => number): void;
-  /** Waits for the workers, then delivers the pieces they processed (already in the buffer). */
+  /**
+   * Delivers the pieces the workers have finished so far and not yet delivered (they are in the
+   * buffer already); the calling thread's copying then overlaps the workers' last pieces.
+   */
+  collect(deliver: XtsDeliver): void;
+  /** Waits for the workers, then delivers their pieces not yet delivered by `collect`. */
   finish(deliver?: XtsDeliver): Promise<void>;
 }
 
@@ -229,6 +234,16 @@ export class XtsWorkerPool {
     // `finish` rethrows it.
     all.catch(() => undefined);
     const bounds = (i: number): [number, number] => [i * piece, Math.min(data.length, (i + 1) * piece)];
+    // Per piece: 0 = unclaimed or the caller's, 1 = done by a worker (set by it after writing
+    // the piece, so the bytes are visible once the flag is), 2 = a worker's, delivered.
+    const collect = (deliver: XtsDeliver): void => {
+      for (let i = 0; i < pieces; i++) {
+        if (Atomics.load(ctl, 1 + i) !== 1) continue;
+        Atomics.store(ctl, 1 + i, 2);
+        const [from, to] = bounds(i);
+        deliver(from, data.subarray(from, to));
+      }
+    };
     return {
       work: (deliver, dstOffset) => {
         for (;;) {
@@ -247,14 +262,10 @@ export class XtsWorkerPool {
           deliver?.(from, out);
         }
       },
+      collect,
       finish: async (deliver) => {
         await all;
-        if (!deliver) return;
-        for (let i = 0; i < pieces; i++) {
-          if (Atomics.load(ctl, 1 + i) !== 1) continue;
-          const [from, to] = bounds(i);
-          deliver(from, data.subarray(from, to));
-        }
+        if (deliver) collect(deliver);
       },
     };
   }
