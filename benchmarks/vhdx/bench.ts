@@ -5,10 +5,13 @@
  * Throughput counts the virtual disk size. Targets from issue 4: at least 1.0× qemu-img in both
  * directions and 1.5× on this half-zero image; peak RSS of ours under 256 MiB.
  *
- * Three views of ours, each against the same qemu-img runs: the library in-process (convertFile:
- * the conversion alone), the library in a process of its own (convert-runner.ts: node + tsx
- * start-up, peak RSS measured) and the CLI as a process (which also loads every CLI group from
- * sources). The machine is shared: run several rounds (`pnpm bench vhdx --rounds 5`).
+ * Four views of ours, each against its own qemu-img runs in the same case, alternating: the library
+ * in-process (convertFile: the conversion alone); the library in a process of its own
+ * (convert-runner.ts, built to plain JavaScript as it ships, peak RSS measured); the CLI built the
+ * same way (what an installed `lsvm` runs); and the CLI run from sources through tsx (what
+ * `pnpm lsvm` runs in this repository, which compiles TypeScript at every start: see bundle.ts).
+ * The machine is shared: run several rounds (`pnpm bench vhdx --rounds 5`) and compare each case's
+ * two medians, never figures from different runs.
  */
 import { randomFillSync } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -17,6 +20,7 @@ import { join } from 'node:path';
 // benchmarks/ is not a dependent of @lsvm/vhdx; import its sources directly (run through tsx).
 import { convertFile } from '../../packages/vhdx/src/index.js';
 import type { BenchCase, Benchmark, Peer } from '../harness.js';
+import { bundleForBench } from './bundle.js';
 
 const MiB = 1 << 20;
 const SIZE = 2048 * MiB;
@@ -67,18 +71,14 @@ export const benchmark: Benchmark = {
       rmSync(`${outOurs}.vhdx`, { force: true });
       rmSync(`${outPeer}.vhdx`, { force: true });
     };
-    // The library alone in a process of its own: node + tsx start-up, no CLI, peak RSS measured.
-    const runner = (...args: string[]): string[] => [
-      process.execPath,
-      '--conditions=lsvm-source',
-      '--import',
-      'tsx',
-      join(ctx.root, 'benchmarks/vhdx/convert-runner.ts'),
-      ...args,
-    ];
+    ctx.log('building the CLI and convert-runner.ts to JavaScript (esbuild)');
+    const built = await bundleForBench(ctx.root, join(ctx.dir, 'built'));
+    const node = (script: string, ...args: string[]): string[] => [process.execPath, script, ...args];
+    const r2vName = 'raw → VHDX (dynamic), 2 GiB, half zeros';
+    const v2rName = 'VHDX → raw (sparse), 2 GiB, half zeros';
     const cases: BenchCase[] = [
       {
-        name: 'library in-process: raw → VHDX, 2 GiB, half zeros',
+        name: `library in-process: ${r2vName}`,
         bytes: SIZE,
         ours: { kind: 'fn', run: async () => void (await convertFile(raw, `${outOurs}.vhdx`)) },
         peers: r2v.peer,
@@ -86,7 +86,7 @@ export const benchmark: Benchmark = {
         afterEach: cleanVhdx,
       },
       {
-        name: 'library in-process: VHDX → raw, 2 GiB, half zeros',
+        name: `library in-process: ${v2rName}`,
         bytes: SIZE,
         ours: { kind: 'fn', run: async () => void (await convertFile(vhdx, outOurs, { to: 'raw' })) },
         peers: v2r.peer,
@@ -94,25 +94,46 @@ export const benchmark: Benchmark = {
         afterEach: clean,
       },
       {
-        name: 'library process (convert-runner.ts): raw → VHDX',
+        name: `library process (convert-runner, built): ${r2vName}`,
         bytes: SIZE,
-        ours: { kind: 'cmd', argv: runner(raw, `${outOurs}.vhdx`, 'vhdx') },
+        ours: { kind: 'cmd', argv: node(built.runner, raw, `${outOurs}.vhdx`, 'vhdx') },
         peers: r2v.peer,
         targets,
         maxRssBytes: 256 * MiB,
         afterEach: cleanVhdx,
       },
       {
-        name: 'library process (convert-runner.ts): VHDX → raw',
+        name: `library process (convert-runner, built): ${v2rName}`,
         bytes: SIZE,
-        ours: { kind: 'cmd', argv: runner(vhdx, outOurs, 'raw') },
+        ours: { kind: 'cmd', argv: node(built.runner, vhdx, outOurs, 'raw') },
         peers: v2r.peer,
         targets,
         maxRssBytes: 256 * MiB,
         afterEach: clean,
       },
       {
-        name: 'CLI lsvm vhdx convert: raw → VHDX (dynamic)',
+        name: `CLI lsvm vhdx convert (built): ${r2vName}`,
+        bytes: SIZE,
+        ours: { kind: 'cmd', argv: node(built.cli, 'vhdx', 'convert', raw, `${outOurs}.vhdx`, '--quiet') },
+        peers: r2v.peer,
+        targets,
+        maxRssBytes: 256 * MiB,
+        afterEach: cleanVhdx,
+      },
+      {
+        name: `CLI lsvm vhdx convert (built): ${v2rName}`,
+        bytes: SIZE,
+        ours: {
+          kind: 'cmd',
+          argv: node(built.cli, 'vhdx', 'convert', vhdx, outOurs, '--to', 'raw', '--quiet'),
+        },
+        peers: v2r.peer,
+        targets,
+        maxRssBytes: 256 * MiB,
+        afterEach: clean,
+      },
+      {
+        name: `CLI from sources (node + tsx): ${r2vName}`,
         bytes: SIZE,
         ours: { kind: 'cmd', argv: ctx.lsvm('vhdx', 'convert', raw, `${outOurs}.vhdx`, '--quiet') },
         peers: r2v.peer,
@@ -121,7 +142,7 @@ export const benchmark: Benchmark = {
         afterEach: cleanVhdx,
       },
       {
-        name: 'CLI lsvm vhdx convert: VHDX → raw (sparse)',
+        name: `CLI from sources (node + tsx): ${v2rName}`,
         bytes: SIZE,
         ours: { kind: 'cmd', argv: ctx.lsvm('vhdx', 'convert', vhdx, outOurs, '--to', 'raw', '--quiet') },
         peers: v2r.peer,

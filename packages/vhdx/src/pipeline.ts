@@ -1,4 +1,5 @@
 import { throwIfAborted } from '@lsvm/core';
+import { allocIoBuffers } from './io-buffers.js';
 
 /** What {@link pipelineChunks} needs. */
 export interface PipelineOptions {
@@ -34,7 +35,7 @@ export interface PipelineOptions {
  * pool whatever the size; the first failing read or write rejects the whole stream.
  */
 export async function pipelineChunks(o: PipelineOptions): Promise<void> {
-  const free: Uint8Array[] = Array.from({ length: Math.max(2, o.depth) }, () => new Uint8Array(o.chunkSize));
+  const free: Uint8Array[] = allocIoBuffers(Math.max(2, o.depth), o.chunkSize);
   const busy = new Set<Promise<void>>();
   const state: { failure?: { error: unknown } } = {};
   const rethrow = (): void => {

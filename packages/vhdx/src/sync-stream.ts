@@ -1,4 +1,5 @@
 import { throwIfAborted } from '@lsvm/core';
+import { allocIoBuffers } from './io-buffers.js';
 
 /** What {@link streamChunksSync} needs. */
 export interface SyncStreamOptions {
@@ -35,7 +36,7 @@ const yieldToEventLoop: () => Promise<void> =
  * between the read and the write, memory use one chunk whatever the size.
  */
 export async function streamChunksSync(o: SyncStreamOptions): Promise<void> {
-  const buf = new Uint8Array(o.chunkSize);
+  const [buf] = allocIoBuffers(1, o.chunkSize) as [Uint8Array];
   const slice = Math.max(o.chunkSize, o.sliceBytes ?? SYNC_SLICE);
   let off = 0;
   while (off < o.size) {
