@@ -110,6 +110,8 @@ export class LuksDevice extends BaseBlockDevice {
   private scratch: Uint8Array[] | undefined;
   /** Parallel reads share the scratch buffers and job slots: one at a time. */
   private parallelTail: Promise<void> = Promise.resolve();
+  /** The last worker job on each scratch buffer (its workers may still read it). */
+  private readonly scratchJobs: (XtsJob | undefined)[] = [undefined, undefined];
 
   /**
    * @param options.threads threads for large XTS reads, the calling one included (default 1: no
@@ -202,8 +204,8 @@ export class LuksDevice extends BaseBlockDevice {
   /**
    * Large reads through the worker pool: parent → shared scratch → (workers | this thread) →
    * target. Two scratch buffers alternate, so the read of the next chunk overlaps the decryption
-   * of the current one, and the next chunk is handed to the workers before this thread copies
-   * their share of the current one to the target.
+   * of the current one. This thread never waits for a worker within a chunk: it takes over the
+   * pieces a worker has not finished when it runs out of its own (see XtsJob.drain).
    */
   private async readParallel(target: Uint8Array, offset: number): Promise<void> {
     const ss = this.sectorSize;
@@ -240,38 +242,38 @@ export class LuksDevice extends BaseBlockDevice {
       (o: number) =>
       (at: number): number =>
         target.byteOffset + o + at - offset;
+    // A worker may still be on a piece of an earlier read that the calling thread took over:
+    // wait before reusing its buffer (a failure there surfaces from pool.start).
+    await this.scratchJobs[0]?.settled.catch(() => undefined);
     // A smaller first chunk: the workers idle until it is read, so start them sooner.
     let cur = startRead(start, 0, PARALLEL_CHUNK / 4);
     await cur.done;
-    let job = pool.start(this.cipher, cur.buf, this.iv(cur.o), ss, false);
     let slot = 0;
+    let job = pool.start(this.cipher, cur.buf, this.iv(cur.o), ss, false);
+    this.scratchJobs[0] = job;
     for (;;) {
-      slot ^= 1;
       const nextAt = cur.o + cur.buf.length;
-      const next = nextAt < end ? startRead(nextAt, slot) : undefined;
-      const deliver = deliverFor(cur.o);
-      let nextJob: XtsJob | undefined;
+      let next: ReturnType<typeof startRead> | undefined;
+      if (nextAt < end) {
+        // the other buffer's last job must no longer have workers reading it
+        await this.scratchJobs[slot ^ 1]?.settled.catch(() => undefined);
+        next = startRead(nextAt, slot ^ 1);
+      }
       try {
+        const deliver = deliverFor(cur.o);
         job.work(deliver, dstOffsetFor(cur.o));
-        // what the workers finished already, copied while they finish their last pieces
-        job.collect(deliver);
-        await job.finish();
-        if (next) {
-          await next.done;
-          nextJob = pool.start(this.cipher, next.buf, this.iv(next.o), ss, false);
-        }
+        job.drain(deliver, dstOffsetFor(cur.o));
+        if (!next) break;
+        await next.done;
       } catch (e) {
-        // Let the workers and the read in flight settle before the scratch buffers can be reused
-        // or zeroed.
-        await job.finish().catch(() => undefined);
+        // Let the read in flight settle before its buffer can be reused or zeroed.
         await next?.done.catch(() => undefined);
         throw e;
       }
-      // the rest of the workers' share of this chunk, copied while they work on the next one
-      await job.finish(deliver);
-      if (!next || !nextJob) break;
+      slot ^= 1;
       cur = next;
-      job = nextJob;
+      job = pool.start(this.cipher, cur.buf, this.iv(cur.o), ss, false);
+      this.scratchJobs[slot] = job;
     }
   }
 
@@ -301,9 +303,10 @@ export class LuksDevice extends BaseBlockDevice {
   /** Closing releases the key copy; the parent stays open. */
   override async close(): Promise<void> {
     this.cipher.destroy();
+    // workers first: one may still be reading a scratch buffer
+    if (this.pool) await (await this.pool).close();
     zeroize(this.workerKey, ...(this.scratch ?? []));
     this.workerKey = undefined;
-    if (this.pool) await (await this.pool).close();
     this.closed = true;
   }
 }

@@ -14,6 +14,21 @@ import { XTS_PIECE, xtsKernelModule, xtsKernelPiece, xtsKernelReserve } from './
  * destination; pieces a worker takes are written back into the shared buffer.
  */
 
+/**
+ * States of a piece in a job's control array (index 1 + piece; index 0 is the claim counter).
+ * A worker moves its claimed piece FREE → WORKING → DONE; the calling thread marks its own
+ * pieces MINE and moves every other one to TAKEN when it delivers it, taking over the pieces a
+ * worker has not finished (recomputed from the input, which nobody modifies): a worker the OS
+ * does not run at the moment never holds up the request. Every transition is a
+ * compare-and-exchange, so a worker never starts a piece already taken, and a late result is
+ * simply ignored.
+ */
+const PIECE_FREE = 0;
+const PIECE_WORKING = 3;
+const PIECE_DONE = 1;
+const PIECE_TAKEN = 2;
+const PIECE_MINE = 4;
+
 function workerSource(): string {
   // Referred to through their runtime names: a bundler may have renamed them.
   return `'use strict';
@@ -45,6 +60,7 @@ parentPort.on('message', (m) => {
     return;
   }
   const data = new Uint8Array(m.sab, m.offset, m.length);
+  const out = new Uint8Array(m.out, 0, m.length);
   const t0all = new Uint8Array(m.t0, 0, (m.length / m.sectorSize) * 16);
   const ctl = new Int32Array(m.ctl);
   const ss = m.sectorSize;
@@ -53,15 +69,19 @@ parentPort.on('message', (m) => {
   for (;;) {
     const i = Atomics.add(ctl, 0, 1);
     if (i >= pieces) break;
+    // taken over by the calling thread before we got to it (${PIECE_TAKEN})
+    if (Atomics.compareExchange(ctl, 1 + i, ${PIECE_FREE}, ${PIECE_WORKING}) !== ${PIECE_FREE}) continue;
     const off = i * m.piece;
     const part = data.subarray(off, Math.min(m.length, off + m.piece));
+    const dst = out.subarray(off, off + part.length);
     const t0 = t0all.subarray((off / ss) * 16, ((off + part.length) / ss) * 16);
-    if (kernel) part.set(pieceFn(kernel, part, t0, ss, aes, part.byteOffset));
+    if (kernel) dst.set(pieceFn(kernel, part, t0, ss, aes, dst.byteOffset));
     else {
-      xorTweaksFn(part, part, t0, ss);
-      xorTweaksFn(aes(part), part, t0, ss);
+      const tmp = new Uint8Array(part);
+      xorTweaksFn(tmp, tmp, t0, ss);
+      xorTweaksFn(aes(tmp), dst, t0, ss);
     }
-    Atomics.store(ctl, 1 + i, 1);
+    Atomics.compareExchange(ctl, 1 + i, ${PIECE_WORKING}, ${PIECE_DONE});
   }
   if (kernel) kernel.mem.fill(0);
   parentPort.postMessage(m.id);
@@ -77,15 +97,19 @@ interface Pending {
 /** Receives finished bytes: `bytes` is the result for offset `offset` of the request. */
 export type XtsDeliver = (offset: number, bytes: Uint8Array) => void;
 
-/** Shared buffers of one request in flight: initial tweaks and the claim counter / owner flags. */
+/** Shared buffers of one request in flight: initial tweaks, workers' output, control. */
 interface JobSlot {
   t0: SharedArrayBuffer;
+  out: SharedArrayBuffer;
   ctl: SharedArrayBuffer;
+  /** A job using these buffers may still have workers reading or writing them. */
+  busy: boolean;
 }
 
 /**
- * One request handed to the pool: the workers are already claiming pieces. The caller claims its
- * own with {@link XtsJob.work}, then awaits {@link XtsJob.finish}.
+ * One request handed to the pool: the workers are already claiming pieces. The caller takes its
+ * share with {@link XtsJob.work}, then gets every other piece with {@link XtsJob.drain}; the
+ * input must stay untouched until {@link XtsJob.settled}.
  */
 export interface XtsJob {
   /**
@@ -93,23 +117,25 @@ export interface XtsJob {
    * `dstOffset(at)` tells where (as a byteOffset) the bytes for request offset `at` will be
    * copied, which lets the kernel keep that copy fast (see xtsKernelPiece).
    */
-  work(deliver?: XtsDeliver, dstOffset?: (at: number) => number): void;
+  work(deliver: XtsDeliver, dstOffset?: (at: number) => number): void;
   /**
-   * Delivers the pieces the workers have finished so far and not yet delivered (they are in the
-   * buffer already); the calling thread's copying then overlaps the workers' last pieces.
+   * After `work`: delivers every piece not yet delivered, without waiting — those the workers
+   * finished from their output, those they still hold recomputed on the calling thread.
    */
-  collect(deliver: XtsDeliver): void;
-  /** Waits for the workers, then delivers their pieces not yet delivered by `collect`. */
-  finish(deliver?: XtsDeliver): Promise<void>;
+  drain(deliver: XtsDeliver, dstOffset?: (at: number) => number): void;
+  /**
+   * Settles once no worker touches this job's buffers any more; rejects with
+   * `LUKS_WORKER_FAILED` if a worker failed.
+   */
+  readonly settled: Promise<void>;
 }
 
 /** A small pool of XTS workers bound to one key. */
 export class XtsWorkerPool {
   private readonly workers: import('node:worker_threads').Worker[];
   private readonly pending = new Map<number, Pending>();
-  private readonly slots: (JobSlot | undefined)[] = [undefined, undefined];
+  private readonly slots: JobSlot[] = [];
   private nextId = 1;
-  private jobs = 0;
   private active = 0;
   private failed: Error | undefined;
 
@@ -178,14 +204,23 @@ export class XtsWorkerPool {
     enc: boolean,
   ): Promise<void> {
     const job = this.start(cipher, data, firstIv, sectorSize, enc);
-    job.work();
-    await job.finish();
+    const deliver: XtsDeliver = (at, bytes) => {
+      if (bytes.buffer !== data.buffer || bytes.byteOffset !== data.byteOffset + at) data.set(bytes, at);
+    };
+    try {
+      job.work(deliver);
+      job.drain(deliver);
+    } finally {
+      // the caller may reuse `data` once we return
+      await job.settled.catch(() => undefined);
+    }
+    await job.settled;
   }
 
   /**
    * Hands `data` (a view of a SharedArrayBuffer, whole sectors) to the workers and returns the
-   * job; the caller then takes its share with `work` and collects the rest with `finish`. At most
-   * two jobs may be unfinished at once (one finishing while the next runs).
+   * job; the caller then takes its share with `work` and everything else with `drain`. `data`
+   * is only read, never written.
    */
   start(cipher: SectorCipher, data: Uint8Array, firstIv: bigint, sectorSize: number, enc: boolean): XtsJob {
     if (this.failed) throw new UsageError('LUKS_WORKER_FAILED', `XTS worker failed: ${this.failed.message}`);
@@ -196,9 +231,10 @@ export class XtsWorkerPool {
     const piece = Math.max(sectorSize, XTS_PIECE - (XTS_PIECE % sectorSize));
     const pieces = Math.ceil(data.length / piece);
     const sectors = data.length / sectorSize;
-    const slot = this.slot(this.jobs++ % 2, sectors * 16, 4 * (1 + pieces));
+    const slot = this.slot(sectors * 16, data.length, 4 * (1 + pieces));
     const t0 = new Uint8Array(slot.t0, 0, sectors * 16);
     t0.set(cipher.xtsInitialTweaks(firstIv, sectors, sectorSize));
+    const out = new Uint8Array(slot.out, 0, data.length);
     const ctl = new Int32Array(slot.ctl, 0, 1 + pieces);
     ctl.fill(0);
     const done: Promise<void>[] = [];
@@ -221,65 +257,78 @@ export class XtsWorkerPool {
         offset: data.byteOffset,
         length: data.length,
         t0: slot.t0,
+        out: slot.out,
         ctl: slot.ctl,
         sectorSize,
         piece,
         enc,
       });
     }
-    const all = Promise.all(done).finally(() => {
-      if (--this.active === 0) for (const w of this.workers) w.unref();
-    });
-    // Settled here too, so a worker failing while the caller still works is not unhandled;
-    // `finish` rethrows it.
-    all.catch(() => undefined);
+    const settled = Promise.all(done)
+      .then(() => undefined)
+      .finally(() => {
+        slot.busy = false;
+        if (--this.active === 0) for (const w of this.workers) w.unref();
+      });
+    // Handled here too: nobody may be waiting on it when a worker fails.
+    settled.catch(() => undefined);
     const bounds = (i: number): [number, number] => [i * piece, Math.min(data.length, (i + 1) * piece)];
-    // Per piece: 0 = unclaimed or the caller's, 1 = done by a worker (set by it after writing
-    // the piece, so the bytes are visible once the flag is), 2 = a worker's, delivered.
-    const collect = (deliver: XtsDeliver): void => {
-      for (let i = 0; i < pieces; i++) {
-        if (Atomics.load(ctl, 1 + i) !== 1) continue;
-        Atomics.store(ctl, 1 + i, 2);
-        const [from, to] = bounds(i);
-        deliver(from, data.subarray(from, to));
+    /** XTS of piece i on this thread, from the input (never modified). */
+    const compute = (i: number, dstOffset: ((at: number) => number) | undefined): Uint8Array => {
+      const [from, to] = bounds(i);
+      const part = data.subarray(from, to);
+      if (cipher.usesKernel) {
+        const tweaks = t0.subarray((from / sectorSize) * 16, (to / sectorSize) * 16);
+        const dst = dstOffset ? dstOffset(from) : data.byteOffset + from;
+        return cipher.xtsKernelPiece(part, tweaks, sectorSize, enc, dst);
       }
+      const copy = new Uint8Array(part);
+      if (enc) cipher.encrypt(copy, firstIv + BigInt(from / 512), sectorSize);
+      else cipher.decrypt(copy, firstIv + BigInt(from / 512), sectorSize);
+      return copy;
     };
     return {
       work: (deliver, dstOffset) => {
         for (;;) {
           const i = Atomics.add(ctl, 0, 1);
           if (i >= pieces) return;
-          const [from, to] = bounds(i);
-          const part = data.subarray(from, to);
-          let out: Uint8Array = part;
-          if (cipher.usesKernel) {
-            const tweaks = t0.subarray((from / sectorSize) * 16, (to / sectorSize) * 16);
-            const dst = dstOffset ? dstOffset(from) : part.byteOffset;
-            out = cipher.xtsKernelPiece(part, tweaks, sectorSize, enc, dst);
-            if (!deliver) part.set(out);
-          } else if (enc) cipher.encrypt(part, firstIv + BigInt(from / 512), sectorSize);
-          else cipher.decrypt(part, firstIv + BigInt(from / 512), sectorSize);
-          deliver?.(from, out);
+          Atomics.store(ctl, 1 + i, PIECE_MINE);
+          deliver(bounds(i)[0], compute(i, dstOffset));
         }
       },
-      collect,
-      finish: async (deliver) => {
-        await all;
-        if (deliver) collect(deliver);
+      drain: (deliver, dstOffset) => {
+        for (let i = 0; i < pieces; i++) {
+          for (;;) {
+            const state = Atomics.load(ctl, 1 + i);
+            if (state === PIECE_MINE || state === PIECE_TAKEN) break;
+            // changed under us (a worker started or finished it): look again
+            if (Atomics.compareExchange(ctl, 1 + i, state, PIECE_TAKEN) !== state) continue;
+            const [from, to] = bounds(i);
+            deliver(from, state === PIECE_DONE ? out.subarray(from, to) : compute(i, dstOffset));
+            break;
+          }
+        }
       },
+      settled,
     };
   }
 
-  /** The shared buffers of job slot `n`, grown to the sizes asked. */
-  private slot(n: number, t0Bytes: number, ctlBytes: number): JobSlot {
-    let s = this.slots[n];
-    if (!s || s.t0.byteLength < t0Bytes || s.ctl.byteLength < ctlBytes) {
+  /** Free shared buffers of at least the sizes asked, marked busy. */
+  private slot(t0Bytes: number, outBytes: number, ctlBytes: number): JobSlot {
+    let s = this.slots.find((x) => !x.busy);
+    if (!s) {
       s = {
-        t0: new SharedArrayBuffer(Math.max(t0Bytes, s?.t0.byteLength ?? 0)),
-        ctl: new SharedArrayBuffer(Math.max(ctlBytes, s?.ctl.byteLength ?? 0)),
+        t0: new SharedArrayBuffer(0),
+        out: new SharedArrayBuffer(0),
+        ctl: new SharedArrayBuffer(0),
+        busy: false,
       };
-      this.slots[n] = s;
+      this.slots.push(s);
     }
+    if (s.t0.byteLength < t0Bytes) s.t0 = new SharedArrayBuffer(t0Bytes);
+    if (s.out.byteLength < outBytes) s.out = new SharedArrayBuffer(outBytes);
+    if (s.ctl.byteLength < ctlBytes) s.ctl = new SharedArrayBuffer(ctlBytes);
+    s.busy = true;
     return s;
   }
 
@@ -289,5 +338,7 @@ export class XtsWorkerPool {
     for (const p of this.pending.values()) p.reject(this.failed);
     this.pending.clear();
     await Promise.all(this.workers.map((w) => w.terminate()));
+    // the workers' output held plaintext (or, encrypting, its input did)
+    for (const s of this.slots) new Uint8Array(s.out).fill(0);
   }
 }
