@@ -1,4 +1,4 @@
-import { FormatError, LimitError, isLsvmError } from '@lsvm/core';
+import { FormatError, isLsvmError } from '@lsvm/core';
 import * as asn1js from 'asn1js';
 
 /**
@@ -69,9 +69,11 @@ export function decodeBer(bytes: Uint8Array, structure = 'DER', allowTrailing = 
   );
   if (r.offset === -1) {
     const msg = r.result.error || 'malformed ASN.1';
-    if (/limit|exceeded|depth/i.test(msg) && !/content length/i.test(msg))
-      throw new LimitError('DER_LIMIT', `${structure}: ${msg}`, { structure });
-    throw new FormatError('DER_MALFORMED', `${structure}: ${msg}`, { structure });
+    // Hostile shapes (nesting past 64, more elements than any real signature has) are malformed
+    // input like any other, as the DER reader this replaces reported them: FormatError, so callers
+    // that skip one undecodable certificate or signature keep doing so.
+    const code = /node count/i.test(msg) ? 'DER_TOO_MANY' : 'DER_MALFORMED';
+    throw new FormatError(code, `${structure}: ${msg}`, { structure });
   }
   checkBlock(r.result, structure);
   if (!allowTrailing) {

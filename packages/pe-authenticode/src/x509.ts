@@ -107,6 +107,14 @@ function tbsFields(
   };
 }
 
+/**
+ * An extension's decoded value. pkijs decodes it lazily, on first access of `parsedValue`, with a
+ * plain asn1js call that can throw; the access is wrapped so that only typed errors escape.
+ */
+function extensionValue(ext: pkijs.Extension, structure: string): unknown {
+  return fromLibrary(structure, 'X509_MALFORMED', () => ext.parsedValue as unknown);
+}
+
 /** Parses a DER certificate. Throws a {@link FormatError} (`X509_MALFORMED`) on bad input. */
 export function parseCertificate(der: Uint8Array): Certificate {
   return certificateFromTree(decodeBer(der, 'X.509 certificate', true));
@@ -123,12 +131,12 @@ export function certificateFromTree(tree: Asn1Value): Certificate {
   let isCA = false;
   for (const ext of cert.extensions ?? []) {
     if (ext.extnID === OID.extKeyUsage) {
-      const eku = ext.parsedValue;
+      const eku = extensionValue(ext, structure);
       if (!(eku instanceof pkijs.ExtKeyUsage))
         throw new FormatError('X509_MALFORMED', 'malformed extendedKeyUsage extension', { structure });
       extKeyUsage = [...eku.keyPurposes];
     } else if (ext.extnID === '2.5.29.19') {
-      const bc = ext.parsedValue;
+      const bc = extensionValue(ext, structure);
       if (!(bc instanceof pkijs.BasicConstraints))
         throw new FormatError('X509_MALFORMED', 'malformed basicConstraints extension', { structure });
       isCA = bc.cA === true;
@@ -171,7 +179,7 @@ export function certificateFromTree(tree: Asn1Value): Certificate {
   const ski = cert.extensions?.find((e) => e.extnID === '2.5.29.14');
   if (ski) {
     // pkijs decodes the extension value (an OCTET STRING holding the key identifier).
-    const v = ski.parsedValue as unknown;
+    const v = extensionValue(ski, structure);
     if (!(v instanceof asn1js.OctetString) || v.error || v.idBlock.isConstructed)
       throw new FormatError('X509_MALFORMED', 'malformed subjectKeyIdentifier extension', { structure });
     out.subjectKeyIdentifier = v.valueBlock.valueHexView;

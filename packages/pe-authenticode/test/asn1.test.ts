@@ -5,6 +5,7 @@ import {
   asnTime,
   childrenOf,
   contentOctets,
+  MAX_ASN1_NODES,
   decodeBer,
   derSetOf,
   octetsOf,
@@ -135,6 +136,19 @@ describe('ASN.1 glue over asn1js', () => {
       deep[2 * i + 1] = 0x80;
     }
     expect(() => decodeBer(deep)).toThrow(expect.objectContaining({ code: expect.stringMatching(/^DER_/) }));
+  });
+
+  test('a blob with more elements than the node limit is DER_TOO_MANY', () => {
+    const n = MAX_ASN1_NODES + 1;
+    const b = new Uint8Array(5 + 2 * n);
+    b.set([0x30, 0x83, ((2 * n) >> 16) & 0xff, ((2 * n) >> 8) & 0xff, (2 * n) & 0xff]);
+    for (let i = 0; i < n; i++) b[5 + 2 * i] = 0x05; // NULL
+    expect(() => decodeBer(b)).toThrow(expect.objectContaining({ code: 'DER_TOO_MANY' }));
+    // Below the limit, a thousand elements decode.
+    const ok = new Uint8Array(4 + 2000);
+    ok.set([0x30, 0x82, 0x07, 0xd0]);
+    for (let i = 0; i < 1000; i++) ok[4 + 2 * i] = 0x05;
+    expect(childrenOf(decodeBer(ok), 'test')).toHaveLength(1000);
   });
 
   test('any byte string decodes or fails with an LsvmError (property)', () => {

@@ -2,11 +2,46 @@ import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeWithPeers, run, runOk, tempDir } from '@lsvm/testkit';
-import { OID, createCertificate, signImage, verifyImage } from '../src/index.js';
+import { isLsvmError } from '@lsvm/core';
+import { OID, createCertificate, parseCertificate, signImage, verifyImage } from '../src/index.js';
+import { type DerElement, children, derOctetString, parseDer, tlv } from './helpers/der.js';
 import { makePe, pattern } from './helpers/make-pe.js';
 
 const toPem = (der: Uint8Array): string =>
   `-----BEGIN CERTIFICATE-----\n${Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n')}\n-----END CERTIFICATE-----\n`;
+
+/** Re-encodes `el` with `edit` applied to each element (depth first); the editor returns new bytes or undefined. */
+function rewrite(el: DerElement, edit: (e: DerElement) => Uint8Array | undefined): Uint8Array {
+  const own = edit(el);
+  if (own) return own;
+  if (!el.constructed) return el.raw;
+  return tlv(el.raw[0]!, ...children(el).map((c) => rewrite(c, edit)));
+}
+
+test('hostile extension values in a certificate are typed errors', () => {
+  const k = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const cert = createCertificate({ subject: [['CN', 'x']], publicKey: k.publicKey, issuerKey: k.privateKey });
+  const ekuOid = Buffer.from([0x06, 0x03, 0x55, 0x1d, 0x25]);
+  for (const value of [
+    tlv(0x18, new TextEncoder().encode('garbage')), // a GeneralizedTime asn1js throws on
+    tlv(0x30), // an empty SEQUENCE of purposes
+    Uint8Array.of(0x30, 0x05, 0x06), // truncated
+  ]) {
+    const hostile = rewrite(parseDer(cert.der), (e) => {
+      if (e.tag !== 16 || !e.constructed) return undefined;
+      const kids = children(e);
+      if (kids.length < 2 || !Buffer.from(kids[0]!.raw).equals(ekuOid)) return undefined;
+      return tlv(0x30, kids[0]!.raw, derOctetString(value));
+    });
+    let err: unknown;
+    try {
+      parseCertificate(hostile);
+    } catch (e) {
+      err = e;
+    }
+    if (err !== undefined) expect(isLsvmError(err)).toBe(true);
+  }
+});
 
 describe('createCertificate', () => {
   test('a CA and RSA / EC leaves chain, carry the right extensions, and sign images we verify', () => {
