@@ -76,7 +76,8 @@ export async function createVhdx(
       end += g.blockSize;
     }
   }
-  await file.resize(0);
+  // Not truncated when already empty: see emptyOutput (convert.ts) for ext4's flush on close.
+  if (file.size !== 0) await file.resize(0);
   await file.resize(end);
   if (s.type === 'fixed') {
     // Really write the payload area: a fixed disk promises its space is allocated.

@@ -144,7 +144,8 @@ export async function createVhdxFile(path: string, options: VhdxFileCreateOption
   // Validate the parameters before touching the file, so a bad option leaves nothing behind.
   const resolved = resolveCreate({ ...options, parent: parentInfo });
   planLayout({ ...resolved, hasParent: parentInfo !== undefined });
-  const file = await FileDevice.open(path, { create: true, size: 0 });
+  // Emptied by createVhdx only if needed (see emptyOutput in convert.ts).
+  const file = await FileDevice.open(path, { create: true });
   try {
     return await createVhdx(file, { ...options, parent: parentInfo });
   } finally {
@@ -199,7 +200,8 @@ export async function convertFile(
     const out =
       source instanceof SyncFile
         ? await SyncFile.create(output)
-        : await FileDevice.open(output, { create: true, size: 0 });
+        : // Emptied by the converter only if needed (see emptyOutput in convert.ts).
+          await FileDevice.open(output, { create: true });
     try {
       return to === 'vhdx'
         ? await convertToVhdx(source, out, options)

@@ -91,12 +91,16 @@ export class SyncFile extends BaseBlockDevice implements ResizableDevice, SyncIo
     }
   }
 
-  /** Creates `path`, or truncates it to zero bytes if it exists, for writing. */
+  /**
+   * Creates `path`, or empties it if it exists, for writing. An empty or new file is not truncated:
+   * on ext4 a truncation to zero makes `close()` write back all the data written since (see
+   * `emptyOutput` in convert.ts).
+   */
   static async create(path: string): Promise<SyncFile> {
     const fs = await import('node:fs');
     const fd = openFd(fs, path, fs.constants.O_RDWR | fs.constants.O_CREAT);
     try {
-      fs.ftruncateSync(fd, 0);
+      if (fs.fstatSync(fd).size !== 0) fs.ftruncateSync(fd, 0);
     } catch (e) {
       fs.closeSync(fd);
       throw ioError('OPEN_FAILED', `cannot truncate ${path}`, e);

@@ -95,4 +95,21 @@ describe('convertFile from a raw file (synchronous path)', () => {
       code: 'ABORTED',
     });
   });
+
+  test('an existing output is replaced, whatever its size (new outputs are not truncated)', async () => {
+    const data = mixedData(3 * MiB, 4);
+    writeFileSync(p('x.raw'), data);
+    for (const [out, to] of [
+      ['x.vhdx', 'vhdx'],
+      ['x.out', 'raw'],
+    ] as const) {
+      writeFileSync(p(out), new Uint8Array(9 * MiB).fill(0xee));
+      await convertFile(p('x.raw'), p(out), { to, blockSize: MiB, diskId: DISK_ID });
+    }
+    expect(readFileSync(p('x.out')).equals(Buffer.from(data))).toBe(true);
+    // VHDX → raw goes through FileDevice: replaced the same way.
+    writeFileSync(p('y.out'), new Uint8Array(5 * MiB).fill(0xee));
+    await convertFile(p('x.vhdx'), p('y.out'));
+    expect(readFileSync(p('y.out')).equals(Buffer.from(data))).toBe(true);
+  });
 });
