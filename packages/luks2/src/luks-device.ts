@@ -91,6 +91,18 @@ const READ_PIECE = 256 * 1024;
  * message round trip per request is noise.
  */
 const PARALLEL_CHUNK = 4 * 1024 * 1024;
+/** Scratch buffers of the threaded path at most (two in the steady state). */
+const MAX_SCRATCH = 4;
+
+/** A shared buffer for the threaded path and the worker job that last used it. */
+interface ScratchBuffer {
+  buf: Uint8Array;
+  /** Reserved by a read, or its job's workers may still read it. */
+  busy: boolean;
+  /** Settles when the job's workers are done with it. */
+  settled: Promise<void> | undefined;
+}
+
 /** Smallest read worth splitting across threads. */
 const PARALLEL_MIN = 4 * 1024 * 1024;
 
@@ -107,11 +119,10 @@ export class LuksDevice extends BaseBlockDevice {
   private readonly threads: number;
   private workerKey: Uint8Array | undefined;
   private pool: Promise<XtsWorkerPool> | undefined;
-  private scratch: Uint8Array[] | undefined;
-  /** Parallel reads share the scratch buffers and job slots: one at a time. */
+  /** Shared buffers of the threaded path (see {@link LuksDevice.scratchBuffer}). */
+  private readonly scratch: ScratchBuffer[] = [];
+  /** Parallel reads share the scratch buffers: one read at a time. */
   private parallelTail: Promise<void> = Promise.resolve();
-  /** The last worker job on each scratch buffer (its workers may still read it). */
-  private readonly scratchJobs: (XtsJob | undefined)[] = [undefined, undefined];
 
   /**
    * @param options.threads threads for large XTS reads, the calling one included (default 1: no
@@ -202,10 +213,35 @@ export class LuksDevice extends BaseBlockDevice {
   }
 
   /**
+   * A scratch buffer no worker touches any more. A worker the OS has not run for a while may
+   * still hold a piece the calling thread took over; rather than wait for it, another buffer is
+   * used (up to {@link MAX_SCRATCH}).
+   */
+  private async scratchBuffer(): Promise<ScratchBuffer> {
+    for (;;) {
+      const free = this.scratch.find((s) => !s.busy);
+      if (free) {
+        free.busy = true;
+        return free;
+      }
+      if (this.scratch.length < MAX_SCRATCH) {
+        const s = {
+          buf: new Uint8Array(new SharedArrayBuffer(PARALLEL_CHUNK)),
+          busy: true,
+          settled: undefined,
+        };
+        this.scratch.push(s);
+        return s;
+      }
+      await Promise.race(this.scratch.map((s) => s.settled ?? new Promise<void>(() => undefined)));
+    }
+  }
+
+  /**
    * Large reads through the worker pool: parent → shared scratch → (workers | this thread) →
-   * target. Two scratch buffers alternate, so the read of the next chunk overlaps the decryption
-   * of the current one. This thread never waits for a worker within a chunk: it takes over the
-   * pieces a worker has not finished when it runs out of its own (see XtsJob.drain).
+   * target. The read of the next chunk overlaps the decryption of the current one, and this
+   * thread never waits for a worker: when it runs out of pieces it takes over those a worker has
+   * not finished (see XtsJob.drain).
    */
   private async readParallel(target: Uint8Array, offset: number): Promise<void> {
     const ss = this.sectorSize;
@@ -213,22 +249,33 @@ export class LuksDevice extends BaseBlockDevice {
     const end = Math.ceil((offset + target.length) / ss) * ss;
     this.pool ??= XtsWorkerPool.create(this.workerKey!, this.threads - 1);
     const pool = await this.pool;
-    this.scratch ??= [
-      new Uint8Array(new SharedArrayBuffer(PARALLEL_CHUNK)),
-      new Uint8Array(new SharedArrayBuffer(PARALLEL_CHUNK)),
-    ];
-    const scratch = this.scratch;
-    const startRead = (
-      o: number,
-      slot: number,
-      max = PARALLEL_CHUNK,
-    ): { o: number; buf: Uint8Array; done: Promise<void> } => {
-      const buf = scratch[slot]!.subarray(0, Math.min(max, end - o));
+    interface Chunk {
+      o: number;
+      s: ScratchBuffer;
+      buf: Uint8Array;
+      done: Promise<void>;
+    }
+    const startRead = async (o: number, max = PARALLEL_CHUNK): Promise<Chunk> => {
+      const s = await this.scratchBuffer();
+      const buf = s.buf.subarray(0, Math.min(max, end - o));
       const done = this.parent.readInto(buf, this.layout.offset + o);
       // Handled here so a read failing while the previous chunk decrypts is not an unhandled
-      // rejection; awaiting `done` below still throws it.
-      done.catch(() => undefined);
-      return { o, buf, done };
+      // rejection; awaiting `done` below still throws it. A failed read frees its buffer.
+      done.catch(() => {
+        s.busy = false;
+      });
+      return { o, s, buf, done };
+    };
+    /** Hands the chunk to the workers; its buffer is free again once they are done with it. */
+    const startJob = (c: Chunk): XtsJob => {
+      const job = pool.start(this.cipher, c.buf, this.iv(c.o), ss, false);
+      c.s.settled = job.settled
+        .catch(() => undefined)
+        .finally(() => {
+          c.s.busy = false;
+          c.s.settled = undefined;
+        });
+      return job;
     };
     /** Copies the decrypted bytes at chunk offset `at` of the chunk at `o` into the target. */
     const deliverFor =
@@ -242,38 +289,35 @@ export class LuksDevice extends BaseBlockDevice {
       (o: number) =>
       (at: number): number =>
         target.byteOffset + o + at - offset;
-    // A worker may still be on a piece of an earlier read that the calling thread took over:
-    // wait before reusing its buffer (a failure there surfaces from pool.start).
-    await this.scratchJobs[0]?.settled.catch(() => undefined);
     // A smaller first chunk: the workers idle until it is read, so start them sooner.
-    let cur = startRead(start, 0, PARALLEL_CHUNK / 4);
+    let cur = await startRead(start, PARALLEL_CHUNK / 4);
     await cur.done;
-    let slot = 0;
-    let job = pool.start(this.cipher, cur.buf, this.iv(cur.o), ss, false);
-    this.scratchJobs[0] = job;
+    let job: XtsJob;
+    try {
+      job = startJob(cur);
+    } catch (e) {
+      cur.s.busy = false;
+      throw e;
+    }
     for (;;) {
       const nextAt = cur.o + cur.buf.length;
-      let next: ReturnType<typeof startRead> | undefined;
-      if (nextAt < end) {
-        // the other buffer's last job must no longer have workers reading it
-        await this.scratchJobs[slot ^ 1]?.settled.catch(() => undefined);
-        next = startRead(nextAt, slot ^ 1);
-      }
+      const next = nextAt < end ? await startRead(nextAt) : undefined;
+      let nextJob: XtsJob | undefined;
       try {
         const deliver = deliverFor(cur.o);
         job.work(deliver, dstOffsetFor(cur.o));
         job.drain(deliver, dstOffsetFor(cur.o));
         if (!next) break;
         await next.done;
+        nextJob = startJob(next);
       } catch (e) {
         // Let the read in flight settle before its buffer can be reused or zeroed.
         await next?.done.catch(() => undefined);
+        if (next && !nextJob) next.s.busy = false;
         throw e;
       }
-      slot ^= 1;
       cur = next;
-      job = pool.start(this.cipher, cur.buf, this.iv(cur.o), ss, false);
-      this.scratchJobs[slot] = job;
+      job = nextJob;
     }
   }
 
@@ -305,7 +349,7 @@ export class LuksDevice extends BaseBlockDevice {
     this.cipher.destroy();
     // workers first: one may still be reading a scratch buffer
     if (this.pool) await (await this.pool).close();
-    zeroize(this.workerKey, ...(this.scratch ?? []));
+    zeroize(this.workerKey, ...this.scratch.map((s) => s.buf));
     this.workerKey = undefined;
     this.closed = true;
   }
