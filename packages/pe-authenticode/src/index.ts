@@ -80,6 +80,13 @@ export { type SpcIndirectData, parseSpcIndirectData, encodeSpcIndirectData } fro
 export { type TimestampInfo, signatureTimestamps } from './timestamp.js';
 export { type VerifyReason, type VerifyReasonCode, checkSigner } from './signer-check.js';
 export {
+  type RsaPssParameters,
+  pssVerificationKey,
+  parseRsaPssParameters,
+  rsaPssAlgorithm,
+} from './rsa-pss.js';
+export { type Asn1Value, storedBytes } from './asn1.js';
+export {
   type AuthenticodeSignature,
   type ImageSignatureEntry,
   parseAuthenticodeSignature,
@@ -116,6 +123,7 @@ export {
   type SigningKey,
   type CmsSignerOptions,
   type SignImageOptions,
+  type SignedAttribute,
   loadPrivateKey,
   rawSign,
   buildSignedData,

@@ -1,5 +1,5 @@
 import { type KeyObject, createPublicKey } from 'node:crypto';
-import { FormatError } from '@lsvm/core';
+import { FormatError, UnsupportedError, UsageError } from '@lsvm/core';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { type Asn1Value, decodeBer, fromLibrary, toDer } from './asn1.js';
@@ -30,70 +30,43 @@ export interface RsaPssParameters {
   trailerField: number;
 }
 
-/** Why a PSS parameter set cannot be used: malformed, or valid but outside what is supported. */
-export class RsaPssParameterError extends Error {
-  constructor(
-    readonly kind: 'malformed' | 'unsupported',
-    message: string,
-  ) {
-    super(message);
-  }
-}
+const STRUCTURE = 'RSASSA-PSS-params';
+const malformed = (message: string): FormatError =>
+  new FormatError('PSS_MALFORMED', message, { structure: STRUCTURE });
+const unsupported = (message: string): UnsupportedError =>
+  new UnsupportedError('PSS_UNSUPPORTED', message, { structure: STRUCTURE });
 
 /**
- * Decodes RSASSA-PSS-params (absent parameters mean every default, RFC 4055 §3.1). Throws
- * {@link RsaPssParameterError} so the caller can report a signature reason instead of failing
- * the whole image.
+ * Decodes RSASSA-PSS-params (absent parameters mean every default, RFC 4055 §3.1). Throws a
+ * {@link FormatError} (`PSS_MALFORMED`) for parameters that do not decode or make no sense, and an
+ * {@link UnsupportedError} (`PSS_UNSUPPORTED`) for valid ones outside what is implemented.
  */
 export function parseRsaPssParameters(params: Asn1Value | undefined): RsaPssParameters {
-  let p: pkijs.RSASSAPSSParams;
-  try {
-    p =
-      params === undefined
-        ? new pkijs.RSASSAPSSParams()
-        : fromLibrary(
-            'RSASSA-PSS-params',
-            'PSS_MALFORMED',
-            () => new pkijs.RSASSAPSSParams({ schema: params }),
-          );
-  } catch (e) {
-    if (e instanceof FormatError) throw new RsaPssParameterError('malformed', e.message);
-    throw e;
-  }
+  const p =
+    params === undefined
+      ? new pkijs.RSASSAPSSParams()
+      : fromLibrary(STRUCTURE, 'PSS_MALFORMED', () => new pkijs.RSASSAPSSParams({ schema: params }));
   const hash = DIGEST_BY_OID[p.hashAlgorithm.algorithmId];
-  if (!hash)
-    throw new RsaPssParameterError('unsupported', `PSS hash ${p.hashAlgorithm.algorithmId} is not supported`);
+  if (!hash) throw unsupported(`PSS hash ${p.hashAlgorithm.algorithmId} is not supported`);
   if (p.maskGenAlgorithm.algorithmId !== OID.mgf1)
-    throw new RsaPssParameterError(
-      'unsupported',
-      `mask generation ${p.maskGenAlgorithm.algorithmId} is not MGF1`,
-    );
+    throw unsupported(`mask generation ${p.maskGenAlgorithm.algorithmId} is not MGF1`);
   let mgfHashOid: string = OID.sha1;
   const mgfParams = p.maskGenAlgorithm.algorithmParams as Asn1Value | undefined;
   if (mgfParams !== undefined && !(mgfParams instanceof asn1js.Null)) {
     if (!(mgfParams instanceof asn1js.Sequence))
-      throw new RsaPssParameterError('malformed', 'MGF1 parameters are not an AlgorithmIdentifier');
-    try {
-      mgfHashOid = fromLibrary(
-        'MGF1 parameters',
-        'PSS_MALFORMED',
-        () => new pkijs.AlgorithmIdentifier({ schema: mgfParams }).algorithmId,
-      );
-    } catch (e) {
-      if (e instanceof FormatError) throw new RsaPssParameterError('malformed', e.message);
-      throw e;
-    }
+      throw malformed('MGF1 parameters are not an AlgorithmIdentifier');
+    mgfHashOid = fromLibrary(
+      STRUCTURE,
+      'PSS_MALFORMED',
+      () => new pkijs.AlgorithmIdentifier({ schema: mgfParams }).algorithmId,
+    );
   }
   const mgf1Hash = DIGEST_BY_OID[mgfHashOid];
-  if (!mgf1Hash) throw new RsaPssParameterError('unsupported', `MGF1 hash ${mgfHashOid} is not supported`);
+  if (!mgf1Hash) throw unsupported(`MGF1 hash ${mgfHashOid} is not supported`);
   const { saltLength, trailerField } = p;
   if (!Number.isSafeInteger(saltLength) || saltLength < 0 || saltLength > 1024)
-    throw new RsaPssParameterError('malformed', `PSS salt length ${saltLength} is out of range`);
-  if (trailerField !== 1)
-    throw new RsaPssParameterError(
-      'unsupported',
-      `PSS trailer field ${trailerField} (only 1, 0xBC, is defined)`,
-    );
+    throw malformed(`PSS salt length ${saltLength} is out of range`);
+  if (trailerField !== 1) throw unsupported(`PSS trailer field ${trailerField} (only 1, 0xBC, is defined)`);
   return { hash, mgf1Hash, saltLength, trailerField };
 }
 
@@ -133,14 +106,15 @@ function hashAlgorithm(alg: DigestAlgorithm): pkijs.AlgorithmIdentifier {
  * MGF1 hash when verifying, but OpenSSL takes it — with the hash and the salt length — from such a
  * key, so every parameter of the signature is honoured by OpenSSL itself.
  *
- * Throws {@link RsaPssParameterError} when `key` is not RSA, or is an `rsa-pss` key whose own
- * restrictions the parameters violate (RFC 4055 §3.3: same hashes, salt at least as long).
+ * Throws a {@link UsageError} when `key` is not RSA, and a {@link FormatError} when it is an
+ * `rsa-pss` key whose own restrictions the parameters violate (RFC 4055 §3.3: same hashes, salt
+ * at least as long).
  */
 export function pssVerificationKey(key: KeyObject, p: RsaPssParameters): KeyObject {
   const type = key.asymmetricKeyType;
   if (type !== 'rsa' && type !== 'rsa-pss')
-    throw new RsaPssParameterError(
-      'unsupported',
+    throw new UsageError(
+      'PSS_KEY_TYPE',
       `an RSASSA-PSS signature needs an RSA key, not ${type ?? 'unknown'}`,
     );
   const d = key.asymmetricKeyDetails;
@@ -149,9 +123,12 @@ export function pssVerificationKey(key: KeyObject, p: RsaPssParameters): KeyObje
     d?.hashAlgorithm !== undefined &&
     (d.hashAlgorithm !== p.hash || d.mgf1HashAlgorithm !== p.mgf1Hash || (d.saltLength ?? 0) > p.saltLength)
   )
-    throw new RsaPssParameterError(
-      'malformed',
+    throw new FormatError(
+      'PSS_KEY_RESTRICTIONS',
       "the PSS parameters violate the signer key's own restrictions",
+      {
+        structure: STRUCTURE,
+      },
     );
   const spki = new pkijs.PublicKeyInfo({
     schema: decodeBer(new Uint8Array(key.export({ type: 'spki', format: 'der' })), 'SubjectPublicKeyInfo'),

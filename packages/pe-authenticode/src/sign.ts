@@ -4,7 +4,16 @@ import { align8, encodeWinCertificate } from './certificate-table.js';
 import { updatePeChecksum } from './checksum.js';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
-import { type Asn1Value, decodeBer, derSetOf, embed, storedBytes, timeValue, toDer } from './asn1.js';
+import {
+  type Asn1Value,
+  contentOctets,
+  decodeBer,
+  derSetOf,
+  embed,
+  storedBytes,
+  timeValue,
+  toDer,
+} from './asn1.js';
 import { DIGEST_LENGTHS, type DigestAlgorithm, authenticodeDigest } from './digest.js';
 import { OID, OID_BY_DIGEST } from './oids.js';
 import { CERTIFICATE_TABLE_INDEX } from './optional-header.js';
@@ -12,7 +21,6 @@ import { type PeImage, parsePe } from './pe-image.js';
 import { hashBytes } from './signer-check.js';
 import { rsaPssAlgorithm } from './rsa-pss.js';
 import { spcIndirectDataTree } from './spc.js';
-import { contentOctets } from './asn1.js';
 import type { Certificate } from './x509.js';
 
 /** A signing key: a Node KeyObject, or PEM / DER PKCS#8 (also PKCS#1 and SEC1 PEM). */

@@ -1,15 +1,10 @@
 import { constants, createHash, verify as cryptoVerify } from 'node:crypto';
-import { FormatError, constantTimeEqual } from '@lsvm/core';
+import { FormatError, UnsupportedError, constantTimeEqual } from '@lsvm/core';
 import * as asn1js from 'asn1js';
 import { oidOf } from './asn1.js';
 import type { DigestAlgorithm } from './digest.js';
 import { DIGEST_BY_OID, OID, SIGNATURE_HASH_BY_OID } from './oids.js';
-import {
-  type RsaPssParameters,
-  RsaPssParameterError,
-  parseRsaPssParameters,
-  pssVerificationKey,
-} from './rsa-pss.js';
+import { type RsaPssParameters, parseRsaPssParameters, pssVerificationKey } from './rsa-pss.js';
 import { type SignedData, type SignerInfo, attribute, findSignerCertificate } from './signed-data.js';
 import type { Certificate } from './x509.js';
 
@@ -108,9 +103,9 @@ export function checkSigner(
     try {
       pss = parseRsaPssParameters(si.signatureParameters);
     } catch (e) {
-      if (!(e instanceof RsaPssParameterError)) throw e;
+      if (!(e instanceof FormatError || e instanceof UnsupportedError)) throw e;
       failures.push({
-        code: e.kind === 'malformed' ? 'SIGNATURE_MALFORMED' : 'UNSUPPORTED_ALGORITHM',
+        code: e instanceof FormatError ? 'SIGNATURE_MALFORMED' : 'UNSUPPORTED_ALGORITHM',
         message: e.message,
       });
       return { certificate, failures };
