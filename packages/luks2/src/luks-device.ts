@@ -409,12 +409,10 @@ export async function openLuks(
     info = rest;
   }
   try {
-    const dev = new LuksDevice(
-      device,
-      layout,
-      vk,
-      options.readOnly !== undefined ? { readOnly: options.readOnly } : {},
-    );
+    const dev = new LuksDevice(device, layout, vk, {
+      ...(options.readOnly !== undefined ? { readOnly: options.readOnly } : {}),
+      ...(options.threads !== undefined ? { threads: options.threads } : {}),
+    });
     return Object.assign(dev, info ? { unlock: info } : {});
   } finally {
     if ('passphrase' in k) zeroize(vk);

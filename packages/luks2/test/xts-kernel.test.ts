@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { MemoryDevice } from '@lsvm/core';
 import fc from 'fast-check';
 import wabtInit from 'wabt';
-import { LuksDevice, SectorCipher, XtsWorkerPool } from '../src/index.js';
+import { LuksDevice, SectorCipher, XtsWorkerPool, formatLuks, openLuks } from '../src/index.js';
+import { FAST_FORMAT, enc } from './helpers.js';
 import { xorTweaks } from '../src/cipher.js';
 import { XTS_PIECE, createXtsKernel, xtsKernelModule, xtsKernelPiece } from '../src/xts-kernel.js';
 import { XTS_KERNEL_WASM_BASE64 } from '../src/xts-kernel-wasm.js';
@@ -262,6 +263,25 @@ describe('LuksDevice reads through the kernel', () => {
       } finally {
         await pool.close();
       }
+    }
+  });
+
+  test('openLuks passes threads on: a threaded volume reads what a single-thread one does', async () => {
+    const d = new MemoryDevice(24 * 1024 * 1024);
+    await formatLuks(d, enc('pw'), FAST_FORMAT);
+    const data = new Uint8Array(randomBytes(6 * 1024 * 1024));
+    const single = await openLuks(d, enc('pw'));
+    await single.write(4096, data);
+    // the option reaches the device (an invalid count is refused there)
+    await expect(openLuks(d, enc('pw'), { threads: 0 })).rejects.toMatchObject({ code: 'LUKS_THREADS' });
+    const threaded = await openLuks(d, enc('pw'), { threads: 2, readOnly: true });
+    try {
+      const got = await threaded.read(4096, data.length);
+      expect(Buffer.from(got).equals(Buffer.from(data))).toBe(true);
+      expect(threaded.readOnly).toBe(true);
+    } finally {
+      await threaded.close();
+      await single.close();
     }
   });
 });
