@@ -113,4 +113,18 @@ describe('FileDevice', () => {
     await dev.close();
     await expect(FileDevice.open(join(dir, 'missing.img'))).rejects.toMatchObject({ code: 'OPEN_FAILED' });
   });
+
+  test('size: an existing file of another size is truncated or extended; one of that size is left alone', async () => {
+    const p = join(dir, 'sized.img');
+    writeFileSync(p, new Uint8Array(4096).fill(7));
+    let dev = await FileDevice.open(p, { create: true, size: 4096 });
+    expect(await dev.read(0, 4)).toEqual(new Uint8Array(4).fill(7));
+    await dev.close();
+    dev = await FileDevice.open(p, { create: true, size: 0 });
+    expect(dev.size).toBe(0);
+    await dev.resize(8);
+    expect(await dev.read(0, 8)).toEqual(new Uint8Array(8));
+    await dev.close();
+    await expect(FileDevice.open(p, { size: 0 })).rejects.toMatchObject({ code: 'READ_ONLY' });
+  });
 });
