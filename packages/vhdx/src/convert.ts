@@ -269,14 +269,21 @@ export async function convertToRaw(
   await emptyOutput(out);
   await out.resize(size);
   const stats: ConvertStats = { virtualSize: size, bytesRead: 0, bytesWritten: 0 };
-  if (hasSyncIo(source) && hasSyncIo(out)) {
-    // A raw file into a raw file: the synchronous loop (see convertToVhdx).
+  // A raw file, or a VHDX file that needs nothing asynchronous (see VhdxDevice.syncReader), into a
+  // raw file: the synchronous loop (see convertToVhdx), skipping unallocated VHDX blocks unread.
+  const readSync = hasSyncIo(source)
+    ? (buf: Uint8Array, off: number) => source.readIntoSync(buf, off)
+    : source instanceof VhdxDevice
+      ? source.syncReader()
+      : undefined;
+  if (readSync && hasSyncIo(out)) {
     await streamChunksSync({
       size,
       chunkSize: chunk,
       signal: options.signal,
       onProgress: options.onProgress,
-      read: (off, buf) => source.readIntoSync(buf, off),
+      skip: (off, n) => !mayHaveData(source, off, n),
+      read: (off, buf) => readSync(buf, off),
       consume: (off, data) => {
         stats.bytesRead += data.length;
         if (isZero(data)) return;

@@ -30,6 +30,13 @@ import { VhdxDevice, type VhdxOpenOptions } from './vhdx-device.js';
 export interface VhdxFileOpenOptions extends Omit<VhdxOpenOptions, 'parent' | 'ownsFile'> {
   /** Use this file as the parent instead of following the parent locator. */
   parentPath?: string;
+  /**
+   * Read-only opens only: hold regular files through {@link SyncFile} (synchronous I/O behind the
+   * asynchronous API), so `VhdxDevice.syncReader` can serve a converter without a promise per
+   * chunk. Every read then blocks the event loop for its duration, which a one-shot conversion
+   * does not mind and a server would; off by default.
+   */
+  syncIo?: boolean;
 }
 
 /**
@@ -69,7 +76,9 @@ async function openChain(
   }
   visited.add(real);
   const readOnly = options.readOnly ?? true;
-  const file = await FileDevice.open(path, { readOnly });
+  const file: BlockDevice =
+    (readOnly && options.syncIo ? await SyncFile.openRegular(path) : undefined) ??
+    (await FileDevice.open(path, { readOnly }));
   try {
     return await VhdxDevice.open(file, {
       ...options,
@@ -167,8 +176,9 @@ export interface ConvertFileOptions extends ConvertToVhdxOptions, ConvertOptions
  * Converts between raw and VHDX files, streaming. Differencing inputs are flattened.
  *
  * A raw input that is a regular file is read, and the output written, through {@link SyncFile}'s
- * synchronous I/O (see there for why that is about twice as fast); VHDX inputs and block devices
- * go through `FileDevice`.
+ * synchronous I/O (see there for why that is about twice as fast); so is a VHDX input whose
+ * payload can be read synchronously (`VhdxDevice.syncReader`: no parent, no log replay in memory,
+ * no partially present block). Other VHDX inputs and block devices go through `FileDevice`.
  */
 export async function convertFile(
   input: string,
@@ -190,7 +200,7 @@ export async function convertFile(
     }
     if (from === 'vhdx') {
       await inFile.close();
-      source = await openVhdxFile(input, { limits: options.limits ?? {} });
+      source = await openVhdxFile(input, { limits: options.limits ?? {}, syncIo: true });
     }
   } catch (e) {
     await source.close();
@@ -198,7 +208,7 @@ export async function convertFile(
   }
   try {
     const out =
-      source instanceof SyncFile
+      source instanceof SyncFile || (source instanceof VhdxDevice && source.syncReader() !== undefined)
         ? await SyncFile.create(output)
         : // Emptied by the converter only if needed (see emptyOutput in convert.ts).
           await FileDevice.open(output, { create: true });

@@ -9,6 +9,8 @@ export interface SyncStreamOptions {
   chunkSize: number;
   /** Bytes streamed between two returns to the event loop (default {@link SYNC_SLICE}). */
   sliceBytes?: number;
+  /** True when `[off, off + n)` is known to be all zeros: neither read nor consumed. */
+  skip?(off: number, n: number): boolean;
   /** Fills `buf` with `[off, off + buf.length)`. */
   read(off: number, buf: Uint8Array): void;
   /** Consumes a chunk; `data` is only valid until it returns (the buffer is reused). */
@@ -44,9 +46,11 @@ export async function streamChunksSync(o: SyncStreamOptions): Promise<void> {
     const end = Math.min(o.size, off + slice);
     while (off < end) {
       const n = Math.min(o.chunkSize, o.size - off);
-      const view = n === buf.length ? buf : buf.subarray(0, n);
-      o.read(off, view);
-      o.consume(off, view);
+      if (!o.skip?.(off, n)) {
+        const view = n === buf.length ? buf : buf.subarray(0, n);
+        o.read(off, view);
+        o.consume(off, view);
+      }
       off += n;
     }
     o.onProgress?.(off, o.size);

@@ -1,6 +1,7 @@
 import {
   BaseBlockDevice,
   type BlockDevice,
+  checkRange,
   FormatError,
   IoError,
   NIL_GUID,
@@ -26,6 +27,18 @@ import { isResizable, type ResizableDevice } from './memory-file.js';
 import { LogOverlayDevice } from './overlay-device.js';
 import { type ParentLocator, parentLinkage } from './parent-locator.js';
 import { forEachRun, setBits } from './sector-bitmap.js';
+
+/** A device with synchronous positional reads (structurally: vhdx's `SyncFile`). */
+interface SyncIoSource {
+  readIntoSync(target: Uint8Array, offset: number): void;
+}
+
+/** One stretch of the virtual disk with a single source (see `VhdxDevice.mapRun`). */
+type PayloadRun =
+  | { kind: 'file'; length: number; fileOffset: number }
+  | { kind: 'partial'; length: number; block: number; inBlock: number; fileOffset: number }
+  | { kind: 'parent'; length: number }
+  | { kind: 'zero'; length: number };
 
 /** Options of {@link VhdxDevice.open}. */
 export interface VhdxOpenOptions {
@@ -230,36 +243,73 @@ export class VhdxDevice extends BaseBlockDevice {
     return false;
   }
 
+  /**
+   * Where the `length` bytes at virtual `offset` come from, up to the first change of source:
+   * `file` (fully present blocks, runs of them laid out contiguously in the file coalesced into one
+   * range), `partial` (a partially present block), `parent`, or `zero` (every other state, §2.5.1.1).
+   */
+  private mapRun(offset: number, length: number): PayloadRun {
+    const bs = this.layout.geometry.blockSize;
+    const block = Math.floor(offset / bs);
+    const inBlock = offset - block * bs;
+    let n = Math.min(length, bs - inBlock);
+    const e = this.blockEntry(block);
+    if (e.state === PayloadState.FULLY_PRESENT) {
+      let next = block + 1;
+      while (n < length) {
+        const ne = this.blockEntry(next);
+        if (ne.state !== PayloadState.FULLY_PRESENT || ne.fileOffset !== e.fileOffset + (next - block) * bs)
+          break;
+        n = Math.min(length, n + bs);
+        next++;
+      }
+      return { kind: 'file', length: n, fileOffset: e.fileOffset + inBlock };
+    }
+    if (e.state === PayloadState.PARTIALLY_PRESENT)
+      return { kind: 'partial', length: n, block, inBlock, fileOffset: e.fileOffset };
+    if (e.state === PayloadState.NOT_PRESENT && this.parent) return { kind: 'parent', length: n };
+    return { kind: 'zero', length: n };
+  }
+
   protected async readAt(target: Uint8Array, offset: number): Promise<void> {
-    const g = this.layout.geometry;
-    const bs = g.blockSize;
     let pos = 0;
     while (pos < target.length) {
-      const off = offset + pos;
-      const block = Math.floor(off / bs);
-      const inBlock = off - block * bs;
-      let n = Math.min(target.length - pos, bs - inBlock);
-      const e = this.blockEntry(block);
-      if (e.state === PayloadState.FULLY_PRESENT) {
-        // Coalesce runs of fully present blocks laid out contiguously in the file into one read.
-        let next = block + 1;
-        while (pos + n < target.length) {
-          const ne = this.blockEntry(next);
-          if (ne.state !== PayloadState.FULLY_PRESENT || ne.fileOffset !== e.fileOffset + (next - block) * bs)
-            break;
-          n = Math.min(target.length - pos, n + bs);
-          next++;
-        }
-        await this.src.readInto(target.subarray(pos, pos + n), e.fileOffset + inBlock);
-      } else if (e.state === PayloadState.PARTIALLY_PRESENT) {
-        await this.readPartial(target.subarray(pos, pos + n), block, inBlock, e.fileOffset);
-      } else if (e.state === PayloadState.NOT_PRESENT && this.parent) {
-        await this.readParent(target.subarray(pos, pos + n), off);
-      } else {
-        target.fill(0, pos, pos + n);
-      }
-      pos += n;
+      const r = this.mapRun(offset + pos, target.length - pos);
+      const view = target.subarray(pos, pos + r.length);
+      if (r.kind === 'file') await this.src.readInto(view, r.fileOffset);
+      else if (r.kind === 'partial') await this.readPartial(view, r.block, r.inBlock, r.fileOffset);
+      else if (r.kind === 'parent') await this.readParent(view, offset + pos);
+      else view.fill(0);
+      pos += r.length;
     }
+  }
+
+  /**
+   * A synchronous reader of the virtual disk, when every read can be served synchronously: the
+   * file offers synchronous I/O ({@link SyncIoSource}: the `SyncFile` that `convertFile` opens), no
+   * log overlay is in front of it, there is no parent, and no block is partially present. The
+   * converters then copy through one buffer without a promise per chunk (see `SyncFile`).
+   * Undefined otherwise.
+   */
+  syncReader(): ((target: Uint8Array, offset: number) => void) | undefined {
+    const src = this.src as Partial<SyncIoSource>;
+    if (this.parent || this.src !== this.file || typeof src.readIntoSync !== 'function') return undefined;
+    const g = this.layout.geometry;
+    for (let b = 0; b < g.dataBlocks; b++)
+      if (this.blockEntry(b).state === PayloadState.PARTIALLY_PRESENT) return undefined;
+    const readSync = src.readIntoSync.bind(this.src);
+    return (target, offset) => {
+      this.checkOpen();
+      checkRange(offset, target.length, this.size, 'read');
+      let pos = 0;
+      while (pos < target.length) {
+        const r = this.mapRun(offset + pos, target.length - pos);
+        const view = target.subarray(pos, pos + r.length);
+        if (r.kind === 'file') readSync(view, r.fileOffset);
+        else view.fill(0);
+        pos += r.length;
+      }
+    };
   }
 
   private async readParent(view: Uint8Array, off: number): Promise<void> {

@@ -2,8 +2,8 @@ import { readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FileDevice } from '@lsvm/core';
 import { tempDir } from '@lsvm/testkit';
-import { convertFile, convertToRaw, convertToVhdx, openVhdxFile } from '../src/index.js';
-import { mixedData } from './helpers.js';
+import { convertFile, convertToRaw, convertToVhdx, createVhdxFile, openVhdxFile } from '../src/index.js';
+import { dirtyImage, mixedData } from './helpers.js';
 
 const MiB = 1 << 20;
 const KiB = 1024;
@@ -111,5 +111,67 @@ describe('convertFile from a raw file (synchronous path)', () => {
     writeFileSync(p('y.out'), new Uint8Array(5 * MiB).fill(0xee));
     await convertFile(p('x.vhdx'), p('y.out'));
     expect(readFileSync(p('y.out')).equals(Buffer.from(data))).toBe(true);
+  });
+});
+
+describe('convertFile from a VHDX file (synchronous path)', () => {
+  /** VHDX → raw through FileDevice and the promise pipeline, for comparison. */
+  async function pipelinedFromVhdx(input: string, output: string): Promise<object> {
+    const src = await openVhdxFile(input);
+    const out = await FileDevice.open(output, { create: true, size: 0 });
+    try {
+      expect(src.syncReader()).toBeUndefined(); // FileDevice: no synchronous I/O
+      return await convertToRaw(src, out);
+    } finally {
+      await out.close();
+      await src.close();
+    }
+  }
+
+  test.each([
+    { bs: MiB, size: 6 * MiB + 512, chunkSize: 64 * KiB },
+    { bs: 2 * MiB, size: 9 * MiB + 4096, chunkSize: undefined },
+  ])('block $bs, chunk $chunkSize: same bytes and stats as the pipelined path, holes unread', async (c) => {
+    const name = `v-${c.bs}-${c.chunkSize}`;
+    const data = mixedData(c.size, 7);
+    data.fill(0, 2 * MiB, 4 * MiB); // unallocated in the VHDX
+    data.fill(0, 5 * MiB, 5 * MiB + 128 * KiB); // a zero chunk inside an allocated block
+    writeFileSync(p(`${name}.raw`), data);
+    await convertFile(p(`${name}.raw`), p(`${name}.vhdx`), { blockSize: c.bs });
+    const dev = await openVhdxFile(p(`${name}.vhdx`), { syncIo: true });
+    const allocated = dev.info().allocatedBytes;
+    expect(dev.syncReader()).toBeDefined();
+    await dev.close();
+    const stats = await convertFile(p(`${name}.vhdx`), p(`${name}.s.raw`), { chunkSize: c.chunkSize });
+    const astats = await pipelinedFromVhdx(p(`${name}.vhdx`), p(`${name}.a.raw`));
+    expect(readFileSync(p(`${name}.s.raw`)).equals(Buffer.from(data))).toBe(true);
+    expect(readFileSync(p(`${name}.a.raw`)).equals(Buffer.from(data))).toBe(true);
+    if (c.chunkSize === undefined) expect(stats).toEqual(astats);
+    // Only allocated blocks are read (the last one may be clipped by the disk's end).
+    expect(stats.bytesRead).toBeLessThanOrEqual(allocated);
+    expect(stats.bytesRead).toBeGreaterThan(allocated - c.bs);
+  });
+
+  test('a differencing child or a log needing replay falls back to the asynchronous path', async () => {
+    const data = mixedData(4 * MiB, 3);
+    writeFileSync(p('base.raw'), data);
+    await convertFile(p('base.raw'), p('base.vhdx'), { blockSize: MiB });
+    await createVhdxFile(p('child.vhdx'), { parentPath: p('base.vhdx') });
+    const child = await openVhdxFile(p('child.vhdx'), { syncIo: true });
+    expect(child.syncReader()).toBeUndefined();
+    await child.close();
+    await convertFile(p('child.vhdx'), p('child.raw'));
+    expect(readFileSync(p('child.raw')).equals(Buffer.from(data))).toBe(true);
+
+    const dirty = await dirtyImage();
+    writeFileSync(p('dirty.vhdx'), dirty.bytes);
+    const d = await openVhdxFile(p('dirty.vhdx'), { syncIo: true });
+    expect(d.logReplayNeeded).toBe(true);
+    expect(d.syncReader()).toBeUndefined();
+    await d.close();
+    await convertFile(p('dirty.vhdx'), p('dirty.raw'));
+    expect(readFileSync(p('dirty.raw')).equals(Buffer.from(dirty.expected))).toBe(true);
+    // The read-only conversion left the dirty file untouched.
+    expect(readFileSync(p('dirty.vhdx')).equals(Buffer.from(dirty.bytes))).toBe(true);
   });
 });
