@@ -20,7 +20,7 @@ const execFileAsync = promisify(execFile);
  * A minimal simulator-protocol front end for swtpm (the server side of the mssim framing), so the
  * same bytes can be driven by tpm2-tools' `mssim` TCTI and by our MssimTransport.
  */
-function mssimBridge(
+async function mssimBridge(
   swPort: number,
 ): Promise<{ port: number; signals: number[]; close: () => Promise<void> }> {
   const signals: number[] = [];
@@ -87,23 +87,36 @@ function mssimBridge(
       s.write(u32(0));
     }
   });
-  return new Promise((resolve, reject) => {
-    command.once('error', reject);
-    command.listen(0, '127.0.0.1', () => {
-      const port = (command.address() as { port: number }).port;
-      platform.once('error', reject);
-      platform.listen(port + 1, '127.0.0.1', () =>
-        resolve({
-          port,
-          signals,
-          close: async () => {
-            for (const s of sockets) s.destroy();
-            await Promise.all([new Promise((r) => command.close(r)), new Promise((r) => platform.close(r))]);
-          },
-        }),
-      );
+  const listen = (server: Server, port: number): Promise<void> =>
+    new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  // The simulator protocol puts the platform port at command port + 1. The command port is
+  // ephemeral, and port + 1 may already be taken (by another test's swtpm, say): then both are
+  // released and another pair is tried, rather than failing with EADDRINUSE.
+  for (let attempt = 1; ; attempt++) {
+    await listen(command, 0);
+    const port = (command.address() as { port: number }).port;
+    try {
+      await listen(platform, port + 1);
+    } catch (e) {
+      await new Promise((r) => command.close(r));
+      if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 20) throw e;
+      continue;
+    }
+    return {
+      port,
+      signals,
+      close: async () => {
+        for (const s of sockets) s.destroy();
+        await Promise.all([new Promise((r) => command.close(r)), new Promise((r) => platform.close(r))]);
+      },
+    };
+  }
 }
 
 test('a silent TPM times out with TPM2_TIMEOUT instead of hanging', async () => {
