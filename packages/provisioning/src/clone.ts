@@ -1,20 +1,13 @@
 import { existsSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
-import {
-  type BlockDevice,
-  FileDevice,
-  type LongOperationOptions,
-  UsageError,
-  forEachChunk,
-  throwIfAborted,
-} from '@lsvm/core';
-import { createVhdxFile, openVhdxFile } from '@lsvm/vhdx';
-import { isVhdxPath, openDisk } from './disk.js';
+import { type LongOperationOptions, UsageError } from '@lsvm/core';
+import { convertFile, createVhdxFile, openVhdxFile } from '@lsvm/vhdx';
+import { isVhdxPath } from './disk.js';
 
 /**
  * Step 3 of provisioning: the VM's disk, made from the template without changing it.
- * `copy` streams every non-zero 4 MiB chunk into a new disk (a dynamic VHDX when the output name
- * ends in `.vhdx`, a sparse raw image otherwise); `differencing` makes a VHDX child whose parent
+ * `copy` streams the template's data into a new disk (a dynamic VHDX when the output name ends in
+ * `.vhdx`, a sparse raw image otherwise; zero ranges are not written); `differencing` makes a VHDX child whose parent
  * is the template (a fast clone: the template must be a VHDX and must stay where it is, since the
  * child finds it through its relative and absolute parent locators).
  */
@@ -29,15 +22,6 @@ export interface CloneResult {
   size: number;
   /** Bytes written (copy: non-zero data; differencing: 0). */
   bytesCopied: number;
-}
-
-const CHUNK = 4 * 1024 * 1024;
-
-function isZero(b: Uint8Array): boolean {
-  const w = new BigUint64Array(b.buffer, b.byteOffset, b.length >>> 3);
-  for (let i = 0; i < w.length; i++) if (w[i] !== 0n) return false;
-  for (let i = w.length << 3; i < b.length; i++) if (b[i] !== 0) return false;
-  return true;
 }
 
 /** Creates `vmPath` from `templatePath`. Refuses to overwrite an existing file. */
@@ -66,44 +50,23 @@ export async function cloneTemplate(
       throw e;
     }
   }
-  const src = await openDisk(templatePath);
-  let out: BlockDevice | undefined;
+  const vhdx = vmPath.toLowerCase().endsWith('.vhdx');
   try {
-    const size = src.disk.size;
-    const vhdx = vmPath.toLowerCase().endsWith('.vhdx');
-    if (vhdx) {
-      await createVhdxFile(vmPath, {
-        size,
-        type: 'dynamic',
-        logicalSectorSize: src.disk.sectorSize === 4096 ? 4096 : 512,
-      });
-      out = await openVhdxFile(vmPath, { readOnly: false });
-    } else {
-      out = await FileDevice.open(vmPath, { create: true, size, sectorSize: src.disk.sectorSize });
-    }
-    let copied = 0;
-    const dst = out;
-    await forEachChunk(
-      src.disk,
-      async (chunk, offset) => {
-        throwIfAborted(options.signal);
-        if (!isZero(chunk)) {
-          await dst.write(offset, chunk);
-          copied += chunk.length;
-        }
-        options.onProgress?.(offset + chunk.length, size);
-      },
-      { chunkSize: CHUNK },
-    );
-    await out.flush();
-    await out.close();
-    out = undefined;
-    return { mode, format: vhdx ? 'vhdx' : 'raw', size, bytesCopied: copied };
+    // @lsvm/vhdx's converter: a raw or VHDX template (a differencing one flattened) into a sparse
+    // raw image or a dynamic VHDX — unallocated and all-zero ranges skipped, a new VHDX's BAT
+    // written once with the headers last, file-to-file copies through synchronous I/O (see
+    // convertFile). No fsync here: the re-key, seal and file steps that follow write to the same
+    // disk and flush it, which makes the copy durable with them, and a run that fails before then
+    // removes the disk anyway.
+    const stats = await convertFile(templatePath, vmPath, {
+      to: vhdx ? 'vhdx' : 'raw',
+      type: 'dynamic',
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
+    return { mode, format: vhdx ? 'vhdx' : 'raw', size: stats.virtualSize, bytesCopied: stats.bytesWritten };
   } catch (e) {
-    if (out) await out.close().catch(() => {});
     rmSync(vmPath, { force: true });
     throw e;
-  } finally {
-    await src.close();
   }
 }
