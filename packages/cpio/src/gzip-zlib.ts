@@ -1,4 +1,4 @@
-import { ChecksumError, FormatError, LimitError, crc32 } from '@lsvm/core';
+import { ByteReader, ChecksumError, FormatError, LimitError, crc32 } from '@lsvm/core';
 
 /**
  * gzip (RFC 1952) through the zlib library built into Node, when there is one.
@@ -56,31 +56,26 @@ function corrupt(why: string, offset: number): FormatError {
   });
 }
 
-/** The offset of the deflate body of the member whose header starts at `p` (RFC 1952 §2.3.1). */
+/**
+ * The offset of the deflate body of the member whose header starts at `p` (RFC 1952 §2.3.1). A
+ * header running past the input is a `TRUNCATED` FormatError from the reader.
+ */
 function memberBody(data: Uint8Array, p: number): number {
-  if (p + 10 > data.length) throw corrupt('member header truncated', p);
-  if (data[p] !== 0x1f || data[p + 1] !== 0x8b) throw corrupt('no gzip magic (1f 8b)', p);
-  if (data[p + 2] !== 8) throw corrupt(`compression method ${data[p + 2]} is not deflate (8)`, p + 2);
-  const flg = data[p + 3]!;
+  const r = new ByteReader(data, { structure: 'gzip member header', offset: p });
+  if (r.u8() !== 0x1f || r.u8() !== 0x8b) throw corrupt('no gzip magic (1f 8b)', p);
+  const cm = r.u8();
+  if (cm !== 8) throw corrupt(`compression method ${cm} is not deflate (8)`, p + 2);
+  const flg = r.u8();
   // Reserved bits must be zero; gzip refuses such a member, and so do we.
   if (flg & ~(FTEXT | FHCRC | FEXTRA | FNAME | FCOMMENT)) throw corrupt('reserved header flags set', p + 3);
-  let q = p + 10;
-  if (flg & FEXTRA) {
-    if (q + 2 > data.length) throw corrupt('extra field truncated', q);
-    q += 2 + (data[q]! | (data[q + 1]! << 8));
-  }
+  r.skip(6); // MTIME, XFL, OS
+  if (flg & FEXTRA) r.skip(r.u16());
   for (const flag of [FNAME, FCOMMENT]) {
     if (!(flg & flag)) continue;
-    while (q < data.length && data[q] !== 0) q++;
-    q++; // the terminating zero
+    while (r.u8() !== 0); // up to and including the terminating zero
   }
-  if (flg & FHCRC) q += 2;
-  if (q > data.length) throw corrupt('member header truncated', p);
-  return q;
-}
-
-function u32le(b: Uint8Array, at: number): number {
-  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+  if (flg & FHCRC) r.skip(2);
+  return r.pos;
 }
 
 /**
@@ -141,8 +136,8 @@ export function gunzipMembers(
       );
     }
     const trailer = body + used;
-    if (trailer + 8 > data.length) throw corrupt(`member ${member}: trailer truncated`, trailer);
-    if (u32le(data, trailer) !== crc32(out) || u32le(data, trailer + 4) !== out.length >>> 0) {
+    const t = new ByteReader(data, { structure: 'gzip trailer', offset: trailer });
+    if (t.u32() !== crc32(out) || t.u32() !== out.length >>> 0) {
       throw new ChecksumError(
         'CPIO_GZIP_CRC',
         `gzip member ${member}: CRC-32 or length does not match its trailer`,
