@@ -11,9 +11,7 @@ import {
   type Certificate,
   type SignatureDatabase,
   authenticodeDigest,
-  extractVendorCert,
   findSection,
-  parseCertificate,
   parsePe,
   parseSbat,
   parseSignatureLists,
@@ -21,7 +19,7 @@ import {
   signatureDatabase,
   verifyImage,
 } from '@lsvm/pe-authenticode';
-import { defaultSecureBootVars, microsoftUefiCa2011, withExtFs } from '@lsvm/provisioning';
+import { defaultSecureBootVars, microsoftUefiCa2011, shimVendorTrust, withExtFs } from '@lsvm/provisioning';
 import { openAnyDisk } from './open-disk.js';
 
 export interface LinkResult {
@@ -86,10 +84,8 @@ export async function verify(
         const shim = await fs.readFile('/lsvmload/shimx64.efi');
         const grub = await fs.readFile('/lsvmload/grubx64.efi');
         results.push(check('shimx64.efi', shim, [microsoftUefiCa2011()], db, dbx));
-        const vendor = extractVendorCert(shim, parsePe(shim));
-        const vendorCerts =
-          vendor && vendor.authorized[0] === 0x30 ? [parseCertificate(vendor.authorized)] : [];
-        results.push(check('grubx64.efi', grub, vendorCerts, db, dbx));
+        // shim's .vendor_cert: one certificate or a vendor_db signature list, read as shim reads it.
+        results.push(check('grubx64.efi', grub, shimVendorTrust(shim).certificates, db, dbx));
       });
       await plain.close();
     }
