@@ -235,12 +235,14 @@ export async function provision(
       }
     });
 
-    // 3. VM disk.
-    created = true;
+    // 3. VM disk. Marked as ours only once the clone made it: cloneTemplate refuses an existing
+    // output (or the template itself) and removes its own partial output, so a failure before this
+    // point must never delete `vmPath`.
     await rec.run('clone', async (d) => {
       const r = await cloneTemplate(templatePath, vmPath, cloneMode, {
         ...(options.signal ? { signal: options.signal } : {}),
       });
+      created = true;
       Object.assign(d, r);
     });
 

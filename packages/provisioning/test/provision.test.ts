@@ -386,6 +386,21 @@ describeWithPeers(
       });
       expect(existsSync(vm)).toBe(false);
     });
+
+    test('an existing VM disk, or the template given as the VM disk, is refused and left in place', async () => {
+      const existing = join(dir.path, 'existing.vhdx');
+      writeFileSync(existing, 'not mine to delete');
+      const templateHash = sha256File(template);
+      for (const target of [existing, template]) {
+        await expect(
+          provision(template, target, { pdk, guardian: fabric, tcti: sw.tcti }),
+        ).rejects.toMatchObject({
+          code: 'PROVISION_OUTPUT_EXISTS',
+        });
+      }
+      expect(readFileSync(existing, 'utf8')).toBe('not mine to delete');
+      expect(sha256File(template)).toBe(templateHash);
+    });
   },
 );
 
