@@ -166,7 +166,14 @@ export type KeyUsage = (typeof KEY_USAGE_BITS)[number];
 function keyUsageOf(cert: pkijs.Certificate, structure: string): KeyUsage[] | undefined {
   const ext = (cert.extensions ?? []).filter((e) => e.extnID === '2.5.29.15');
   if (ext.length === 0) return undefined;
-  const bits = ext.length === 1 ? ext[0]!.parsedValue : undefined;
+  let bits: unknown;
+  try {
+    // pkijs decodes an extension's value lazily, on this first read, and lets asn1js's plain
+    // Errors escape (a malformed time inside the OCTET STRING, say).
+    bits = ext.length === 1 ? ext[0]!.parsedValue : undefined;
+  } catch (e) {
+    throw new FormatError('CERT_MALFORMED', 'KeyUsage extension does not decode', { structure, cause: e });
+  }
   if (!(bits instanceof asn1js.BitString))
     throw new FormatError('CERT_MALFORMED', 'malformed or repeated KeyUsage extension', { structure });
   const v = bits.valueBlock.valueHexView;

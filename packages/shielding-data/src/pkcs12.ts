@@ -266,7 +266,8 @@ async function verifyMac(
 function attributes(bag: pkijs.SafeBag): { friendlyName?: string; localKeyId?: string } {
   const out: { friendlyName?: string; localKeyId?: string } = {};
   for (const a of bag.bagAttributes ?? []) {
-    const v = a.values[0];
+    // pkijs leaves `values` undefined for an empty SET OF AttributeValue.
+    const v = (a.values ?? [])[0];
     if (a.type === OID.friendlyName && v instanceof asn1js.BmpString) out.friendlyName = v.valueBlock.value;
     if (a.type === OID.localKeyId && v instanceof asn1js.OctetString)
       out.localKeyId = Buffer.from(v.valueBlock.valueHexView).toString('hex');
@@ -346,46 +347,59 @@ export async function readPfx(
     }
 
     const out: PfxContents = { keys: [], certificates: [] };
-    for (const bag of bags) {
-      const attrs = attributes(bag);
-      switch (bag.bagId) {
-        case OID.shroudedKeyBag: {
-          const kb = bag.bagValue as pkijs.PKCS8ShroudedKeyBag;
-          const info = new pkijs.EncryptedContentInfo({
-            contentType: OID.data,
-            contentEncryptionAlgorithm: kb.encryptionAlgorithm,
-            encryptedContent: kb.encryptedData,
-          });
-          const plain = await decrypt(info, pwBuffer, 'key bag', l);
-          out.keys.push({ privateKey: importKey(plain), ...attrs });
-          break;
-        }
-        case OID.keyBag: {
-          const der = schema(
-            'KeyBag',
-            () => new Uint8Array((bag.bagValue as pkijs.PrivateKeyInfo).toSchema().toBER(false)),
-          );
-          out.keys.push({ privateKey: importKey(der), ...attrs });
-          break;
-        }
-        case OID.certBag: {
-          const cb = bag.bagValue as pkijs.CertBag;
-          if (cb.certId === OID.x509Certificate)
-            out.certificates.push({ der: octets(cb.certValue, 'certificate bag'), ...attrs });
-          break;
-        }
-        case OID.safeContentsBag:
-          throw new UnsupportedError('PFX_NESTED', 'nested SafeContents bags are not supported', {
-            structure: STRUCTURE,
-          });
-        default:
-          break; // CRL and secret bags: nothing a guardian uses
-      }
-    }
+    // The bags are pkijs objects built from attacker-chosen bytes (the MAC only proves the password):
+    // anything pkijs throws while they are read is a malformed file, not a TypeError.
+    for (const bag of bags) await schemaAsync('SafeBag', () => readBag(bag, out));
     return out;
   } finally {
     zeroize(pw);
     for (const d of decrypted) zeroize(d);
+  }
+
+  async function readBag(bag: pkijs.SafeBag, out: PfxContents): Promise<void> {
+    const attrs = attributes(bag);
+    switch (bag.bagId) {
+      case OID.shroudedKeyBag: {
+        const kb = bag.bagValue as pkijs.PKCS8ShroudedKeyBag;
+        const info = new pkijs.EncryptedContentInfo({
+          contentType: OID.data,
+          contentEncryptionAlgorithm: kb.encryptionAlgorithm,
+          encryptedContent: kb.encryptedData,
+        });
+        const plain = await decrypt(info, pwBuffer, 'key bag', l);
+        out.keys.push({ privateKey: importKey(plain), ...attrs });
+        break;
+      }
+      case OID.keyBag: {
+        const der = schema(
+          'KeyBag',
+          () => new Uint8Array((bag.bagValue as pkijs.PrivateKeyInfo).toSchema().toBER(false)),
+        );
+        out.keys.push({ privateKey: importKey(der), ...attrs });
+        break;
+      }
+      case OID.certBag: {
+        const cb = bag.bagValue as pkijs.CertBag;
+        if (cb.certId === OID.x509Certificate)
+          out.certificates.push({ der: octets(cb.certValue, 'certificate bag'), ...attrs });
+        break;
+      }
+      case OID.safeContentsBag:
+        throw new UnsupportedError('PFX_NESTED', 'nested SafeContents bags are not supported', {
+          structure: STRUCTURE,
+        });
+      default:
+        break; // CRL and secret bags: nothing a guardian uses
+    }
+  }
+}
+
+async function schemaAsync<T>(what: string, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (isLsvmError(e)) throw e;
+    throw malformed(`malformed ${what}`, e);
   }
 }
 

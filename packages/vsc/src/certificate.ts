@@ -54,8 +54,18 @@ export function parseCertificate(der: Uint8Array): CertificateInfo {
   let keyUsage: CertificateInfo['keyUsage'];
   for (const ext of cert.extensions ?? []) {
     if (ext.extnID !== '2.5.29.15') continue;
-    const bits =
-      ext.parsedValue instanceof asn1js.BitString ? ext.parsedValue.valueBlock.valueHexView : undefined;
+    let parsed: unknown;
+    try {
+      // pkijs decodes an extension's value lazily, on this first read, and lets asn1js's plain
+      // Errors escape (a malformed time inside the OCTET STRING, say).
+      parsed = ext.parsedValue;
+    } catch (e) {
+      throw new FormatError('VSC_BAD_CERTIFICATE', 'key usage extension does not decode', {
+        structure: STRUCTURE,
+        cause: e,
+      });
+    }
+    const bits = parsed instanceof asn1js.BitString ? parsed.valueBlock.valueHexView : undefined;
     if (bits === undefined)
       throw new FormatError('VSC_BAD_CERTIFICATE', 'malformed key usage extension', { structure: STRUCTURE });
     const b0 = bits[0] ?? 0;
