@@ -231,9 +231,14 @@ async function runPipeline(
       .hash(buf, length, blockSize, algorithm)
       .then(
         (h) => {
-          hashedBytes += length;
-          options.onProgress?.(hashedBytes, size);
-          delivery.add(chunk, h);
+          // A throwing onProgress/onBlocks is this run's failure, not an unhandled rejection.
+          try {
+            hashedBytes += length;
+            options.onProgress?.(hashedBytes, size);
+            delivery.add(chunk, h);
+          } catch (e) {
+            failure ??= e;
+          }
         },
         (e: unknown) => {
           failure ??= e;

@@ -217,3 +217,33 @@ describe('hashVolume on file ranges (workers read the file themselves)', () => {
     await expect(hashVolume(slice, { pool })).rejects.toMatchObject({ code: 'DEVICE_CLOSED' });
   });
 });
+
+describe('callbacks that throw', () => {
+  it.each([0, 1])(
+    'a throwing onBlocks fails the run with its error (%i workers), no unhandled rejection',
+    async (threads) => {
+      const pool = HashPool.create(threads);
+      const unhandled: unknown[] = [];
+      const onUnhandled = (e: unknown): void => void unhandled.push(e);
+      process.on('unhandledRejection', onUnhandled);
+      try {
+        const dev = new MemoryDevice(pattern(64 * 1024 * 1024, 3));
+        const boom = new Error('callback failed');
+        await expect(
+          hashVolume(dev, {
+            pool,
+            blockSize: 1024 * 1024,
+            onBlocks: () => {
+              throw boom;
+            },
+          }),
+        ).rejects.toBe(boom);
+        await new Promise((r) => setImmediate(r));
+        expect(unhandled).toEqual([]);
+      } finally {
+        process.off('unhandledRejection', onUnhandled);
+        await pool.close();
+      }
+    },
+  );
+});
