@@ -162,6 +162,21 @@ export async function createVhdxFile(path: string, options: VhdxFileCreateOption
   }
 }
 
+/**
+ * True when `b` names the file `a` names: the same path, or — through a symbolic link, a hard link
+ * or a bind mount — the same device and inode. The output is emptied before it is written, so
+ * comparing path strings alone would let a link to the input destroy it.
+ */
+async function sameFile(a: string, b: string): Promise<boolean> {
+  const { resolve } = await import('node:path');
+  if (resolve(a) === resolve(b)) return true;
+  const { stat } = await import('node:fs/promises');
+  const sb = await stat(b).catch(() => undefined);
+  if (!sb) return false; // a new output cannot be the input
+  const sa = await stat(a).catch(() => undefined);
+  return sa !== undefined && sa.dev === sb.dev && sa.ino === sb.ino;
+}
+
 /** Options of {@link convertFile}. */
 export interface ConvertFileOptions extends ConvertToVhdxOptions, ConvertOptions, LongOperationOptions {
   /** Reader limits for a VHDX input. */
@@ -186,8 +201,7 @@ export async function convertFile(
   options: ConvertFileOptions = {},
 ): Promise<ConvertStats> {
   const to = options.to ?? (output.toLowerCase().endsWith('.vhdx') ? 'vhdx' : 'raw');
-  const { resolve } = await import('node:path');
-  if (resolve(input) === resolve(output)) {
+  if (await sameFile(input, output)) {
     throw new UsageError('VHDX_SAME_FILE', 'the output would overwrite the input: convert into a new file');
   }
   const inFile: BlockDevice = (await SyncFile.openRegular(input)) ?? (await FileDevice.open(input));

@@ -1,4 +1,4 @@
-import { readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { linkSync, readFileSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FileDevice } from '@lsvm/core';
 import { tempDir } from '@lsvm/testkit';
@@ -174,4 +174,17 @@ describe('convertFile from a VHDX file (synchronous path)', () => {
     // The read-only conversion left the dirty file untouched.
     expect(readFileSync(p('dirty.vhdx')).equals(Buffer.from(dirty.bytes))).toBe(true);
   });
+});
+
+test('an output that is the input through a symbolic or hard link is refused, and the input kept', async () => {
+  const data = mixedData(1 << 20, 9);
+  writeFileSync(p('keep.raw'), data);
+  symlinkSync(p('keep.raw'), p('keep-sym.raw'));
+  linkSync(p('keep.raw'), p('keep-hard.raw'));
+  for (const out of ['keep-sym.raw', 'keep-hard.raw']) {
+    await expect(convertFile(p('keep.raw'), p(out), { to: 'raw' })).rejects.toMatchObject({
+      code: 'VHDX_SAME_FILE',
+    });
+  }
+  expect(readFileSync(p('keep.raw')).equals(Buffer.from(data))).toBe(true);
 });
