@@ -43,6 +43,16 @@ export function nodeZlib(): ZlibLike | null {
   return zlibModule;
 }
 
+/** The largest Buffer node allocates (zlib's `maxOutputLength` must not exceed it). */
+const MAX_BUFFER: number =
+  (
+    (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.(
+      'node:buffer',
+    ) as { constants?: { MAX_LENGTH?: number } } | undefined
+  )?.constants?.MAX_LENGTH ?? 2 ** 31 - 1;
+/** gzip members per stream: real initramfs segments have one (pigz and gzip alike). */
+const MAX_MEMBERS = 1 << 16;
+
 const FTEXT = 1;
 const FHCRC = 2;
 const FEXTRA = 4;
@@ -96,6 +106,13 @@ export function gunzipMembers(
   // As `gzip -d`: members follow each other; anything else after a member ends the stream.
   while (member === 0 || (p + 2 <= data.length && data[p] === 0x1f && data[p + 1] === 0x8b)) {
     member++;
+    // Empty members cost no output but a zlib call each: bound them like the output.
+    if (member > MAX_MEMBERS) {
+      throw new LimitError('CPIO_LIMIT_MEMBERS', `more than ${MAX_MEMBERS} gzip members in one segment`, {
+        structure: 'gzip stream',
+        offset: p,
+      });
+    }
     const body = memberBody(data, p);
     let out: Uint8Array;
     let used: number;
@@ -103,7 +120,9 @@ export function gunzipMembers(
       const r = zlib.inflateRawSync(data.subarray(body), {
         info: true,
         // One byte past what is allowed: reaching it is the bomb.
-        maxOutputLength: Math.max(1, maxBytes - total + 1),
+        // …but never past what one Buffer can hold (zlib refuses the option above it); a member
+        // that large exceeds any sensible limit anyway and fails as one.
+        maxOutputLength: Math.max(1, Math.min(maxBytes - total + 1, MAX_BUFFER)),
       });
       out = r.buffer;
       used = r.engine.bytesWritten;

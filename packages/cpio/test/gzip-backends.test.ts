@@ -105,3 +105,21 @@ describeWithPeers(['gzip'], 'gzip: zlib and fflate paths agree', () => {
     expect(Buffer.from(packed.subarray(4, 8)).readUInt32LE(0)).toBe(0); // MTIME 0: reproducible
   });
 });
+
+describe('gzip through zlib: limits', () => {
+  const text = new TextEncoder().encode('limits');
+  it('a limit beyond what one Buffer holds (or none) still decodes', async () => {
+    const m = fflateGzip(text, { mtime: 0 });
+    for (const max of [2 ** 40, Number.MAX_SAFE_INTEGER]) {
+      expect((await decompressStream(m, 'gzip', max)).data).toEqual(text);
+    }
+  });
+  it('a stream of tens of thousands of empty members is a LimitError', async () => {
+    const empty = fflateGzip(new Uint8Array(0), { mtime: 0 });
+    const many = new Uint8Array(empty.length * 70_000);
+    for (let i = 0; i < 70_000; i++) many.set(empty, i * empty.length);
+    await expect(decompressStream(many, 'gzip', 1 << 20)).rejects.toMatchObject({
+      code: 'CPIO_LIMIT_MEMBERS',
+    });
+  });
+});
