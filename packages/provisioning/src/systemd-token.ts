@@ -55,9 +55,15 @@ export interface EnrollSystemdTokenOptions {
   pcrValues?: Uint8Array[];
 }
 
-/** The LUKS passphrase systemd derives from a sealed secret: its base64, padded (`base64mem`). */
+/**
+ * The LUKS passphrase systemd derives from a sealed secret: its base64, padded (`base64mem`).
+ * Encoded from a view of `secret` (no pooled Buffer copy of it is left behind); the base64 string
+ * itself is a JS string, which cannot be wiped — only the returned bytes can (the caller zeroes them).
+ */
 export function systemdTokenPassphrase(secret: Uint8Array): Uint8Array {
-  return new Uint8Array(Buffer.from(Buffer.from(secret).toString('base64'), 'latin1'));
+  return new TextEncoder().encode(
+    Buffer.from(secret.buffer, secret.byteOffset, secret.byteLength).toString('base64'),
+  );
 }
 
 /**

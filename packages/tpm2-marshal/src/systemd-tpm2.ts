@@ -4,6 +4,7 @@ import { TPM2B_PRIVATE } from './basic.js';
 import { TPMA_OBJECT, TPMA_SESSION, TPM_ALG, TPM_RH } from './constants.js';
 import { marshal, tpmReader } from './marshal.js';
 import type { TpmsPcrSelection } from './pcr-selection.js';
+import type { AuthSession } from './sessions.js';
 import { TPM2B_PUBLIC, type TpmtPublic } from './public.js';
 import { TpmError } from './rc.js';
 import { sealPolicy, unseal } from './seal.js';
@@ -148,9 +149,10 @@ export async function sealSystemdTpm2(tpm: Tpm, o: SystemdSealOptions): Promise<
   const policyHash = sealPolicy(sel, values, false);
   const primary = await createSystemdPrimary(tpm, o.primaryAlg);
   const secret = new Uint8Array(randomBytes(SYSTEMD_SECRET_SIZE));
+  let session: AuthSession | undefined;
   try {
     // The secret goes to the TPM encrypted: an HMAC session salted to the primary, `decrypt` set.
-    const session = await tpm.startAuthSession({
+    session = await tpm.startAuthSession({
       type: 'hmac',
       salt: { handle: primary.handle, public: primary.public },
       attributes: TPMA_SESSION.decrypt,
@@ -179,6 +181,8 @@ export async function sealSystemdTpm2(tpm: Tpm, o: SystemdSealOptions): Promise<
     zeroize(secret);
     throw e;
   } finally {
+    // Without continueSession the TPM closes the session only when Create succeeds.
+    if (session?.active) await tpm.flushContext(session).catch(() => undefined);
     await tpm.flushContext(primary.handle).catch(() => undefined);
   }
 }
@@ -192,6 +196,10 @@ export interface SystemdTpm2TokenFields {
   policyHash?: Uint8Array;
   pin?: boolean;
   pubkeyPcrs?: number[];
+  /** `tpm2_pcrlock`, `tpm2_srk`, `tpm2_salt`: read so that such tokens are refused by name. */
+  pcrlock?: boolean;
+  srk?: Uint8Array;
+  salt?: Uint8Array;
 }
 
 /**
@@ -204,6 +212,20 @@ export async function unsealSystemdTpm2(tpm: Tpm, t: SystemdTpm2TokenFields): Pr
   if (t.pin) throw new UnsupportedError('SYSTEMD_TPM2_PIN', 'tokens with a TPM2 PIN are not supported');
   if (t.pubkeyPcrs && t.pubkeyPcrs.length > 0)
     throw new UnsupportedError('SYSTEMD_TPM2_SIGNED_POLICY', 'signed PCR policies are not supported');
+  // Later systemd fields that change how the object is loaded or authorised: refused by name
+  // rather than failing later with a TPM error (or, for pcrlock, an empty PolicyPCR).
+  if (t.pcrlock)
+    throw new UnsupportedError(
+      'SYSTEMD_TPM2_PCRLOCK',
+      'tpm2_pcrlock (systemd-pcrlock) policies are not supported',
+    );
+  if (t.srk && t.srk.length > 0)
+    throw new UnsupportedError(
+      'SYSTEMD_TPM2_SRK',
+      'tokens sealed under a persistent SRK (tpm2_srk) are not supported',
+    );
+  if (t.salt && t.salt.length > 0)
+    throw new UnsupportedError('SYSTEMD_TPM2_SALT', 'tpm2_salt (salted PIN) tokens are not supported');
   const alg = t.primaryAlg ?? 'ecc';
   if (alg !== 'ecc' && alg !== 'rsa')
     throw new UnsupportedError('SYSTEMD_TPM2_PRIMARY_ALG', `tpm2-primary-alg ${alg} is not ecc or rsa`);
