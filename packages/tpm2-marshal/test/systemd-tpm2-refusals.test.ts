@@ -1,4 +1,4 @@
-import { type Tpm, unsealSystemdTpm2 } from '../src/index.js';
+import { type SystemdTpm2TokenFields, type Tpm, unsealSystemdTpm2 } from '../src/index.js';
 
 /**
  * Token features this client does not implement are refused by name before the TPM is touched
@@ -18,7 +18,7 @@ describe('unsealSystemdTpm2 refusals', () => {
     [{ srk: new Uint8Array([0x81]) }, 'SYSTEMD_TPM2_SRK'],
     [{ salt: new Uint8Array([1]) }, 'SYSTEMD_TPM2_SALT'],
     [{ primaryAlg: 'ed25519' }, 'SYSTEMD_TPM2_PRIMARY_ALG'],
-  ] as const)('%o → %s', async (extra, code) => {
+  ] as [Partial<SystemdTpm2TokenFields>, string][])('%o → %s', async (extra, code) => {
     await expect(unsealSystemdTpm2(tpm, { ...base, ...extra })).rejects.toMatchObject({ code });
   });
 });
