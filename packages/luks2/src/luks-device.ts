@@ -248,7 +248,18 @@ export class LuksDevice extends BaseBlockDevice {
     const start = offset - (offset % ss);
     const end = Math.ceil((offset + target.length) / ss) * ss;
     this.pool ??= XtsWorkerPool.create(this.workerKey!, this.threads - 1);
-    const pool = await this.pool;
+    let pool: XtsWorkerPool;
+    try {
+      pool = await this.pool;
+    } catch {
+      // No workers (a sandbox without worker_threads, resource limits): this device reads on one
+      // thread from now on, which is correct and only slower; the workers' key copy goes.
+      this.pool = undefined;
+      zeroize(this.workerKey);
+      this.workerKey = undefined;
+      await this.readAt(target, offset);
+      return;
+    }
     interface Chunk {
       o: number;
       s: ScratchBuffer;
@@ -348,10 +359,14 @@ export class LuksDevice extends BaseBlockDevice {
   override async close(): Promise<void> {
     this.cipher.destroy();
     // workers first: one may still be reading a scratch buffer
-    if (this.pool) await (await this.pool).close();
-    zeroize(this.workerKey, ...this.scratch.map((s) => s.buf));
-    this.workerKey = undefined;
-    this.closed = true;
+    try {
+      // A pool that failed to start has nothing to close; the key copy is wiped all the same.
+      if (this.pool) await (await this.pool.catch(() => undefined))?.close();
+    } finally {
+      zeroize(this.workerKey, ...this.scratch.map((s) => s.buf));
+      this.workerKey = undefined;
+      this.closed = true;
+    }
   }
 }
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { MemoryDevice } from '@lsvm/core';
-import { LuksDevice, SectorCipher } from '../src/index.js';
+import { LuksDevice, SectorCipher, XtsWorkerPool } from '../src/index.js';
 
 jest.setTimeout(120_000);
 
@@ -85,4 +85,24 @@ describe('worker-thread XTS', () => {
         ),
     ).toThrow(expect.objectContaining({ kind: 'usage' }));
   });
+});
+
+test('when the worker pool cannot start, large reads fall back to one thread and close still wipes', async () => {
+  const key = new Uint8Array(randomBytes(64));
+  const plain = new Uint8Array(randomBytes(6 * 1024 * 1024));
+  const ct = new Uint8Array(plain);
+  new SectorCipher('aes-xts-plain64', key).encrypt(ct, 0n, 512);
+  const layout = { offset: 0, size: ct.length, sectorSize: 512, ivTweak: 0n, encryption: 'aes-xts-plain64' };
+  const spy = jest.spyOn(XtsWorkerPool, 'create').mockRejectedValue(new Error('no worker_threads here'));
+  const dev = new LuksDevice(new MemoryDevice(ct), layout, key, { threads: 2, readOnly: true });
+  try {
+    expect(Buffer.from(await dev.read(0, ct.length)).equals(Buffer.from(plain))).toBe(true);
+    expect(
+      Buffer.from(await dev.read(4096, 5 << 20)).equals(Buffer.from(plain.subarray(4096, 4096 + (5 << 20)))),
+    ).toBe(true);
+    expect(spy).toHaveBeenCalledTimes(1);
+  } finally {
+    await dev.close();
+    spy.mockRestore();
+  }
 });
