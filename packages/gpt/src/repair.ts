@@ -1,5 +1,6 @@
 import { type BlockDevice, FormatError, UsageError } from '@lsvm/core';
 import type { GptFinding } from './errors.js';
+import { reconcileHybridMbr } from './hybrid-mbr.js';
 import { protectiveSize, protectiveRecord } from './mbr.js';
 import { type GptCopy, type GptDisk, type OpenGptOptions, openGpt, tableFromCopy } from './open.js';
 import { relocateBackup } from './edit.js';
@@ -91,6 +92,11 @@ export async function repairGpt(device: BlockDevice, options: RepairGptOptions =
     );
   }
   if (mbrAction) actions.push(mbrAction);
+  else if (disk.mbr.kind === 'hybrid') {
+    // The kept hybrid MBR is brought in line with the table as it is written (serializeGpt): say so.
+    for (const c of reconcileHybridMbr(disk.mbr, table).changes)
+      actions.push(`${c.action} hybrid MBR record ${c.slot + 1} (type 0x${c.record.osType.toString(16)})`);
+  }
   if (actions.length === 0 || options.dryRun) {
     return { actions, before: disk.findings, after: disk.findings, source: src.which };
   }

@@ -294,6 +294,11 @@ describe('open and validate', () => {
     await writeGpt(dev, t, { mbr: d.mbr });
     expect(dev.bytes.subarray(0, 512)).toEqual(mbrBefore);
     expect((await repairGpt(dev)).actions).toEqual([]);
+    // A stale hybrid record (size 1000 for a 4096-sector partition): repair says it fixes it.
+    new DataView(dev.bytes.buffer).setUint32(446 + 16 + 12, 1000, true);
+    expect((await repairGpt(dev)).actions).toEqual(['resized hybrid MBR record 2 (type 0xc)']);
+    expect(new DataView(dev.bytes.buffer).getUint32(446 + 16 + 12, true)).toBe(4096);
+    expect((await repairGpt(dev)).actions).toEqual([]);
     // Plain MBR (no 0xEE) over a GPT: reported; repair leaves it unless forced.
     dev.bytes.fill(0, 446, 462);
     const plain = await openGpt(dev);
