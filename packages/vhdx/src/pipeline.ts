@@ -78,30 +78,37 @@ export async function pipelineChunks(o: PipelineOptions): Promise<void> {
       next += n;
     }
   };
-  for (;;) {
-    rethrow();
-    throwIfAborted(o.signal);
-    fill();
-    const job = queue.shift();
-    if (!job) {
-      if (next >= o.size) break;
-      // Every buffer is held by a write in flight: wait for one.
-      await Promise.race(busy);
-      continue;
+  try {
+    for (;;) {
+      rethrow();
+      throwIfAborted(o.signal);
+      fill();
+      const job = queue.shift();
+      if (!job) {
+        if (next >= o.size) break;
+        // Every buffer is held by a write in flight: wait for one.
+        await Promise.race(busy);
+        continue;
+      }
+      if (job.read) await job.read;
+      const view = job.base ? job.base.subarray(0, job.n) : null;
+      let held: Promise<void> | undefined;
+      await o.consume(job.off, view, (w) => {
+        held = w;
+      });
+      // The buffer (if any) comes back when the write settles; a failure stops the stream.
+      if (held) track(job.base, held);
+      else if (job.base) free.push(job.base);
+      // Writes of holes (zeros into a fixed disk) hold no pool buffer: bound them here instead.
+      while (busy.size > o.depth) await Promise.race(busy);
+      o.onProgress?.(job.off + job.n, o.size);
     }
-    if (job.read) await job.read;
-    const view = job.base ? job.base.subarray(0, job.n) : null;
-    let held: Promise<void> | undefined;
-    await o.consume(job.off, view, (w) => {
-      held = w;
-    });
-    // The buffer (if any) comes back when the write settles; a failure stops the stream.
-    if (held) track(job.base, held);
-    else if (job.base) free.push(job.base);
-    // Writes of holes (zeros into a fixed disk) hold no pool buffer: bound them here instead.
-    while (busy.size > o.depth) await Promise.race(busy);
-    o.onProgress?.(job.off + job.n, o.size);
+    await Promise.all(busy);
+    rethrow();
+  } finally {
+    // On a failure, an abort or a throwing consumer: let the reads and writes still in flight
+    // settle before returning, so the caller never closes the files (or reuses the buffers)
+    // underneath them.
+    await Promise.allSettled([...busy, ...queue.flatMap((j) => (j.read ? [j.read] : []))]);
   }
-  await Promise.all(busy);
-  rethrow();
 }

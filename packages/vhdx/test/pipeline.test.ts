@@ -86,4 +86,27 @@ describe('pipelineChunks', () => {
       }),
     ).rejects.toBe(boom);
   });
+
+  test('a failing consumer returns only once the reads and writes in flight have settled', async () => {
+    let inFlight = 0;
+    const slow = (): Promise<void> => {
+      inFlight++;
+      return new Promise<void>((r) => setTimeout(r, 5)).finally(() => void inFlight--);
+    };
+    const boom = new Error('consumer failed');
+    await expect(
+      pipelineChunks({
+        size: 16 * 16,
+        chunkSize: 16,
+        depth: 4,
+        isHole: () => false,
+        read: () => slow(),
+        consume: (off, _data, hold) => {
+          if (off === 2 * 16) throw boom;
+          hold(slow());
+        },
+      }),
+    ).rejects.toBe(boom);
+    expect(inFlight).toBe(0);
+  });
 });
