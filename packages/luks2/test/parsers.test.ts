@@ -398,6 +398,7 @@ describe('limits and hostile headers', () => {
       'luks1-header.fuzz.ts',
       'luks2-header.fuzz.ts',
       'luks2-json.fuzz.ts',
+      'luks2-systemd-token.fuzz.ts',
       'reencrypt-journal.fuzz.ts',
     ]);
     let seed = 12345;
