@@ -1,6 +1,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { BaseBlockDevice } from './block-device.js';
 import { IoError, UsageError } from './errors.js';
+import { setFileSize } from './file-size.js';
 
 /** Options of {@link FileDevice.open}. */
 export interface FileDeviceOptions {
@@ -8,10 +9,24 @@ export interface FileDeviceOptions {
   readOnly?: boolean;
   /** Create the file if missing (implies writable). */
   create?: boolean;
-  /** For a new or existing file: set its size (extends with a hole, or truncates). */
+  /**
+   * For a new or existing file: set its size (extends with a hole, or truncates). A file that
+   * already has this size is left alone ({@link setFileSize}: no ext4 `auto_da_alloc` writeback).
+   */
   size?: number;
   /** Logical sector size reported by the device (default 512). */
   sectorSize?: number;
+}
+
+/**
+ * A file descriptor lent out by {@link FileDevice.leaseFd}. Valid until {@link FdLease.release};
+ * the device's `close()` waits for every lease to be released before it closes the descriptor.
+ */
+export interface FdLease {
+  /** The device's own descriptor (not a duplicate). */
+  readonly fd: number;
+  /** Ends the loan. Idempotent; the descriptor must not be used afterwards. */
+  release(): void;
 }
 
 /** node's fs.read cannot move more than 2 GiB - 1 in one call; larger requests are split. */
@@ -24,6 +39,9 @@ const MAX_IO = 1 << 30;
  */
 export class FileDevice extends BaseBlockDevice {
   private _size: number;
+  /** Leases not yet released, and the wake-up of a close() waiting for them. */
+  private leases = 0;
+  private leasesDone: (() => void) | undefined;
   readonly sectorSize: number;
   readonly readOnly: boolean;
 
@@ -61,14 +79,8 @@ export class FileDevice extends BaseBlockDevice {
     try {
       if (options.size !== undefined && readOnly)
         throw new UsageError('READ_ONLY', 'cannot set the size of a read-only file');
-      let st = await handle.stat();
-      // Only a size that differs is set: ext4 (auto_da_alloc) treats any truncate to zero — even of
-      // a new, empty file — as "replace the contents" and writes back everything written since at
-      // close(), about 0.5 s per GiB for a freshly created output.
-      if (options.size !== undefined && options.size !== st.size) {
-        await handle.truncate(options.size);
-        st = await handle.stat();
-      }
+      if (options.size !== undefined) await setFileSize(handle, options.size);
+      const st = await handle.stat();
       let size = st.size;
       if (st.isBlockDevice()) size = await blockDeviceSize(handle);
       return new FileDevice(handle, path, size, options.sectorSize ?? 512, readOnly);
@@ -76,6 +88,43 @@ export class FileDevice extends BaseBlockDevice {
       await handle.close();
       throw e;
     }
+  }
+
+  /**
+   * The operating-system file descriptor this device reads and writes through — for code that must
+   * read the very file the device opened without reopening its path (a path can be renamed over
+   * in between), e.g. worker threads, which share the process's descriptor table.
+   *
+   * Lifetime: valid until {@link FileDevice.close}; afterwards the number may name another file
+   * opened later, so prefer {@link FileDevice.leaseFd} for anything that outlives the current call.
+   * Use only positioned I/O (`pread`/`pwrite`, i.e. `fs.readSync(fd, buf, off, len, position)`
+   * with a position); never close the descriptor or change its flags.
+   * @throws IoError `DEVICE_CLOSED` after close().
+   */
+  get fd(): number {
+    this.checkOpen();
+    return this.handle.fd;
+  }
+
+  /**
+   * Lends out {@link FileDevice.fd} for a while: until {@link FdLease.release}, `close()` waits
+   * before closing the descriptor (it marks the device closed at once, so no new I/O or lease
+   * starts), so the number cannot be recycled under the borrower. Release every lease, in a
+   * `finally`: an unreleased one makes `close()` wait forever. Same usage rules as `fd`.
+   * @throws IoError `DEVICE_CLOSED` after close().
+   */
+  leaseFd(): FdLease {
+    this.checkOpen();
+    this.leases++;
+    let released = false;
+    return {
+      fd: this.handle.fd,
+      release: () => {
+        if (released) return;
+        released = true;
+        if (--this.leases === 0) this.leasesDone?.();
+      },
+    };
   }
 
   protected async readAt(target: Uint8Array, offset: number): Promise<void> {
@@ -103,11 +152,22 @@ export class FileDevice extends BaseBlockDevice {
     }
   }
 
-  /** Changes the file's size (extending leaves a hole). Only for regular files opened writable. */
+  /**
+   * Changes the file's size (extending leaves a hole). Only for regular files opened writable.
+   * Resizing to the size the file already has does nothing ({@link setFileSize}): on ext4 even a
+   * no-op truncate to zero makes close() write back everything written since.
+   */
   async resize(size: number): Promise<void> {
     this.checkOpen();
     if (this.readOnly) throw new IoError('READ_ONLY', 'device is read-only');
-    await this.handle.truncate(size);
+    try {
+      await setFileSize(this.handle, size);
+    } catch (e) {
+      if (e instanceof UsageError) throw e;
+      throw new IoError('WRITE_FAILED', `cannot resize ${this.path} to ${size}: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
     this._size = size;
   }
 
@@ -116,9 +176,11 @@ export class FileDevice extends BaseBlockDevice {
     if (!this.readOnly) await this.handle.sync();
   }
 
+  /** Closes the file, after every {@link FileDevice.leaseFd} lease was released. */
   override async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.leases > 0) await new Promise<void>((resolve) => (this.leasesDone = resolve));
     await this.handle.close();
   }
 }

@@ -13,7 +13,20 @@ export {
   checkRange,
   forEachChunk,
 } from './block-device.js';
-export { FileDevice, type FileDeviceOptions } from './file-device.js';
+export { FileDevice, type FileDeviceOptions, type FdLease } from './file-device.js';
+export {
+  setFileSize,
+  setFileSizeSync,
+  type SizableFileHandle,
+  type SizableFileSystem,
+} from './file-size.js';
+export {
+  allocIoBuffers,
+  isWasmBacked,
+  type IoBufferOptions,
+  IO_BUFFER_ALIGNMENT,
+  IO_BUFFERS_MAX_BYTES,
+} from './io-buffers.js';
 export { ByteReader, type Endianness } from './byte-reader.js';
 export { ByteWriter } from './byte-writer.js';
 export { crc32, crc32c, crc32Portable } from './crc.js';

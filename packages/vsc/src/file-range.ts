@@ -1,5 +1,4 @@
-import type { FileHandle } from 'node:fs/promises';
-import { type BlockDevice, FileDevice, ReadOnlyDevice, SliceDevice } from '@lsvm/core';
+import { type BlockDevice, type FdLease, FileDevice, ReadOnlyDevice, SliceDevice } from '@lsvm/core';
 
 /**
  * A volume whose bytes are a plain byte range of a file: what a raw disk image, a GPT partition
@@ -8,7 +7,7 @@ import { type BlockDevice, FileDevice, ReadOnlyDevice, SliceDevice } from '@lsvm
  * funnelled through the calling thread (docs/formats/vsc.md §4, "Hashing in parallel").
  */
 export interface FileRange {
-  /** The file (or block device node) path, as the {@link FileDevice} was opened. */
+  /** The file (or block device node) path, as the {@link FileDevice} was opened (for messages only). */
   path: string;
   /** Byte offset of the volume's first byte within the file. */
   offset: number;
@@ -53,37 +52,23 @@ export function fileRangeOf(device: BlockDevice): FileRange | undefined {
 }
 
 /**
- * Opens the file behind `device` for the workers' own reads, or returns `undefined` when the
- * generic path must be used: the device is not a file range, or the path no longer names a file
- * of the size the device was opened with (renamed or replaced since — the device's own handle is
- * then the only faithful reader).
+ * Lends out the descriptor of the file behind `device` for the workers' own reads, or returns
+ * `undefined` when `device` is not a plain file range (the generic path is then used).
  *
- * The returned handle's `fd` is handed to the workers: worker threads share the process's file
- * descriptor table, so one open serves them all. The caller closes it after every task ended.
+ * The workers read through the very descriptor the {@link FileDevice} opened (worker threads
+ * share the process's descriptor table) — never by reopening its path, which another file may
+ * have been renamed over since (the user opened one file; that file is what gets hashed). The
+ * lease keeps the descriptor open until released: a `close()` of the device meanwhile waits for
+ * it. The caller releases it after every task ended.
+ * @throws IoError `DEVICE_CLOSED` when the device or the file below it is closed.
  */
-export async function openFileRange(
+export async function leaseFileRange(
   device: BlockDevice,
-): Promise<{ handle: FileHandle; range: FileRange } | undefined> {
+): Promise<{ lease: FdLease; range: FileRange } | undefined> {
   const range = fileRangeOf(device);
   if (range === undefined) return undefined;
-  // A zero-length read runs the device's own "is it open" check, so a closed device still fails
-  // as it would on the generic path instead of being silently reopened by path.
+  // A zero-length read runs the device's own "is it open" check (a closed slice over an open
+  // file fails as it would on the generic path); leaseFd checks the file itself.
   await device.readInto(new Uint8Array(0), 0);
-  await range.file.readInto(new Uint8Array(0), 0);
-  const { open } = await import('node:fs/promises');
-  let handle: FileHandle;
-  try {
-    handle = await open(range.path, 'r');
-  } catch {
-    return undefined;
-  }
-  try {
-    const st = await handle.stat();
-    const same = st.isFile() ? st.size === range.fileSize : st.isBlockDevice();
-    if (same) return { handle, range };
-  } catch {
-    // fall through: the generic path reports any real I/O problem through the device itself
-  }
-  await handle.close();
-  return undefined;
+  return { lease: range.file.leaseFd(), range };
 }

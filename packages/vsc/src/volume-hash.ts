@@ -9,7 +9,7 @@ import {
   isHashAlgorithm,
   isValidBlockSize,
 } from './algorithms.js';
-import { openFileRange } from './file-range.js';
+import { leaseFileRange } from './file-range.js';
 import { type FileStripesResult, type FileStripesTask, HASH_WORKER_URL } from './hash-worker.js';
 import { OrderedDelivery } from './ordered-delivery.js';
 import { hashFileStripes } from './stripe-hashing.js';
@@ -159,11 +159,11 @@ export async function hashVolume(
   const ownPool = options.pool === undefined;
   const pool = options.pool ?? HashPool.create(options.workers ?? defaultThreads());
   try {
-    const file = pool.threads > 0 ? await openFileRange(device) : undefined;
+    const file = pool.threads > 0 ? await leaseFileRange(device) : undefined;
     if (file === undefined) return await runPipeline(device, pool, algorithm, blockSize, options);
     try {
       return await hashFileStripes(
-        file.handle.fd,
+        file.lease.fd,
         file.range,
         device.size,
         pool,
@@ -172,7 +172,7 @@ export async function hashVolume(
         options,
       );
     } finally {
-      await file.handle.close();
+      file.lease.release();
     }
   } finally {
     if (ownPool) await pool.close();

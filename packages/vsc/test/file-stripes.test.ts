@@ -176,7 +176,7 @@ describe('hashVolume on file ranges (workers read the file themselves)', () => {
     const path = fileOf(pattern(256 * KiB, 8));
     const file = await FileDevice.open(path);
     try {
-      // Shrunk before the run: the path no longer matches the device, which reads it itself.
+      // Shrunk before the run: the workers read the device's own descriptor and find it short.
       truncateSync(path, 64 * KiB);
       const run = hashVolume(file, { pool, blockSize: 16 * KiB });
       await expect(run).rejects.toBeInstanceOf(IoError);
@@ -197,20 +197,46 @@ describe('hashVolume on file ranges (workers read the file themselves)', () => {
     }
   });
 
-  it('reads through the device’s own handle when the path now names another file', async () => {
+  it.each([
+    ['a file of the same size', 256],
+    ['a smaller file', 128],
+  ])('hashes the file the device opened when %s was renamed over its path since', async (_, kib) => {
     const original = pattern(256 * KiB, 9);
     const path = fileOf(original);
     const file = await FileDevice.open(path);
     try {
-      renameSync(fileOf(pattern(128 * KiB, 10)), path);
-      const r = await hashVolume(new ReadOnlyDevice(file), { pool, blockSize: 64 * KiB });
-      expect(hex(r.blockHashes)).toBe(hex(hashBlocks(original, 64 * KiB, 'sha256')));
+      renameSync(fileOf(pattern(kib * KiB, 10)), path);
+      for (const dev of [file, new ReadOnlyDevice(new SliceDevice(file, 4096, 200 * KiB))]) {
+        const start = dev === file ? 0 : 4096;
+        const r = await hashVolume(dev, { pool, blockSize: 64 * KiB });
+        expect(hex(r.blockHashes)).toBe(
+          hex(hashBlocks(original.subarray(start, start + dev.size), 64 * KiB, 'sha256')),
+        );
+      }
     } finally {
       await file.close();
     }
   });
 
-  it('fails on a closed device instead of reopening its path', async () => {
+  it('keeps the descriptor open while the workers read: a close() meanwhile waits for the run', async () => {
+    stripeTuning.stripeTarget = 64 * KiB;
+    const data = pattern(2048 * KiB, 13);
+    const file = await FileDevice.open(fileOf(data));
+    let closing: Promise<void> | undefined;
+    const r = await hashVolume(file, {
+      pool,
+      blockSize: 16 * KiB,
+      onProgress: () => {
+        closing ??= file.close();
+      },
+    });
+    await closing;
+    expect(closing).toBeDefined();
+    expect(hex(r.blockHashes)).toBe(hex(hashBlocks(data, 16 * KiB, 'sha256')));
+    await expect(hashVolume(file, { pool })).rejects.toMatchObject({ code: 'DEVICE_CLOSED' });
+  });
+
+  it('fails on a closed device (it never reopens the path)', async () => {
     const file = await FileDevice.open(fileOf(pattern(64 * KiB, 12)));
     const slice: BlockDevice = new SliceDevice(file, 0, 32 * KiB);
     await file.close();
