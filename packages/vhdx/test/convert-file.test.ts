@@ -96,6 +96,40 @@ describe('convertFile from a raw file (synchronous path)', () => {
     });
   });
 
+  test('the writer thread (disks of 64 MiB and more) writes exactly what the one-thread loop writes', async () => {
+    // 72 MiB + 4 KiB: mixed 256 KiB pieces, a short last chunk, more than the ring's 16 slots.
+    const data = mixedData(72 * MiB + 4 * KiB, 5);
+    writeFileSync(p('w.raw'), data);
+    const o = { blockSize: 8 * MiB, diskId: DISK_ID };
+    const a = await convertFile(p('w.raw'), p('w1.vhdx'), o);
+    const b = await convertFile(p('w.raw'), p('w2.vhdx'), { ...o, writerThread: false });
+    expect(a).toEqual(b);
+    expect(
+      withoutHeaders(readFileSync(p('w1.vhdx'))).equals(withoutHeaders(readFileSync(p('w2.vhdx')))),
+    ).toBe(true);
+    const c = await convertFile(p('w1.vhdx'), p('w1.raw'), { to: 'raw' });
+    await convertFile(p('w1.vhdx'), p('w2.raw'), { to: 'raw', writerThread: false });
+    expect(c.bytesWritten).toBeLessThan(data.length);
+    for (const f of ['w1.raw', 'w2.raw']) expect(readFileSync(p(f)).equals(Buffer.from(data))).toBe(true);
+  });
+
+  test('an abort while the writer thread has writes queued stops it before the files close', async () => {
+    const ac = new AbortController();
+    let aborted = false;
+    const run = convertFile(p('w.raw'), p('w3.vhdx'), {
+      signal: ac.signal,
+      onProgress: (done) => {
+        if (!aborted && done >= 16 * MiB) {
+          aborted = true;
+          ac.abort();
+        }
+      },
+    });
+    await expect(run).rejects.toMatchObject({ code: 'ABORTED' });
+    // The output is left as it was when the writes stopped: not a VHDX file (no headers yet).
+    await expect(openVhdxFile(p('w3.vhdx'))).rejects.toMatchObject({ name: 'FormatError' });
+  });
+
   test('an existing output is replaced, whatever its size (new outputs are not truncated)', async () => {
     const data = mixedData(3 * MiB, 4);
     writeFileSync(p('x.raw'), data);
