@@ -5,9 +5,12 @@ import * as pkijs from 'pkijs';
 import {
   type Asn1Value,
   asnTime,
+  childrenOf,
   decodeBer,
+  expectType,
   fromLibrary,
   isContext,
+  oidOf,
   sequenceOf,
   storedBytes,
   stringValue,
@@ -65,54 +68,95 @@ const NAME_KEYS: Readonly<Record<string, string>> = {
 
 /** Formats a DER Name. */
 export function formatName(nameRaw: Uint8Array): string {
-  const structure = 'Name';
-  return formatRdns(
-    fromLibrary(
-      structure,
-      'X509_MALFORMED',
-      () => new pkijs.RelativeDistinguishedNames({ schema: decodeBer(nameRaw, structure) }),
-    ),
-  );
-}
-
-/** `C=US, O=…, CN=…` from a decoded Name, most significant RDN first. */
-function formatRdns(rdns: pkijs.RelativeDistinguishedNames): string {
-  return rdns.typesAndValues
-    .map((atv) => `${NAME_KEYS[atv.type] ?? atv.type}=${stringValue(atv.value as Asn1Value)}`)
-    .join(', ');
-}
-
-/** The stored bytes of a Name element (a SEQUENCE). */
-function storedName(el: Asn1Value | undefined, structure: string): Uint8Array {
-  sequenceOf(el, structure);
-  return storedBytes(el as Asn1Value);
+  return formatNameTree(decodeBer(nameRaw, 'Name'), 'Name');
 }
 
 /**
- * The issuer, subject and validity of a decoded certificate tree, read from the tree itself: pkijs
- * keeps names as copies and times as rolled-over Dates, while matching and dbx lookups want the
- * stored bytes and validity wants the strict calendar check.
+ * `C=US, O=…, CN=…` from a decoded Name (RFC 5280 §4.1.2.4: SEQUENCE OF RelativeDistinguishedName,
+ * each a SET OF AttributeTypeAndValue), most significant RDN first; the members of a multi-valued
+ * RDN are listed in stored order.
  */
-function tbsFields(
-  tree: Asn1Value,
-  structure: string,
-): { issuer: Uint8Array; subject: Uint8Array; validity: [Date, Date] } {
-  const tbs = sequenceOf(sequenceOf(tree, structure)[0], structure);
-  const at = isContext(tbs[0], 0) ? 1 : 0; // [0] version, serial, signature, issuer, validity, subject
-  const v = sequenceOf(tbs[at + 3], structure);
+function formatNameTree(name: Asn1Value, structure: string): string {
+  const parts: string[] = [];
+  for (const rdn of sequenceOf(name, structure, MAX_NAME_ATTRIBUTES)) {
+    for (const atv of childrenOf(expectType(rdn, asn1js.Set, structure), structure, MAX_NAME_ATTRIBUTES)) {
+      const [type, value] = sequenceOf(atv, structure, 2);
+      if (value === undefined)
+        throw new FormatError('X509_MALFORMED', 'AttributeTypeAndValue without a value', { structure });
+      const oid = oidOf(type, structure);
+      parts.push(`${NAME_KEYS[oid] ?? oid}=${stringValue(value)}`);
+      if (parts.length > MAX_NAME_ATTRIBUTES)
+        throw new FormatError('X509_MALFORMED', `more than ${MAX_NAME_ATTRIBUTES} name attributes`, {
+          structure,
+        });
+    }
+  }
+  return parts.join(', ');
+}
+
+/** Bound on the attributes of one Name (real names have a handful). */
+const MAX_NAME_ATTRIBUTES = 64;
+
+/** The fields of a certificate tree, read from the tree itself (RFC 5280 §4.1). */
+interface CertificateFields {
+  tbs: Asn1Value;
+  serial: asn1js.Integer;
+  issuer: Asn1Value;
+  subject: Asn1Value;
+  validity: [Date, Date];
+  signatureAlgorithm: string;
+  /** The Extension SEQUENCEs of `[3] EXPLICIT Extensions`, empty when absent. */
+  extensions: Asn1Value[];
+}
+
+/**
+ * Reads the certificate fields straight from the decoded tree. The structure is checked here only
+ * as far as these fields need; the complete check of the certificate's shape is OpenSSL's X.509
+ * decoder ({@link certificateFromTree} builds a node `X509Certificate` for every certificate).
+ * Mapping the tree onto pkijs.Certificate as well was a second full schema pass over every
+ * certificate (asn1js compareSchema plus one pkijs object per Name, AlgorithmIdentifier,
+ * Extension…), the largest cost of decoding a signature after the BER decode itself.
+ */
+function certificateFields(tree: Asn1Value, structure: string): CertificateFields {
+  const top = sequenceOf(tree, structure);
+  const tbs = top[0];
+  const f = sequenceOf(tbs, structure);
+  const at = isContext(f[0], 0) ? 1 : 0; // [0] version, serial, signature, issuer, validity, subject, spki, …
+  const v = sequenceOf(f[at + 3], structure);
+  const extensions: Asn1Value[] = [];
+  for (let i = at + 6; i < f.length; i++) {
+    if (!isContext(f[i], 3)) continue; // [1]/[2] unique identifiers
+    const [exts] = childrenOf(f[i], structure, 1);
+    extensions.push(...sequenceOf(exts, structure, 1024));
+  }
   return {
-    issuer: storedName(tbs[at + 2], structure),
-    subject: storedName(tbs[at + 4], structure),
+    tbs: tbs as Asn1Value,
+    serial: expectType(f[at], asn1js.Integer, structure),
+    issuer: storedName(f[at + 2], structure),
+    subject: storedName(f[at + 4], structure),
     validity: [asnTime(v[0], structure), asnTime(v[1], structure)],
+    signatureAlgorithm: oidOf(sequenceOf(top[1], structure)[0], structure),
+    extensions,
   };
 }
 
+/** A Name element (a SEQUENCE), checked. */
+function storedName(el: Asn1Value | undefined, structure: string): Asn1Value {
+  sequenceOf(el, structure);
+  return el as Asn1Value;
+}
+
 /**
- * An extension's decoded value. pkijs decodes it lazily, on first access of `parsedValue`, with a
- * plain asn1js call that can throw; the access is wrapped so that only typed errors escape.
+ * An extension's decoded value, by pkijs (which knows the extension types): pkijs decodes it
+ * lazily, on first access of `parsedValue`, with a plain asn1js call that can throw; the access is
+ * wrapped so that only typed errors escape.
  */
-function extensionValue(ext: pkijs.Extension, structure: string): unknown {
-  return fromLibrary(structure, 'X509_MALFORMED', () => ext.parsedValue as unknown);
+function extensionValue(el: Asn1Value, structure: string): unknown {
+  return fromLibrary(
+    structure,
+    'X509_MALFORMED',
+    () => new pkijs.Extension({ schema: el }).parsedValue as unknown,
+  );
 }
 
 /** Parses a DER certificate. Throws a {@link FormatError} (`X509_MALFORMED`) on bad input. */
@@ -124,22 +168,31 @@ export function parseCertificate(der: Uint8Array): Certificate {
 export function certificateFromTree(tree: Asn1Value): Certificate {
   const structure = 'X.509 certificate';
   const raw = storedBytes(tree);
-  const cert = fromLibrary(structure, 'X509_MALFORMED', () => new pkijs.Certificate({ schema: tree }));
-  const fields = tbsFields(tree, structure);
+  const fields = certificateFields(tree, structure);
   const [notBefore, notAfter] = fields.validity;
   let extKeyUsage: string[] | undefined;
   let isCA = false;
-  for (const ext of cert.extensions ?? []) {
-    if (ext.extnID === OID.extKeyUsage) {
+  let subjectKeyIdentifier: Uint8Array | undefined;
+  // Only the three extensions the policy checks read are decoded; OpenSSL's decoder (below) checks
+  // the Extension frames of all of them.
+  for (const ext of fields.extensions) {
+    const id = oidOf(sequenceOf(ext, structure)[0], structure);
+    if (id === OID.extKeyUsage) {
       const eku = extensionValue(ext, structure);
       if (!(eku instanceof pkijs.ExtKeyUsage))
         throw new FormatError('X509_MALFORMED', 'malformed extendedKeyUsage extension', { structure });
       extKeyUsage = [...eku.keyPurposes];
-    } else if (ext.extnID === '2.5.29.19') {
+    } else if (id === '2.5.29.19') {
       const bc = extensionValue(ext, structure);
       if (!(bc instanceof pkijs.BasicConstraints))
         throw new FormatError('X509_MALFORMED', 'malformed basicConstraints extension', { structure });
       isCA = bc.cA === true;
+    } else if (id === '2.5.29.14' && subjectKeyIdentifier === undefined) {
+      // An OCTET STRING holding the key identifier.
+      const v = extensionValue(ext, structure);
+      if (!(v instanceof asn1js.OctetString) || v.error || v.idBlock.isConstructed)
+        throw new FormatError('X509_MALFORMED', 'malformed subjectKeyIdentifier extension', { structure });
+      subjectKeyIdentifier = v.valueBlock.valueHexView;
     }
   }
   let x509: X509Certificate;
@@ -155,35 +208,25 @@ export function certificateFromTree(tree: Asn1Value): Certificate {
       },
     );
   }
-  const serialEl = cert.serialNumber;
-  const serialValue = serialEl.valueBlock.valueHexView;
+  const serialValue = fields.serial.valueBlock.valueHexView;
   const serialBytes = serialValue.length > 1 && serialValue[0] === 0 ? serialValue.subarray(1) : serialValue;
-  const issuerRaw = fields.issuer;
-  const subjectRaw = fields.subject;
   const out: Certificate = {
     der: raw,
-    tbs: cert.tbsView,
-    serialRaw: storedBytes(serialEl),
+    tbs: storedBytes(fields.tbs),
+    serialRaw: storedBytes(fields.serial),
     serial: Buffer.from(serialBytes).toString('hex').toUpperCase(),
-    issuerRaw,
-    subjectRaw,
-    issuer: formatRdns(cert.issuer),
-    subject: formatRdns(cert.subject),
+    issuerRaw: storedBytes(fields.issuer),
+    subjectRaw: storedBytes(fields.subject),
+    issuer: formatNameTree(fields.issuer, structure),
+    subject: formatNameTree(fields.subject, structure),
     notBefore,
     notAfter,
     isCA,
     x509,
-    signatureAlgorithm: cert.signatureAlgorithm.algorithmId,
+    signatureAlgorithm: fields.signatureAlgorithm,
   };
   if (extKeyUsage !== undefined) out.extKeyUsage = extKeyUsage;
-  const ski = cert.extensions?.find((e) => e.extnID === '2.5.29.14');
-  if (ski) {
-    // pkijs decodes the extension value (an OCTET STRING holding the key identifier).
-    const v = extensionValue(ski, structure);
-    if (!(v instanceof asn1js.OctetString) || v.error || v.idBlock.isConstructed)
-      throw new FormatError('X509_MALFORMED', 'malformed subjectKeyIdentifier extension', { structure });
-    out.subjectKeyIdentifier = v.valueBlock.valueHexView;
-  }
+  if (subjectKeyIdentifier !== undefined) out.subjectKeyIdentifier = subjectKeyIdentifier;
   return out;
 }
 
