@@ -5,13 +5,13 @@ import { parseCipherSpec, validKeySizes } from './cipher.js';
 import { writeLuks1Header, writeLuks2Headers } from './header-write.js';
 import { calibratePbkdf2, type KdfOptions, resolveKdf } from './kdf-params.js';
 import { encryptKeyslotMaterial } from './keyslot-area.js';
-import { stageLuks2Keyslot } from './keyslot-edit.js';
+import { planLuks2Keyslot, sealLuks2Keyslot } from './keyslot-plan.js';
 import { LUKS2_MAX_KEYSLOTS_SIZE, LUKS_STRIPES, luksLimits, type LuksLimits } from './limits.js';
 import { LUKS1_KEYSLOTS, type Luks1Header, type Luks1Keyslot, luks1KeyslotSectors } from './luks1-header.js';
-import { LUKS2_HDR_SIZES } from './luks2-binary-header.js';
+import { LUKS2_HDR_SIZES, fixedString } from './luks2-binary-header.js';
 import { JsonNumber, jsonObject } from './luks2-json.js';
 import { validateLuks2Metadata } from './metadata-validate.js';
-import { deriveKey, pbkdf2 } from './pbkdf.js';
+import { checkKdfCost, deriveKey, pbkdf2 } from './pbkdf.js';
 
 /** Options of {@link formatLuks}; defaults follow cryptsetup 2.6's luksFormat. */
 export interface FormatOptions {
@@ -141,12 +141,32 @@ async function formatLuks2(
       `device of ${device.size} bytes is too small for a data offset of ${dataOffset}`,
     );
   const uuid = checkUuid(o.uuid);
+  const label = o.label ?? '';
+  const subsystem = o.subsystem ?? '';
+  checkHeaderString(label, 'label');
+  checkHeaderString(subsystem, 'subsystem');
   const hash = o.hash ?? 'sha256';
+  const digestLen = hashLength(hash);
   const vk = volumeKeyFor(o, cipher);
   try {
+    const meta = {
+      keyslots: [],
+      segments: [],
+      digests: [],
+      tokens: [],
+      config: { jsonSize: hdrSize - 4096, keyslotsSize, flags: [], requirements: [] },
+    };
+    // Every parameter of the keyslot is checked here, before the digest, the KDF and the wipe.
+    const plan = await planLuks2Keyslot(meta, hdrSize, vk.length, {
+      ...(o.keyslot !== undefined ? { keyslot: o.keyslot } : {}),
+      ...(o.kdf ? { kdf: o.kdf } : {}),
+      encryption: cipher,
+      // cryptsetup luksFormat: the keyslot area uses the data cipher with a key of the volume key's size.
+      areaKeySize: vk.length,
+      limits,
+    });
     const digestSalt = new Uint8Array(randomBytes(32));
     const digestIterations = o.digestIterations ?? calibratePbkdf2(hash, vk.length, 125);
-    const digestLen = hashLength(hash);
     const digest = await pbkdf2(vk, digestSalt, digestIterations, hash, digestLen);
     const json = jsonObject({
       keyslots: jsonObject(),
@@ -174,33 +194,32 @@ async function formatLuks2(
       }),
       config: jsonObject({ json_size: String(hdrSize - 4096), keyslots_size: String(keyslotsSize) }),
     });
+    // The KDF runs before the wipe: a failure there leaves the device as it was.
+    const sealed = await sealLuks2Keyslot(json, plan, vk, passphrase, 0, limits);
+    validateLuks2Metadata(sealed.json, hdrSize);
     await wipe(device, 0, 2 * hdrSize + keyslotsSize);
-    const meta = {
-      keyslots: [],
-      segments: [],
-      digests: [],
-      tokens: [],
-      config: { jsonSize: hdrSize - 4096, keyslotsSize, flags: [], requirements: [] },
-    };
-    const staged = await stageLuks2Keyslot(device, json, meta, hdrSize, vk, passphrase, {
-      ...(o.keyslot !== undefined ? { keyslot: o.keyslot } : {}),
-      ...(o.kdf ? { kdf: o.kdf } : {}),
-      encryption: cipher,
-      digest: 0,
-      limits,
-    });
-    validateLuks2Metadata(staged.json, hdrSize);
+    await device.write(plan.offset, sealed.area);
+    await device.flush();
     await writeLuks2Headers(
       device,
-      { hdrSize, uuid, label: o.label ?? '', subsystem: o.subsystem ?? '', checksumAlgorithm: 'sha256' },
-      staged.json,
+      { hdrSize, uuid, label, subsystem, checksumAlgorithm: 'sha256' },
+      sealed.json,
       1n,
     );
     const dataSize = device.size - dataOffset - ((device.size - dataOffset) % sectorSize);
-    return { version: 2, uuid, keyslot: staged.keyslot, dataOffset, dataSize, volumeKey: vk };
+    return { version: 2, uuid, keyslot: plan.slot, dataOffset, dataSize, volumeKey: vk };
   } catch (e) {
     zeroize(vk);
     throw e;
+  }
+}
+
+/** The label and subsystem fields hold at most 47 bytes and a NUL (LUKS2 spec §2.1). */
+function checkHeaderString(value: string, name: string): void {
+  try {
+    fixedString(value, 48, name);
+  } catch {
+    throw new UsageError('LUKS2_HEADER_STRING', `the ${name} must be at most 47 bytes without NUL`);
   }
 }
 
@@ -221,7 +240,11 @@ async function formatLuks1(
   if (kdfOpt.type !== undefined && kdfOpt.type !== 'pbkdf2')
     throw new UsageError('LUKS1_KDF', 'LUKS1 keyslots use PBKDF2 only');
   const hash = o.hash ?? kdfOpt.hash ?? 'sha256';
+  hashLength(hash);
   const uuid = checkUuid(o.uuid);
+  const slot = o.keyslot ?? 0;
+  if (!Number.isInteger(slot) || slot < 0 || slot >= LUKS1_KEYSLOTS)
+    throw new UsageError('LUKS1_BAD_KEYSLOT', `keyslot ${slot} is out of range 0…7`);
   const vk = volumeKeyFor(o, cipher);
   try {
     // Layout of cryptsetup's LUKS_generate_phdr: keyslots from 4 KiB, each aligned to 4 KiB,
@@ -249,6 +272,9 @@ async function formatLuks1(
         'LUKS_DEVICE_TOO_SMALL',
         `device of ${device.size} bytes is too small for a data offset of ${payloadSectors * 512}`,
       );
+    const kdf = await resolveKdf({ ...kdfOpt, type: 'pbkdf2', hash }, vk.length, 'pbkdf2');
+    if (kdf.type !== 'pbkdf2') throw new UsageError('LUKS1_KDF', 'LUKS1 keyslots use PBKDF2 only');
+    checkKdfCost(kdf, limits, `keyslot ${slot}`);
     const mkDigestSalt = new Uint8Array(randomBytes(32));
     const mkDigestIterations = o.digestIterations ?? calibratePbkdf2(hash, vk.length, 125);
     const mkDigest = await pbkdf2(vk, mkDigestSalt, mkDigestIterations, hash, 20);
@@ -265,16 +291,16 @@ async function formatLuks1(
       uuid,
       keyslots,
     };
-    const slot = o.keyslot ?? 0;
-    if (!Number.isInteger(slot) || slot < 0 || slot >= LUKS1_KEYSLOTS)
-      throw new UsageError('LUKS1_BAD_KEYSLOT', `keyslot ${slot} is out of range 0…7`);
-    const kdf = await resolveKdf({ ...kdfOpt, type: 'pbkdf2', hash }, vk.length, 'pbkdf2');
-    if (kdf.type !== 'pbkdf2') throw new UsageError('LUKS1_KDF', 'LUKS1 keyslots use PBKDF2 only');
-    await wipe(device, 0, payloadSectors * 512);
+    // The KDF runs before the wipe: a failure there leaves the device as it was.
     const dk = await deriveKey(kdf, passphrase, vk.length, limits, `keyslot ${slot}`);
     const material = afSplit(vk, LUKS_STRIPES, hash);
-    const enc = encryptKeyslotMaterial(material, cipher, dk);
-    zeroize(dk, material);
+    let enc: Uint8Array;
+    try {
+      enc = encryptKeyslotMaterial(material, cipher, dk);
+    } finally {
+      zeroize(dk, material);
+    }
+    await wipe(device, 0, payloadSectors * 512);
     await device.write(keyslots[slot]!.keyMaterialOffset * 512, enc);
     keyslots[slot] = { ...keyslots[slot]!, active: true, iterations: kdf.iterations, salt: kdf.salt };
     await writeLuks1Header(device, hdr);

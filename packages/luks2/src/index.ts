@@ -125,10 +125,19 @@ export {
   removeKeyslot,
   changePassphrase,
   addUnboundKeyslot,
+} from './keyslot-edit.js';
+export {
+  type Luks2KeyslotPlan,
+  type Luks2KeyslotPlanOptions,
+  DEFAULT_KEYSLOT_ENCRYPTION,
+  DEFAULT_KEYSLOT_KEY_SIZE,
   luks2AreaSize,
   allocateLuks2Area,
   kdfJson,
-} from './keyslot-edit.js';
+  defaultKeyslotEncryption,
+  planLuks2Keyslot,
+  sealLuks2Keyslot,
+} from './keyslot-plan.js';
 export { type Luks2Identity, writeLuks2Headers, writeLuks1Header, luks2Identity } from './header-write.js';
 export {
   type TokenInput,

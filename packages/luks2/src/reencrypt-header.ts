@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { type BlockDevice, FormatError, UnsupportedError, UsageError } from '@lsvm/core';
 import { luks2Identity, writeLuks1Header, writeLuks2Headers } from './header-write.js';
 import type { KdfOptions } from './kdf-params.js';
-import { stageLuks2Keyslot, writeLuks1KeyslotMaterial } from './keyslot-edit.js';
+import { writeLuks1KeyslotMaterial } from './keyslot-edit.js';
+import { planLuks2Keyslot, stageLuks2Keyslot } from './keyslot-plan.js';
 import { LUKS_STRIPES, type LuksLimits } from './limits.js';
 import { LUKS1_KEYSLOTS, type Luks1Header, type Luks1Keyslot, luks1KeyslotSectors } from './luks1-header.js';
 import { JsonNumber, type JsonObject, cloneJson, isJsonObject, jsonObject } from './luks2-json.js';
@@ -141,12 +142,13 @@ async function finalizeLuks2(
   }
   const rest: Luks2Metadata = { ...meta, keyslots: meta.keyslots.filter((k) => !old.has(k.id)) };
   const { id, nextSeqid } = luks2Identity(volume);
-  const staged = await stageLuks2Keyslot(device, json, rest, id.hdrSize, newVk, target, {
+  const plan = await planLuks2Keyslot(rest, id.hdrSize, newVk.length, {
     kdf: kdfOptionsOf(h.kdf),
     encryption: h.newCipher,
-    digest: digest.id,
+    areaKeySize: newVk.length,
     limits,
   });
+  const staged = await stageLuks2Keyslot(device, json, plan, newVk, target, digest.id, limits);
   await writeLuks2Headers(device, id, staged.json, nextSeqid);
 }
 

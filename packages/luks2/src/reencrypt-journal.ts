@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type BlockDevice, FormatError, UsageError, constantTimeEqual } from '@lsvm/core';
 import { LUKS_STRIPES } from './limits.js';
-import { luks2AreaSize } from './keyslot-edit.js';
+import { luks2AreaSize } from './keyslot-plan.js';
 import type { KdfParams } from './luks2-metadata.js';
 
 /**

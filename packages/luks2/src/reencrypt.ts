@@ -18,7 +18,7 @@ import { SectorCipher, parseCipherSpec, validKeySizes } from './cipher.js';
 import { luks2Identity, writeLuks2Headers } from './header-write.js';
 import { calibratePbkdf2, type KdfOptions, resolveKdf } from './kdf-params.js';
 import { encryptKeyslotMaterial, keyMaterialSize, readKeyslotArea } from './keyslot-area.js';
-import { allocateLuks2Area, luks2AreaSize } from './keyslot-edit.js';
+import { allocateLuks2Area, luks2AreaSize } from './keyslot-plan.js';
 import { LUKS_STRIPES, luksLimits, type LuksLimits } from './limits.js';
 import { LUKS1_HEADER_SIZE, luks1KeyslotSectors } from './luks1-header.js';
 import { dataSegmentLayout } from './luks-device.js';

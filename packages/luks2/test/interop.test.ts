@@ -325,6 +325,100 @@ describeWithPeers(['cryptsetup'], 'cryptsetup interop', () => {
       ).toBe(0);
     });
 
+    test('CBC keyslot areas interoperate both ways (unbound and with --keyslot-cipher)', async () => {
+      const p = img();
+      const pbkdf = ['--pbkdf', 'pbkdf2', '--pbkdf-force-iterations', '1000'];
+      runOk('cryptsetup', [
+        'luksFormat',
+        '--batch-mode',
+        '--type',
+        'luks2',
+        '--cipher',
+        'aes-cbc-essiv:sha256',
+        '--key-size',
+        '256',
+        ...pbkdf,
+        p,
+        kf,
+      ]);
+      const theirs = [join(dir.path, 'cbc-a'), join(dir.path, 'cbc-b')];
+      writeFileSync(theirs[0]!, 'their unbound');
+      writeFileSync(theirs[1]!, 'their cbc-plain64');
+      runOk('cryptsetup', [
+        'luksAddKey',
+        '--batch-mode',
+        '--unbound',
+        '-s',
+        '128',
+        '--key-file',
+        kf,
+        ...pbkdf,
+        p,
+        theirs[0]!,
+      ]);
+      runOk('cryptsetup', [
+        'luksAddKey',
+        '--batch-mode',
+        '--key-file',
+        kf,
+        ...pbkdf,
+        '--keyslot-cipher',
+        'aes-cbc-plain64',
+        '--keyslot-key-size',
+        '192',
+        p,
+        theirs[1]!,
+      ]);
+      const d = await FileDevice.open(p, { readOnly: false });
+      try {
+        const v = await readLuks(d);
+        const a = await unlockLuks(d, v, enc('their unbound'));
+        expect(a).toMatchObject({ keyslot: 1, unbound: true });
+        expect(a.volumeKey.length).toBe(16);
+        const b = await unlockLuks(d, v, enc('their cbc-plain64'));
+        expect(b.keyslot).toBe(2);
+        expect(toHex(b.volumeKey)).toBe(cryptsetupVolumeKey(p, kf));
+        // Ours: the default area of an unbound key (the data cipher, as cryptsetup), and a bound
+        // keyslot with an explicit 128-bit aes-cbc-plain area.
+        const u = await addUnboundKeyslot(
+          d,
+          { passphrase: enc('correct horse battery staple') },
+          enc('our unbound'),
+          {
+            keySize: 24,
+            kdf: FAST_PBKDF2,
+            digestIterations: 1000,
+          },
+        );
+        u.key.fill(0);
+        expect(u.keyslot).toBe(3);
+        const s = await addKeyslot(d, { passphrase: enc('their cbc-plain64') }, enc('our cbc-plain'), {
+          kdf: FAST_PBKDF2,
+          encryption: 'aes-cbc-plain',
+          areaKeySize: 16,
+        });
+        expect(s).toBe(4);
+      } finally {
+        await d.close();
+      }
+      const dump = JSON.parse(runOk('cryptsetup', ['luksDump', '--dump-json-metadata', p])) as {
+        keyslots: Record<string, { area: { encryption: string; key_size: number } }>;
+      };
+      expect(dump.keyslots['3']!.area).toMatchObject({ encryption: 'aes-cbc-essiv:sha256', key_size: 32 });
+      expect(dump.keyslots['4']!.area).toMatchObject({ encryption: 'aes-cbc-plain', key_size: 16 });
+      const ours = [join(dir.path, 'cbc-c'), join(dir.path, 'cbc-d')];
+      writeFileSync(ours[0]!, 'our unbound');
+      writeFileSync(ours[1]!, 'our cbc-plain');
+      for (const [slot, file] of [
+        ['3', ours[0]!],
+        ['4', ours[1]!],
+      ] as const)
+        expect(
+          run('cryptsetup', ['open', '--test-passphrase', '--key-slot', slot, '--key-file', file, p]).status,
+        ).toBe(0);
+      expect(cryptsetupVolumeKey(p, ours[1]!)).toBe(cryptsetupVolumeKey(p, kf));
+    });
+
     test('a token we add is listed by cryptsetup and exported identically', async () => {
       const p = img();
       const d = await FileDevice.open(p, { readOnly: false });
