@@ -9,17 +9,19 @@
  *
  * Two tasks (Tinypool picks the export by name):
  *
- * - `default` — `{ buffer, length, blockSize, algorithm, digestLength }`: hash `length` bytes of
- *   `buffer` (a SharedArrayBuffer the calling thread filled) in blocks of `blockSize` (the last
- *   one may be short); result: the digests concatenated.
+ * - `default` — `{ buffer, length, blockSize, algorithm, digestLength }`: hash the first `length`
+ *   bytes of `buffer` (a SharedArrayBuffer the calling thread filled, or a Uint8Array view of
+ *   shared memory) in blocks of `blockSize` (the last one may be short); result: the digests
+ *   concatenated.
  * - `hashFileStripes` — a {@link FileStripesTask}: the volume is `size` bytes of the open file
  *   `fd` from `position`, cut into stripes of `stripeSize` bytes (whole blocks). Every worker of
  *   the run gets this same task and takes the next stripe from a shared counter until none is
  *   left, so no message crosses threads per stripe and the calling thread never has to be
- *   scheduled for the workers to go on. Each block is read in `pieceSize` pieces (64–256 KiB)
- *   into one small scratch buffer that stays in this core's L2 cache: the kernel's copy out of
- *   the page cache and the hash of the same bytes both hit the cache, where reading a whole chunk
- *   into a large buffer first would send every byte through main memory twice. Digests go
+ *   scheduled for the workers to go on. Each block is read in `pieceSize` pieces into a small
+ *   scratch buffer — one of the task's page-aligned `scratch` buffers, each worker taking its
+ *   own through a shared counter (page-aligned because the kernel's copy into a destination just
+ *   past a page boundary costs several times more: `allocIoBuffers` in @lsvm/core) — and each
+ *   piece is hashed at once, while it is still in this core's cache. Digests go
  *   straight into the shared `hashes` list; then the stripe is marked done and the calling
  *   thread is woken (`Atomics.notify`) to deliver it. A non-zero stop word (abort, first
  *   difference, failure) is checked before every block. Result: `{}` or, for a failed or short
@@ -29,16 +31,16 @@
 /**
  * Layout of a {@link FileStripesTask}'s `control` words (Int32, shared): the stop word, the next
  * stripe to take, an event counter bumped (and notified) whenever a stripe is done or a worker
- * failed, then one state word per stripe (0 pending, 1 hashed).
+ * failed, the next scratch buffer to take, then one state word per stripe (0 pending, 1 hashed).
  */
-export const CONTROL = Object.freeze({ STOP: 0, NEXT: 1, EVENTS: 2, STATE: 3 });
+export const CONTROL = Object.freeze({ STOP: 0, NEXT: 1, EVENTS: 2, SCRATCH: 3, STATE: 4 });
 
 export const HASH_WORKER_SOURCE = `
 import { createHash } from 'node:crypto';
 import { readSync } from 'node:fs';
 export default function hashBlocks(task) {
   const { buffer, length, blockSize, algorithm, digestLength } = task;
-  const data = new Uint8Array(buffer, 0, length);
+  const data = ArrayBuffer.isView(buffer) ? buffer.subarray(0, length) : new Uint8Array(buffer, 0, length);
   const count = Math.ceil(length / blockSize);
   const out = new Uint8Array(count * digestLength);
   for (let i = 0; i < count; i++) {
@@ -48,8 +50,7 @@ export default function hashBlocks(task) {
   }
   return out;
 }
-let scratch = new Uint8Array(0);
-const { STOP, NEXT, EVENTS, STATE } = ${JSON.stringify(CONTROL)};
+const { STOP, NEXT, EVENTS, SCRATCH, STATE } = ${JSON.stringify(CONTROL)};
 function finish(ctrl, s, state) {
   if (s >= 0) Atomics.store(ctrl, STATE + s, state);
   Atomics.add(ctrl, EVENTS, 1);
@@ -57,8 +58,8 @@ function finish(ctrl, s, state) {
 }
 export function hashFileStripes(task) {
   const { fd, position, size, blockSize, stripeSize, stripeCount, algorithm, digestLength, pieceSize } = task;
-  if (scratch.length < pieceSize) scratch = new Uint8Array(pieceSize);
   const ctrl = new Int32Array(task.control);
+  const scratch = task.scratch[Atomics.add(ctrl, SCRATCH, 1)];
   const out = new Uint8Array(task.hashes);
   for (;;) {
     if (Atomics.load(ctrl, STOP) !== 0) return {};
@@ -115,8 +116,14 @@ export interface FileStripesTask {
   stripeCount: number;
   algorithm: string;
   digestLength: number;
-  /** Bytes per read: small enough to stay in L2 between the kernel's copy and the hash. */
+  /** Bytes per read: small enough to stay in cache between the kernel's copy and the hash. */
   pieceSize: number;
+  /**
+   * One page-aligned buffer of at least `pieceSize` bytes per task started with this object
+   * (views of shared memory, so the workers use them in place); worker `i` to start takes
+   * `scratch[i]` through the `CONTROL.SCRATCH` counter.
+   */
+  scratch: Uint8Array[];
   /** `(CONTROL.STATE + stripeCount)` Int32 words, see {@link CONTROL}. */
   control: SharedArrayBuffer;
   /** The volume's digest list, `ceil(size / blockSize) × digestLength` bytes, written by the workers. */

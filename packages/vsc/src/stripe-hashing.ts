@@ -1,4 +1,4 @@
-import { IoError, throwIfAborted } from '@lsvm/core';
+import { IoError, allocIoBuffers, throwIfAborted } from '@lsvm/core';
 import { DIGEST_LENGTH, type HashAlgorithm } from './algorithms.js';
 import type { FileRange } from './file-range.js';
 import { CONTROL, type FileStripesTask } from './hash-worker.js';
@@ -19,10 +19,10 @@ export const stripeTuning = {
    */
   stripeTarget: 32 * 1024 * 1024,
   /**
-   * Bytes per read inside a worker (capped at the block size). Measured on the 2-core benchmark
-   * machine (AMD EPYC, 512 KiB L2 per core): reading the page cache in 64–256 KiB pieces and
-   * hashing each piece at once cost ~0.1 s of system time per GiB, against ~0.45 s per GiB for
-   * 1 MiB or 8 MiB reads, whose destination no longer fits in L2 (README, "Performance").
+   * Bytes per read inside a worker (capped at the block size). Into a page-aligned buffer the
+   * kernel's copy costs ~0.1 s of system time per GiB for 128 KiB to 1 MiB reads alike, and the
+   * hash of each piece read costs the same whether it is 128 KiB or 1 MiB (README,
+   * "Performance"); 128 KiB keeps a piece in L2 with room to spare and the scratch memory small.
    */
   pieceSize: 128 * 1024,
 };
@@ -68,6 +68,8 @@ export async function hashFileStripes(
     return { algorithm, blockSize, blockCount, blockHashes, hashedBlocks: 0 };
   }
 
+  const workers = Math.min(pool.threads, stripeCount);
+  const pieceSize = Math.min(stripeTuning.pieceSize, blockSize);
   const task: FileStripesTask = {
     fd,
     position: range.offset,
@@ -77,7 +79,8 @@ export async function hashFileStripes(
     stripeCount,
     algorithm,
     digestLength: dl,
-    pieceSize: Math.min(stripeTuning.pieceSize, blockSize),
+    pieceSize,
+    scratch: allocIoBuffers(workers, pieceSize, { shared: true }),
     control: new SharedArrayBuffer(4 * (CONTROL.STATE + stripeCount)),
     hashes: new SharedArrayBuffer(blockCount * dl),
   };
@@ -90,7 +93,6 @@ export async function hashFileStripes(
 
   let failure: unknown;
   let running = true;
-  const workers = Math.min(pool.threads, stripeCount);
   const tasks = Array.from({ length: workers }, () =>
     pool.hashFileStripes(task).then(
       (r) => {

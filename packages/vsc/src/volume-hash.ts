@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { type BlockDevice, type LongOperationOptions, UsageError, throwIfAborted } from '@lsvm/core';
+import {
+  type BlockDevice,
+  type LongOperationOptions,
+  UsageError,
+  allocIoBuffers,
+  throwIfAborted,
+} from '@lsvm/core';
 import { Tinypool } from 'tinypool';
 import {
   DEFAULT_BLOCK_SIZE,
@@ -58,15 +64,24 @@ export class HashPool {
     return new HashPool(pool, threads);
   }
 
-  /** Hashes `length` bytes of `buffer` in blocks; returns the digests concatenated. */
+  /**
+   * Hashes the first `length` bytes of `buffer` in blocks; returns the digests concatenated. A
+   * buffer in shared memory (a `SharedArrayBuffer`, or a view of one) is hashed in place by the
+   * worker; any other is copied to it.
+   */
   async hash(
-    buffer: SharedArrayBuffer | ArrayBuffer,
+    buffer: SharedArrayBuffer | ArrayBuffer | Uint8Array,
     length: number,
     blockSize: number,
     algorithm: HashAlgorithm,
   ): Promise<Uint8Array> {
     const digestLength = DIGEST_LENGTH[algorithm];
-    if (this.pool === undefined) return hashBlocks(new Uint8Array(buffer, 0, length), blockSize, algorithm);
+    if (this.pool === undefined) {
+      const data = ArrayBuffer.isView(buffer)
+        ? buffer.subarray(0, length)
+        : new Uint8Array(buffer, 0, length);
+      return hashBlocks(data, blockSize, algorithm);
+    }
     const out: unknown = await this.pool.run({ buffer, length, blockSize, algorithm, digestLength });
     return out as Uint8Array;
   }
@@ -195,12 +210,13 @@ async function runPipeline(
   const chunkCount = Math.ceil(size / chunkSize);
 
   // The ring: enough buffers that every worker has one to hash while the reader fills another.
+  // Page-aligned (allocIoBuffers): a file-backed device's read into a chunk starting just past a
+  // page boundary costs the kernel's copy several times more (README, "Performance"). Shared with
+  // the workers, which hash them in place.
   const slots = Math.min(chunkCount, pool.threads + 2);
-  const free: (SharedArrayBuffer | ArrayBuffer)[] = [];
-  for (let i = 0; i < slots; i++)
-    free.push(pool.threads > 0 ? new SharedArrayBuffer(chunkSize) : new ArrayBuffer(chunkSize));
+  const free: Uint8Array[] = allocIoBuffers(slots, chunkSize, { shared: pool.threads > 0 });
   let waiter: (() => void) | undefined;
-  const release = (b: SharedArrayBuffer | ArrayBuffer): void => {
+  const release = (b: Uint8Array): void => {
     free.push(b);
     const w = waiter;
     waiter = undefined;
@@ -221,7 +237,7 @@ async function runPipeline(
     const offset = chunk * chunkSize;
     const length = Math.min(chunkSize, size - offset);
     try {
-      await device.readInto(new Uint8Array(buf, 0, length), offset);
+      await device.readInto(buf.subarray(0, length), offset);
     } catch (e) {
       failure = e;
       release(buf);

@@ -9,10 +9,12 @@ import {
   MemoryDevice,
   ReadOnlyDevice,
   SliceDevice,
+  isWasmBacked,
 } from '@lsvm/core';
 import { tempDir } from '@lsvm/testkit';
 import fc from 'fast-check';
 import { fileRangeOf } from '../src/file-range.js';
+import type { FileStripesTask } from '../src/hash-worker.js';
 import { HashPool, type HashAlgorithm, hashBlocks, hashVolume } from '../src/index.js';
 import { hashFileStripes, stripeTuning } from '../src/stripe-hashing.js';
 import { pattern } from './disk.js';
@@ -234,6 +236,31 @@ describe('hashVolume on file ranges (workers read the file themselves)', () => {
     expect(closing).toBeDefined();
     expect(hex(r.blockHashes)).toBe(hex(hashBlocks(data, 16 * KiB, 'sha256')));
     await expect(hashVolume(file, { pool })).rejects.toMatchObject({ code: 'DEVICE_CLOSED' });
+  });
+
+  it('gives each worker its own page-aligned scratch buffer', async () => {
+    const data = pattern(512 * KiB, 14);
+    const file = await FileDevice.open(fileOf(data));
+    const tasks: FileStripesTask[] = [];
+    const spy = Object.create(pool) as HashPool;
+    spy.hashFileStripes = (task) => {
+      tasks.push(task);
+      return pool.hashFileStripes(task);
+    };
+    try {
+      stripeTuning.stripeTarget = 64 * KiB;
+      stripeTuning.pieceSize = 100 * KiB; // not a page multiple: the buffers are still aligned
+      const r = await hashVolume(file, { pool: spy, blockSize: 128 * KiB });
+      expect(hex(r.blockHashes)).toBe(hex(hashBlocks(data, 128 * KiB, 'sha256')));
+      expect(tasks).toHaveLength(2);
+      const { scratch } = tasks[0]!;
+      expect(scratch).toHaveLength(2);
+      expect(scratch.every((b) => isWasmBacked(b) && b.length === 100 * KiB)).toBe(true);
+      expect(scratch[0]!.buffer).toBe(scratch[1]!.buffer);
+      expect(scratch[1]!.byteOffset - scratch[0]!.byteOffset).toBeGreaterThanOrEqual(100 * KiB);
+    } finally {
+      await file.close();
+    }
   });
 
   it('fails on a closed device (it never reopens the path)', async () => {

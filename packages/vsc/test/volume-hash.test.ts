@@ -1,4 +1,4 @@
-import { AbortedError, MemoryDevice, UsageError } from '@lsvm/core';
+import { AbortedError, MemoryDevice, UsageError, allocIoBuffers, isWasmBacked } from '@lsvm/core';
 import { HashPool, hashBlocks, hashVolume } from '../src/index.js';
 import { pattern } from './disk.js';
 
@@ -84,6 +84,39 @@ describe('hashVolume', () => {
       await pool.close();
     }
   });
+
+  it.each([0, 1, 2])('reads the generic path into page-aligned buffers (%i workers)', async (workers) => {
+    const aligned: boolean[] = [];
+    const spy = new MemoryDevice(data);
+    const inner = spy.readInto.bind(spy);
+    spy.readInto = (t: Uint8Array, off: number) => {
+      aligned.push(isWasmBacked(t));
+      return inner(t, off);
+    };
+    const r = await hashVolume(spy, { workers, blockSize: 1 << 20 });
+    expect(Buffer.from(r.blockHashes).equals(Buffer.from(hashBlocks(data, 1 << 20, 'sha256')))).toBe(true);
+    expect(aligned.length).toBeGreaterThan(1);
+    expect(aligned.every(Boolean)).toBe(true);
+  });
+
+  it.each([0, 1])(
+    'HashPool.hash takes a view of shared memory at any offset (%i workers)',
+    async (threads) => {
+      const pool = HashPool.create(threads);
+      try {
+        const [, second] = allocIoBuffers(2, 3 * 4096 + 5, { shared: true });
+        second!.set(data.subarray(0, second!.length));
+        const viaView = await pool.hash(second!, 2 * 4096 + 1, 4096, 'sha384');
+        expect(
+          Buffer.from(viaView).equals(
+            Buffer.from(hashBlocks(data.subarray(0, 2 * 4096 + 1), 4096, 'sha384')),
+          ),
+        ).toBe(true);
+      } finally {
+        await pool.close();
+      }
+    },
+  );
 
   it('rejects bad parameters', async () => {
     await expect(hashVolume(dev, { blockSize: 3000 })).rejects.toBeInstanceOf(UsageError);
