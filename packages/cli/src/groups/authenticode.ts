@@ -16,6 +16,7 @@ import {
   verifyImage,
 } from '@lsvm/pe-authenticode';
 import type { CliGroup } from '../group.js';
+import { safeText } from './authenticode-text.js';
 import { readInput, writeOutput } from './pe.js';
 
 function algorithm(a: string | undefined): DigestAlgorithm {
@@ -143,19 +144,25 @@ export const authenticodeGroup: CliGroup = {
           const l: string[] = [];
           for (const s of v.signatures) {
             l.push(
-              `signature ${s.path}: ${s.trusted ? 'trusted' : 'NOT trusted'} — ${s.signer?.subject ?? 'unknown signer'}`,
+              s.signer
+                ? safeText`signature ${s.path}: ${s.trusted ? 'trusted' : 'NOT trusted'} — ${s.signer.subject}`
+                : safeText`signature ${s.path}: ${s.trusted ? 'trusted' : 'NOT trusted'} — unknown signer`,
             );
-            if (s.anchor) l.push(`  anchor ${s.anchor.subject}`);
-            for (const f of s.failures) l.push(`  ${f.code}: ${f.message}`);
+            if (s.anchor) l.push(safeText`  anchor ${s.anchor.subject}`);
+            for (const f of s.failures) l.push(safeText`  ${f.code}: ${f.message}`);
             for (const t of s.timestamps)
               l.push(
-                `  timestamp (${t.kind}) ${t.time?.toISOString() ?? '?'} ${t.valid ? 'valid' : `INVALID: ${t.failures.map((f) => f.code).join(', ')}`}`,
+                t.valid
+                  ? safeText`  timestamp (${t.kind}) ${t.time?.toISOString() ?? '?'} valid`
+                  : safeText`  timestamp (${t.kind}) ${t.time?.toISOString() ?? '?'} INVALID: ${t.failures.map((f) => f.code).join(', ')}`,
               );
           }
-          for (const u of v.undecodable) l.push(`entry ${u.index}: ${u.code}: ${u.message}`);
-          if (v.allowedByHash) l.push(`image ${v.allowedByHash} digest is listed in db`);
+          for (const u of v.undecodable) l.push(safeText`entry ${u.index}: ${u.code}: ${u.message}`);
+          if (v.allowedByHash) l.push(safeText`image ${v.allowedByHash} digest is listed in db`);
           l.push(
-            v.trusted ? `${file}: trusted` : `${file}: NOT trusted: ${v.reason?.code}: ${v.reason?.message}`,
+            v.trusted
+              ? safeText`${file}: trusted`
+              : safeText`${file}: NOT trusted: ${v.reason?.code}: ${v.reason?.message}`,
           );
           return l.join('\n');
         });
@@ -193,7 +200,7 @@ export const authenticodeGroup: CliGroup = {
             writeOutput(out, signed);
             ctx.result(
               { out, size: signed.length, signer: certificate.subject },
-              `signed ${out} as ${certificate.subject}`,
+              safeText`signed ${out} as ${certificate.subject}`,
             );
           } finally {
             key.fill(0);
@@ -213,7 +220,7 @@ export const authenticodeGroup: CliGroup = {
           throw new UsageError('USAGE', '--index must be an integer');
         const result = removeSignature(readInput(input), index);
         writeOutput(out, result);
-        ctx.result({ out, size: result.length, removed: index ?? 'all' }, `wrote ${out}`);
+        ctx.result({ out, size: result.length, removed: index ?? 'all' }, safeText`wrote ${out}`);
       });
 
     cmd
@@ -225,7 +232,7 @@ export const authenticodeGroup: CliGroup = {
       .action((input: string, out: string, o: { index: string }) => {
         const p7 = extractSignature(readInput(input), Number(o.index));
         writeOutput(out, p7);
-        ctx.result({ out, size: p7.length }, `wrote ${p7.length} bytes to ${out}`);
+        ctx.result({ out, size: p7.length }, safeText`wrote ${p7.length} bytes to ${out}`);
       });
   },
 };

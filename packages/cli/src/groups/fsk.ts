@@ -1,6 +1,7 @@
 import { createFsk, parseFsk, parseFskAssignment, readGuardianDir, verifyFsk } from '@lsvm/shielding-data';
 import { isLsvmError } from '@lsvm/core';
 import type { CliGroup } from '../group.js';
+import { safeText } from './authenticode-text.js';
 import { certView, readInput, writeFileAtomic } from './guardian.js';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
@@ -22,7 +23,7 @@ export const fskGroup: CliGroup = {
         writeFileAtomic(o.out, bytes);
         ctx.result(
           { out: o.out, pairs: pairs.length, signed: o.sign !== undefined },
-          `${o.out}: ${pairs.length} pair(s)${o.sign ? ', signed' : ''}`,
+          safeText`${o.out}: ${pairs.length} pair(s)${o.sign ? ', signed' : ''}`,
         );
       });
 
@@ -51,9 +52,13 @@ export const fskGroup: CliGroup = {
         };
         ctx.result(view, () =>
           [
-            `specialization data ${path}`,
-            `  signature  ${!fsk.signature ? 'none' : problem ? `DOES NOT VERIFY: ${problem}` : `verified, ${signer!.subject} ${signer!.thumbprint}`}`,
-            ...fsk.pairs.map((p) => `  ${p.name} = ${p.value}`),
+            safeText`specialization data ${path}`,
+            !fsk.signature
+              ? '  signature  none'
+              : problem
+                ? safeText`  signature  DOES NOT VERIFY: ${problem}`
+                : safeText`  signature  verified, ${signer!.subject} ${signer!.thumbprint}`,
+            ...fsk.pairs.map((p) => safeText`  ${p.name} = ${p.value}`),
           ].join('\n'),
         );
       });

@@ -23,6 +23,7 @@ import {
   GUARDIAN_DIR_FILES,
 } from '@lsvm/shielding-data';
 import type { CliGroup } from '../group.js';
+import { safeText } from './authenticode-text.js';
 
 /**
  * `lsvm guardian …` — create a guardian (owner or fabric identity), show one, export its public
@@ -48,7 +49,7 @@ export const guardianGroup: CliGroup = {
         const info = inspectGuardian(g);
         ctx.result(
           { name: g.name, id: info.id, algorithm: o.alg, dir: o.out },
-          `guardian "${g.name}" (${o.alg}) written to ${o.out}\nid ${info.id}`,
+          safeText`guardian "${g.name}" (${o.alg}) written to ${o.out}\nid ${info.id}`,
         );
       });
 
@@ -104,10 +105,12 @@ export const guardianGroup: CliGroup = {
                 sharedCertificate: shared,
               },
               [
-                `guardian "${g.name}" imported to ${o.out}`,
-                `id ${info.id}`,
-                `signing     ${info.signing.subject}`,
-                `encryption  ${shared ? '(the signing certificate)' : info.encryption.subject}`,
+                safeText`guardian "${g.name}" imported to ${o.out}`,
+                safeText`id ${info.id}`,
+                safeText`signing     ${info.signing.subject}`,
+                shared
+                  ? 'encryption  (the signing certificate)'
+                  : safeText`encryption  ${info.encryption.subject}`,
               ].join('\n'),
             );
           } finally {
@@ -134,8 +137,8 @@ export const guardianGroup: CliGroup = {
         };
         ctx.result(view, () =>
           [
-            `guardian  ${g.name}${hasKeys ? '  (private keys present)' : ''}`,
-            `id        ${info.id}`,
+            safeText`guardian  ${g.name}${hasKeys ? '  (private keys present)' : ''}`,
+            safeText`id        ${info.id}`,
             ...certText('signing', info.signing),
             ...certText('encryption', info.encryption),
           ].join('\n'),
@@ -152,7 +155,7 @@ export const guardianGroup: CliGroup = {
         writeFileAtomic(o.out, new TextEncoder().encode(encodeGuardianMetadata(g)));
         ctx.result(
           { name: g.name, id: inspectGuardian(g).id, out: o.out },
-          `public metadata of "${g.name}" written to ${o.out}`,
+          safeText`public metadata of "${g.name}" written to ${o.out}`,
         );
       });
   },
@@ -217,12 +220,12 @@ function certText(label: string, c: CertificateInfo): string[] {
   const key = c.keyType === 'rsa' ? `RSA ${c.keyBits}` : `EC ${c.curve}`;
   return [
     `${label} certificate`,
-    `  subject     ${c.subject}`,
-    `  issuer      ${c.issuer}`,
-    `  key         ${key} (${c.scheme})`,
-    `  usage       ${c.keyUsage?.join(', ') ?? '(any)'}`,
-    `  valid       ${c.notBefore} .. ${c.notAfter}`,
-    `  sha256      ${c.thumbprint}`,
+    safeText`  subject     ${c.subject}`,
+    safeText`  issuer      ${c.issuer}`,
+    safeText`  key         ${key} (${c.scheme})`,
+    safeText`  usage       ${c.keyUsage?.join(', ') ?? '(any)'}`,
+    safeText`  valid       ${c.notBefore} .. ${c.notAfter}`,
+    safeText`  sha256      ${c.thumbprint}`,
   ];
 }
 

@@ -16,6 +16,7 @@ import {
   zeroSecrets,
 } from '@lsvm/shielding-data';
 import type { CliGroup } from '../group.js';
+import { safeText } from './authenticode-text.js';
 import { certView, readInput, writeFileAtomic } from './guardian.js';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
@@ -116,7 +117,7 @@ export const pdkGroup: CliGroup = {
           const info = readPdk(bytes).info!;
           ctx.result(
             { out: o.out, bytes: bytes.length, ...summary(info) },
-            `${o.out}: ${bytes.length} bytes, owner "${info.owner.name}", ${info.guardians.length - 1} fabric guardian(s), ${info.viqs.length} VIQ(s)`,
+            safeText`${o.out}: ${bytes.length} bytes, owner "${info.owner.name}", ${info.guardians.length - 1} fabric guardian(s), ${info.viqs.length} VIQ(s)`,
           );
         },
       );
@@ -147,20 +148,22 @@ export const pdkGroup: CliGroup = {
         };
         ctx.result(view, () =>
           [
-            `shielding data file ${path}`,
-            `  signatures  ${r.problem ? `DO NOT VERIFY: ${r.problem.code}: ${r.problem.message}` : 'verified (owner signature, certificate signatures)'}`,
-            `  created     ${view.created}`,
-            `  policy      ${p.policy}`,
-            ...(r.info ? [`  owner       ${r.info.owner.name}  ${r.info.owner.id}`] : []),
+            safeText`shielding data file ${path}`,
+            r.problem
+              ? safeText`  signatures  DO NOT VERIFY: ${r.problem.code}: ${r.problem.message}`
+              : '  signatures  verified (owner signature, certificate signatures)',
+            safeText`  created     ${view.created}`,
+            safeText`  policy      ${p.policy}`,
+            ...(r.info ? [safeText`  owner       ${r.info.owner.name}  ${r.info.owner.id}`] : []),
             '  guardians',
             ...(r.info
               ? r.info.guardians.map(
-                  (g, i) => `    ${i === 0 ? 'owner ' : 'fabric'} ${g.name}  ${g.algorithm}  ${g.id}`,
+                  (g, i) => safeText`    ${i === 0 ? 'owner ' : 'fabric'} ${g.name}  ${g.algorithm}  ${g.id}`,
                 )
-              : guardians.map((g) => `    ${g.name}  ${g.algorithm}`)),
+              : guardians.map((g) => safeText`    ${g.name}  ${g.algorithm}`)),
             `  volume id qualifiers${p.viqs.length === 0 ? ' (none: any template)' : ''}`,
-            ...p.viqs.map((v) => `    ${v.name}  ${v.rule} ${v.version}  signer ${v.signer}`),
-            `  encrypted   ${p.encrypted.ciphertext.length} bytes (AES-256-GCM)`,
+            ...p.viqs.map((v) => safeText`    ${v.name}  ${v.rule} ${v.version}  signer ${v.signer}`),
+            safeText`  encrypted   ${p.encrypted.ciphertext.length} bytes (AES-256-GCM)`,
           ].join('\n'),
         );
       });
@@ -198,7 +201,10 @@ export const pdkGroup: CliGroup = {
           // Only names are printed: the secrets themselves stay in the files.
           ctx.result(
             { out: o.out, owner: info.owner.name, files: written },
-            `opened with guardian "${g.name}"; wrote ${written.length} file(s) to ${o.out}:\n${written.map((w) => `  ${w}`).join('\n')}`,
+            [
+              safeText`opened with guardian "${g.name}"; wrote ${written.length} file(s) to ${o.out}:`,
+              ...written.map((w) => safeText`  ${w}`),
+            ].join('\n'),
           );
         } finally {
           zeroSecrets(secrets);
@@ -218,7 +224,7 @@ export const pdkGroup: CliGroup = {
         writeFileAtomic(o.out, bytes);
         ctx.result(
           { out: o.out, granted: g.name, ...summary(readPdk(bytes).info!) },
-          `granted "${g.name}"; wrote ${o.out}`,
+          safeText`granted "${g.name}"; wrote ${o.out}`,
         );
       });
 
@@ -236,7 +242,7 @@ export const pdkGroup: CliGroup = {
         writeFileAtomic(o.out, bytes);
         ctx.result(
           { out: o.out, revoked: which, ...summary(readPdk(bytes).info!) },
-          `revoked "${which}"; wrote ${o.out}`,
+          safeText`revoked "${which}"; wrote ${o.out}`,
         );
       });
   },

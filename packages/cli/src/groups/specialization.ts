@@ -10,6 +10,7 @@ import {
 } from '@lsvm/shielding-data';
 import type { CliContext } from '../context.js';
 import type { CliGroup } from '../group.js';
+import { safeText } from './authenticode-text.js';
 import { readInput, writeFileAtomic } from './guardian.js';
 
 /**
@@ -54,7 +55,10 @@ export const specializationGroup: CliGroup = {
         writeFileAtomic(o.out, bytes);
         ctx.result(
           { out: o.out, bytes: bytes.length, mode: Number(o.mode), files: names },
-          `${o.out}: ${bytes.length} bytes, mode ${o.mode}, ${names.length} file(s): ${names.join(', ')}`,
+          [
+            safeText`${o.out}: ${bytes.length} bytes, mode ${o.mode}, ${names.length} file(s): `,
+            names.map((n) => safeText`${n}`).join(', '),
+          ].join(''),
         );
       } finally {
         zeroize(key);
@@ -82,7 +86,10 @@ export const specializationGroup: CliGroup = {
             authenticated: r.authenticated,
             files: r.files.map((f) => ({ name: f.name, bytes: f.data.length })),
           },
-          `mode ${r.mode}${r.authenticated ? ' (HMAC verified)' : ' (not authenticated)'}; wrote ${r.files.length} file(s) to ${o.out}:\n${r.files.map((f) => `  ${f.name}  ${f.data.length} bytes`).join('\n')}`,
+          [
+            safeText`mode ${r.mode}${r.authenticated ? ' (HMAC verified)' : ' (not authenticated)'}; wrote ${r.files.length} file(s) to ${o.out}:`,
+            ...r.files.map((f) => safeText`  ${f.name}  ${f.data.length} bytes`),
+          ].join('\n'),
         );
         for (const f of r.files) f.data.fill(0);
       } finally {
@@ -98,7 +105,7 @@ export const specializationGroup: CliGroup = {
         const h = parseSpecializationHeader(readInput(file));
         ctx.result(h, () =>
           Object.entries(h)
-            .map(([k, v]) => `${k.padEnd(13)}${v}`)
+            .map(([k, v]) => safeText`${k.padEnd(13)}${v}`)
             .join('\n'),
         );
       });
