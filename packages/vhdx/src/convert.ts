@@ -117,10 +117,22 @@ async function readClipped(src: BlockDevice, buf: Uint8Array, off: number): Prom
   return avail;
 }
 
-/** {@link readClipped} for a device with synchronous I/O. */
-function readClippedSync(src: SyncIoDevice, buf: Uint8Array, off: number): number {
-  const avail = Math.max(0, Math.min(buf.length, src.size - off));
-  if (avail > 0) src.readIntoSync(avail === buf.length ? buf : buf.subarray(0, avail), off);
+/** A synchronous positional read of a source: `target.length` bytes at `offset`, inside it. */
+type SyncRead = (target: Uint8Array, offset: number) => void;
+
+/**
+ * How to read `source` synchronously, if it can be: a raw file (SyncFile), or a VHDX file that
+ * needs nothing asynchronous (see {@link VhdxDevice.syncReader}).
+ */
+function syncReadOf(source: BlockDevice): SyncRead | undefined {
+  if (hasSyncIo(source)) return (buf, off) => source.readIntoSync(buf, off);
+  return source instanceof VhdxDevice ? source.syncReader() : undefined;
+}
+
+/** {@link readClipped} for a source read through a {@link SyncRead}. */
+function readClippedSync(read: SyncRead, srcSize: number, buf: Uint8Array, off: number): number {
+  const avail = Math.max(0, Math.min(buf.length, srcSize - off));
+  if (avail > 0) read(avail === buf.length ? buf : buf.subarray(0, avail), off);
   if (avail < buf.length) buf.fill(0, avail);
   return avail;
 }
@@ -147,9 +159,11 @@ function mayHaveData(src: BlockDevice, off: number, len: number): boolean {
  * of allocated blocks as holes); fixed output writes every block. The size is the source's, rounded
  * up to the logical sector size. Memory use is four chunks plus the BAT.
  *
- * When both devices offer synchronous I/O (the files `convertFile` opens, see `SyncFile`), the
- * payload is copied by a synchronous loop through one buffer, in slices between which the event
- * loop runs; otherwise through a pipeline of asynchronous reads and writes.
+ * When the source reads synchronously (a `SyncFile`, or a VHDX file whose reads need nothing
+ * asynchronous: see {@link VhdxDevice.syncReader}) and the output offers synchronous I/O (the files
+ * `convertFile` opens), the payload is copied by a synchronous loop, in slices between which the
+ * event loop runs, with a writer thread doing the writes for disks of {@link WRITE_BEHIND_MIN} and
+ * more; otherwise through a pipeline of asynchronous reads and writes.
  *
  * The new file is written without the log ([MS-VHDX] §2.3), unlike writes through
  * {@link VhdxDevice}: payload first, then in {@link writeSkeleton} the metadata, the whole BAT in
@@ -179,8 +193,9 @@ export async function convertToVhdx(
   const stats: ConvertStats = { virtualSize: size, bytesRead: 0, bytesWritten: 0 };
   await emptyOutput(out);
   await out.resize(plan.payloadOffset);
-  if (hasSyncIo(source) && hasSyncIo(out)) {
-    await payloadSync(source, out, placer, { size, chunk, fixed, stats, options });
+  const readSync = syncReadOf(source);
+  if (readSync && hasSyncIo(out)) {
+    await payloadSync(source, readSync, out, placer, { size, chunk, fixed, stats, options });
   } else {
     await payloadPipelined(source, out, placer, { size, chunk, fixed, stats, options });
   }
@@ -209,7 +224,8 @@ interface PayloadJob {
 
 /** The payload of {@link convertToVhdx} through synchronous I/O: read, test, write, one chunk at a time. */
 async function payloadSync(
-  source: SyncIoDevice,
+  source: BlockDevice,
+  readSync: SyncRead,
   out: SyncIoDevice,
   placer: PayloadPlacer,
   { size, chunk, fixed, stats, options }: PayloadJob,
@@ -222,8 +238,11 @@ async function payloadSync(
       signal: options.signal,
       onProgress: options.onProgress,
       ...(writer ? { buffer: () => writer.current() } : {}),
+      // Unallocated ranges of a VHDX source are zeros known without reading: a dynamic output
+      // leaves them unallocated too (a fixed one writes every block, so it reads them as zeros).
+      ...(fixed ? {} : { skip: (off: number, n: number) => !mayHaveData(source, off, n) }),
       read: (off, buf) => {
-        stats.bytesRead += readClippedSync(source, buf, off);
+        stats.bytesRead += readClippedSync(readSync, source.size, buf, off);
       },
       consume: (off, data) => {
         const at = placer.place(off, !fixed && isZero(data));
@@ -315,11 +334,7 @@ export async function convertToRaw(
   const stats: ConvertStats = { virtualSize: size, bytesRead: 0, bytesWritten: 0 };
   // A raw file, or a VHDX file that needs nothing asynchronous (see VhdxDevice.syncReader), into a
   // raw file: the synchronous loop (see convertToVhdx), skipping unallocated VHDX blocks unread.
-  const readSync = hasSyncIo(source)
-    ? (buf: Uint8Array, off: number) => source.readIntoSync(buf, off)
-    : source instanceof VhdxDevice
-      ? source.syncReader()
-      : undefined;
+  const readSync = syncReadOf(source);
   if (readSync && hasSyncIo(out)) {
     await withWriteBehind(out, size, chunk, options, (writer) =>
       streamChunksSync({

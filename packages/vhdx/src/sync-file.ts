@@ -1,4 +1,4 @@
-import { BaseBlockDevice, IoError } from '@lsvm/core';
+import { BaseBlockDevice, checkRange, IoError, UsageError } from '@lsvm/core';
 import type * as NodeFs from 'node:fs';
 import type { ResizableDevice } from './memory-file.js';
 import { startWriteBehind, type WriteBehind } from './write-behind.js';
@@ -113,6 +113,8 @@ export class SyncFile extends BaseBlockDevice implements ResizableDevice, SyncIo
 
   readIntoSync(target: Uint8Array, offset: number): void {
     this.checkOpen();
+    // The asynchronous read() checks through BaseBlockDevice; this path must refuse the same ranges.
+    checkRange(offset, target.length, this._size, 'read');
     let done = 0;
     while (done < target.length) {
       const n = Math.min(MAX_IO, target.length - done);
@@ -134,6 +136,9 @@ export class SyncFile extends BaseBlockDevice implements ResizableDevice, SyncIo
   writeSync(offset: number, data: Uint8Array): void {
     this.checkOpen();
     if (this.readOnly) throw new IoError('READ_ONLY', 'device is read-only', { offset });
+    // Past the end is allowed (it extends the file); a negative or unsafe offset never is.
+    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(offset + data.length))
+      throw new UsageError('BAD_RANGE', `write at ${offset} of ${data.length} bytes: not a valid range`);
     let done = 0;
     while (done < data.length) {
       const n = Math.min(MAX_IO, data.length - done);

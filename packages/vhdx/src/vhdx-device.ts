@@ -114,6 +114,7 @@ export class VhdxDevice extends BaseBlockDevice {
   private logHead = 0;
   private logSeq = 1n;
   private lock: Promise<unknown> = Promise.resolve();
+  private partialBlocks: boolean | undefined;
 
   private constructor(
     private readonly file: BlockDevice,
@@ -294,9 +295,7 @@ export class VhdxDevice extends BaseBlockDevice {
   syncReader(): ((target: Uint8Array, offset: number) => void) | undefined {
     const src = this.src as Partial<SyncIoSource>;
     if (this.parent || this.src !== this.file || typeof src.readIntoSync !== 'function') return undefined;
-    const g = this.layout.geometry;
-    for (let b = 0; b < g.dataBlocks; b++)
-      if (this.blockEntry(b).state === PayloadState.PARTIALLY_PRESENT) return undefined;
+    if (this.hasPartialBlocks()) return undefined;
     const readSync = src.readIntoSync.bind(this.src);
     return (target, offset) => {
       this.checkOpen();
@@ -310,6 +309,24 @@ export class VhdxDevice extends BaseBlockDevice {
         pos += r.length;
       }
     };
+  }
+
+  /**
+   * Whether the BAT held a PARTIALLY_PRESENT block when first asked, scanned once. Without a parent
+   * (the only case {@link syncReader} asks about) this device never writes that state — its writes
+   * set FULLY_PRESENT or NOT_PRESENT — so the answer can only become too cautious, never wrong.
+   */
+  private hasPartialBlocks(): boolean {
+    if (this.partialBlocks === undefined) {
+      this.partialBlocks = false;
+      for (let b = 0; b < this.layout.geometry.dataBlocks; b++) {
+        if (this.blockEntry(b).state === PayloadState.PARTIALLY_PRESENT) {
+          this.partialBlocks = true;
+          break;
+        }
+      }
+    }
+    return this.partialBlocks;
   }
 
   private async readParent(view: Uint8Array, off: number): Promise<void> {

@@ -186,6 +186,24 @@ describe('convertFile from a VHDX file (synchronous path)', () => {
     expect(stats.bytesRead).toBeGreaterThan(allocated - c.bs);
   });
 
+  test('VHDX → VHDX copies through the synchronous loop, never reading unallocated blocks', async () => {
+    // Every other 1 MiB block holds data; the rest are holes of the raw file, unallocated in the VHDX.
+    const data = new Uint8Array(12 * MiB);
+    for (let b = 0; b < 12; b += 2) data.set(mixedData(MiB, b + 1), b * MiB);
+    writeFileSync(p('vv.raw'), data);
+    await convertFile(p('vv.raw'), p('vv.vhdx'), { blockSize: MiB });
+    const stats = await convertFile(p('vv.vhdx'), p('vv2.vhdx'), { blockSize: 2 * MiB });
+    expect(stats.bytesRead).toBe(6 * MiB);
+    const back = await convertFile(p('vv2.vhdx'), p('vv2.raw'), { to: 'raw' });
+    expect(back.virtualSize).toBe(12 * MiB);
+    expect(readFileSync(p('vv2.raw')).equals(Buffer.from(data))).toBe(true);
+    // A fixed output reads the unallocated ranges as zeros and allocates every block.
+    const fixed = await convertFile(p('vv.vhdx'), p('vv3.vhdx'), { type: 'fixed', blockSize: MiB });
+    expect(fixed.bytesWritten).toBe(12 * MiB);
+    await convertFile(p('vv3.vhdx'), p('vv3.raw'), { to: 'raw' });
+    expect(readFileSync(p('vv3.raw')).equals(Buffer.from(data))).toBe(true);
+  });
+
   test('a differencing child or a log needing replay falls back to the asynchronous path', async () => {
     const data = mixedData(4 * MiB, 3);
     writeFileSync(p('base.raw'), data);

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '@lsvm/testkit';
 import { hasSyncIo, SyncFile } from '../src/sync-file.js';
@@ -43,14 +43,30 @@ describe('SyncFile', () => {
     expect(statSync(p('b')).size).toBe(0);
   });
 
-  test('a read past the end of the file is a typed short read, never zeros', async () => {
+  test('ranges are checked like the asynchronous API; a file that shrank is a typed short read, never zeros', async () => {
     writeFileSync(p('c'), new Uint8Array(100));
     const f = await SyncFile.openRegular(p('c'));
     expect(f?.size).toBe(100);
     expect(() => f?.readIntoSync(new Uint8Array(10), 95)).toThrow(
-      expect.objectContaining({ code: 'SHORT_READ', offset: 100 }),
+      expect.objectContaining({ name: 'IoError', code: 'OUT_OF_RANGE', offset: 95 }),
+    );
+    expect(() => f?.readIntoSync(new Uint8Array(1), -1)).toThrow(
+      expect.objectContaining({ code: 'BAD_RANGE' }),
+    );
+    // Shrunk by someone else after the open: the size we know still says 100.
+    truncateSync(p('c'), 50);
+    expect(() => f?.readIntoSync(new Uint8Array(10), 45)).toThrow(
+      expect.objectContaining({ code: 'SHORT_READ', offset: 50 }),
     );
     await f?.close();
+    const w = await SyncFile.create(p('c2'));
+    expect(() => w.writeSync(-4096, new Uint8Array(1))).toThrow(
+      expect.objectContaining({ code: 'BAD_RANGE' }),
+    );
+    expect(() => w.writeSync(2 ** 53, new Uint8Array(1))).toThrow(
+      expect.objectContaining({ code: 'BAD_RANGE' }),
+    );
+    await w.close();
   });
 
   test('read-only by default; node:fs failures come out as IoError', async () => {
