@@ -29,6 +29,7 @@ import {
 import { type GuardianInfo, type GuardianKeys, type GuardianPublic, inspectGuardian } from './guardian.js';
 import { KDF_LABELS, hkdfSha256, hmacSha256 } from './kdf.js';
 import { DEFAULT_SHIELDING_LIMITS, type ShieldingLimits } from './limits.js';
+import { macEqual } from './mac-equal.js';
 import { rsaOaepEncrypt } from './oaep.js';
 import { type RandomSource, systemRandom } from './random.js';
 import { asArray, asBytes, asMap, asText } from './schema.js';
@@ -460,7 +461,7 @@ export function unwrapVerified(kp: KeyProtector, info: KeyProtectorInfo, guardia
     });
   }
   const macKey = hkdfSha256(key, KDF_LABELS.wrappingMac);
-  const ok = constantTimeEqual(hmacSha256(macKey, macBytes(kp.wrappings)), kp.wrappingMac);
+  const ok = macEqual(hmacSha256(macKey, macBytes(kp.wrappings)), kp.wrappingMac);
   zeroize(macKey);
   if (!ok) {
     zeroize(key);

@@ -247,7 +247,8 @@ function decryptWith(p: Pdk, transportKey: Uint8Array, limits?: Partial<Shieldin
   const ct = p.encrypted.ciphertext;
   let plain: Uint8Array;
   try {
-    const d = createDecipheriv('aes-256-gcm', key, p.encrypted.nonce);
+    // authTagLength: a tag of any other length is refused by node (no truncated tags).
+    const d = createDecipheriv('aes-256-gcm', key, p.encrypted.nonce, { authTagLength: 16 });
     d.setAAD(aad(p.created, p.policy, p.viqs));
     d.setAuthTag(ct.subarray(ct.length - 16));
     plain = cipherAll(d, ct.subarray(0, ct.length - 16));

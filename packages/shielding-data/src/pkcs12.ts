@@ -4,6 +4,7 @@ import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { decodeBer } from './der.js';
 import { DEFAULT_SHIELDING_LIMITS, type ShieldingLimits } from './limits.js';
+import { macEqual } from './mac-equal.js';
 
 /**
  * Reading PKCS#12 files (RFC 7292, ".pfx"/".p12") with pkijs: the structures (PFX, MacData,
@@ -244,20 +245,24 @@ async function verifyMac(
     });
   const count = mac.iterations ?? 1;
   iterations(count, 'MAC', limits);
-  let ok: boolean;
+  // The MAC is computed (PKCS#12 v1.1 appendix B key derivation and HMAC, by pkijs) and compared
+  // here in constant time, rather than left to engine.verifyDataStampedWithPassword, whose
+  // comparison is whatever the Web Crypto implementation under pkijs does.
+  let computed: Uint8Array;
   try {
-    ok = await engine.verifyDataStampedWithPassword({
-      password,
-      hashAlgorithm: hash,
-      salt: new Uint8Array(octets(mac.macSalt, 'MAC salt')).buffer,
-      iterationCount: count,
-      contentToVerify: new Uint8Array(content).buffer,
-      signatureToVerify: new Uint8Array(octets(mac.mac.digest, 'MAC value')).buffer,
-    });
+    computed = new Uint8Array(
+      await engine.stampDataWithPassword({
+        password,
+        hashAlgorithm: hash,
+        salt: new Uint8Array(octets(mac.macSalt, 'MAC salt')).buffer,
+        iterationCount: count,
+        contentToStamp: new Uint8Array(content).buffer,
+      }),
+    );
   } catch (e) {
     throw malformed('MAC does not compute', e);
   }
-  if (!ok)
+  if (!macEqual(computed, octets(mac.mac.digest, 'MAC value')))
     throw new AuthError('PFX_MAC', 'PKCS#12 MAC does not verify: wrong password or damaged file', {
       structure: STRUCTURE,
     });

@@ -8,11 +8,11 @@ import {
   UnsupportedError,
   UsageError,
   VerificationError,
-  constantTimeEqual,
   zeroize,
 } from '@lsvm/core';
 import { KDF_LABELS, hkdfSha256, hmacSha256 } from './kdf.js';
 import { DEFAULT_SHIELDING_LIMITS, type ShieldingLimits } from './limits.js';
+import { macEqual } from './mac-equal.js';
 import { type RandomSource, systemRandom } from './random.js';
 import { type SpecializationFile, decodeClearData, encodeClearData } from './specialization-clear-data.js';
 import { cipherAll } from './cipher-all.js';
@@ -182,7 +182,7 @@ export function decryptSpecialization(
   const cipher = cbcName(volumeKey);
   if (h.mode === 2) {
     const mac = hmacOver(volumeKey, bytes, h);
-    if (!constantTimeEqual(mac, bytes.subarray(h.hmacOffset, h.hmacOffset + 32)))
+    if (!macEqual(mac, bytes.subarray(h.hmacOffset, h.hmacOffset + 32)))
       throw new VerificationError('SPEC_HMAC', 'HMAC does not verify (wrong volume key or modified file)', {
         structure: S,
         offset: h.hmacOffset,
