@@ -51,7 +51,7 @@ export interface ConvertStats {
  * 4 × 8 MiB it is not, and every byte makes two more trips to memory. Measured on the 2 GiB
  * half-zero benchmark disk (2-core EPYC, 512 KiB L2 per core, shared with other jobs): system time
  * about 1 s at 256 KiB against 3–5 s at 8 MiB, wall time 2–3× shorter. Through the synchronous
- * path with page-aligned buffers (see io-buffers.ts), a process converting raw → VHDX, 4 rounds
+ * path with page-aligned buffers (core's allocIoBuffers), a process converting raw → VHDX, 4 rounds
  * each, CPU time including start-up: 0.9–1.3 s at 256 KiB, 1.0–1.4 s at 64 and 128 KiB (more
  * system calls), 2.2–3.2 s at 1 MiB and 1.9–2.4 s at 4 MiB.
  */

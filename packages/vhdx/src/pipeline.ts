@@ -1,5 +1,4 @@
-import { throwIfAborted } from '@lsvm/core';
-import { allocIoBuffers } from './io-buffers.js';
+import { allocIoBuffers, throwIfAborted } from '@lsvm/core';
 
 /** What {@link pipelineChunks} needs. */
 export interface PipelineOptions {

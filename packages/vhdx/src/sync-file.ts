@@ -1,4 +1,4 @@
-import { BaseBlockDevice, checkRange, IoError, UsageError } from '@lsvm/core';
+import { BaseBlockDevice, checkRange, IoError, setFileSizeSync, UsageError } from '@lsvm/core';
 import type * as NodeFs from 'node:fs';
 import type { ResizableDevice } from './memory-file.js';
 import { startWriteBehind, type WriteBehind } from './write-behind.js';
@@ -103,7 +103,7 @@ export class SyncFile extends BaseBlockDevice implements ResizableDevice, SyncIo
     const fs = await import('node:fs');
     const fd = openFd(fs, path, fs.constants.O_RDWR | fs.constants.O_CREAT);
     try {
-      if (fs.fstatSync(fd).size !== 0) fs.ftruncateSync(fd, 0);
+      setFileSizeSync(fs, fd, 0);
     } catch (e) {
       fs.closeSync(fd);
       throw ioError('OPEN_FAILED', `cannot truncate ${path}`, e);
@@ -189,7 +189,7 @@ export class SyncFile extends BaseBlockDevice implements ResizableDevice, SyncIo
     if (this.readOnly) throw new IoError('READ_ONLY', 'device is read-only');
     if (!Number.isSafeInteger(size) || size < 0) throw new IoError('BAD_SIZE', `bad size ${size}`);
     try {
-      this.fs.ftruncateSync(this.fd, size);
+      setFileSizeSync(this.fs, this.fd, size);
     } catch (e) {
       throw ioError('WRITE_FAILED', `cannot resize ${this.path} to ${size}`, e);
     }

@@ -1,4 +1,4 @@
-import { IoError } from '@lsvm/core';
+import { allocIoBuffers, IoError } from '@lsvm/core';
 
 /**
  * Write-behind: a worker thread that performs a converter's positional writes while the calling
@@ -12,7 +12,7 @@ import { IoError } from '@lsvm/core';
  * it only for large disks.
  *
  * The hand-off is a ring of page-aligned chunk buffers in shared memory (page-aligned for the
- * reason given in io-buffers.ts) and a few shared counters. No message crosses threads per chunk:
+ * reason given in core's io-buffers.ts) and a few shared counters. No message crosses threads per chunk:
  * the caller fills the slot at `head`, publishes its file position and length, and moves `head`
  * on; the worker writes slots in order and moves `tail` on. Each side sleeps with Atomics.wait on
  * an event counter the other side bumps after every change, so a wake-up can never be missed
@@ -45,9 +45,6 @@ const FAILED = 5; // a write failed; the worker has exited
 const ERROR_BYTES = 1024;
 /** How long the caller waits for a starting worker before it takes the ring back. */
 const START_GRACE_MS = 250;
-
-const PAGE = 4096;
-const WASM_PAGE = 65536;
 
 /** A queue of positional writes to one file descriptor, performed by a worker thread. */
 export interface WriteBehind {
@@ -86,10 +83,6 @@ export interface WriteBehindOptions {
   startGraceMs?: number;
 }
 
-interface SharedMemoryConstructor {
-  new (descriptor: { initial: number; maximum: number; shared: true }): { buffer: SharedArrayBuffer };
-}
-
 /**
  * The worker's whole program. It only ever writes slots the caller published, in order, and only
  * while the state says it runs, so it can never write after the caller has taken the ring back.
@@ -100,7 +93,7 @@ const { writeSync } = require('node:fs');
 const ctl = new Int32Array(d.control);
 const pos = new Float64Array(d.positions);
 const len = new Int32Array(d.lengths);
-const mem = new Uint8Array(d.memory);
+const slotBytes = d.slotBuffers.map((b) => new Uint8Array(b.buffer, b.offset, b.length));
 const err = new Uint8Array(d.error);
 const bump = () => { Atomics.add(ctl, ${WORKER_EVENT}, 1); Atomics.notify(ctl, ${WORKER_EVENT}); };
 if (Atomics.compareExchange(ctl, ${STATE}, ${STARTING}, ${RUNNING}) === ${STARTING}) {
@@ -120,7 +113,7 @@ if (Atomics.compareExchange(ctl, ${STATE}, ${STARTING}, ${RUNNING}) === ${STARTI
       let done = 0;
       const n = len[s];
       while (done < n) {
-        const k = writeSync(d.fd, mem, s * d.stride + done, n - done, pos[s] + done);
+        const k = writeSync(d.fd, slotBytes[s], done, n - done, pos[s] + done);
         if (k <= 0) throw new Error('short write');
         done += k;
       }
@@ -150,13 +143,12 @@ export async function startWriteBehind(o: WriteBehindOptions): Promise<WriteBehi
   } catch {
     return undefined;
   }
-  const Memory = (globalThis as { WebAssembly?: { Memory?: SharedMemoryConstructor } }).WebAssembly?.Memory;
-  if (!Memory || o.slots < 2 || o.chunkSize <= 0) return undefined;
-  const stride = Math.ceil(o.chunkSize / PAGE) * PAGE;
-  const pages = Math.ceil((stride * o.slots) / WASM_PAGE);
-  let memory: SharedArrayBuffer;
+  if (o.slots < 2 || o.chunkSize <= 0 || typeof SharedArrayBuffer !== 'function') return undefined;
+  // Page-aligned and shared (core's allocIoBuffers: one shared WebAssembly memory, or plain
+  // SharedArrayBuffers where the engine refuses it).
+  let slots: Uint8Array[];
   try {
-    memory = new Memory({ initial: pages, maximum: pages, shared: true }).buffer;
+    slots = allocIoBuffers(o.slots, o.chunkSize, { shared: true });
   } catch {
     return undefined;
   }
@@ -168,7 +160,15 @@ export async function startWriteBehind(o: WriteBehindOptions): Promise<WriteBehi
   try {
     worker = new Worker(WORKER_SOURCE, {
       eval: true,
-      workerData: { control, positions, lengths, memory, error, fd: o.fd, slots: o.slots, stride },
+      workerData: {
+        control,
+        positions,
+        lengths,
+        error,
+        fd: o.fd,
+        slots: o.slots,
+        slotBuffers: slots.map((b) => ({ buffer: b.buffer, offset: b.byteOffset, length: b.length })),
+      },
       stdout: true,
       stderr: true,
     });
@@ -182,13 +182,11 @@ export async function startWriteBehind(o: WriteBehindOptions): Promise<WriteBehi
     worker.on('error', () => undefined);
   });
   // Not unref()'d: close() awaits the worker's exit, which must keep the process alive.
-  return new SharedRing(o, worker, exited, {
+  return new SharedRing(o, worker, exited, slots, {
     control: new Int32Array(control),
     positions: new Float64Array(positions),
     lengths: new Int32Array(lengths),
-    memory: new Uint8Array(memory),
     error: new Uint8Array(error),
-    stride,
   });
 }
 
@@ -196,26 +194,20 @@ interface RingViews {
   control: Int32Array;
   positions: Float64Array;
   lengths: Int32Array;
-  memory: Uint8Array;
   error: Uint8Array;
-  stride: number;
 }
 
 class SharedRing implements WriteBehind {
   private head = 0;
-  private readonly slotViews: Uint8Array[];
   private closed = false;
 
   constructor(
     private readonly o: WriteBehindOptions,
     private readonly worker: { terminate(): Promise<number> },
     private readonly exited: Promise<void>,
+    private readonly slotViews: Uint8Array[],
     private readonly v: RingViews,
-  ) {
-    this.slotViews = Array.from({ length: o.slots }, (_, i) =>
-      v.memory.subarray(i * v.stride, i * v.stride + o.chunkSize),
-    );
-  }
+  ) {}
 
   current(): Uint8Array {
     this.waitFor(() => this.head - Atomics.load(this.v.control, TAIL) < this.o.slots);
