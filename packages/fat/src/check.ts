@@ -40,6 +40,8 @@ export interface FatCheckReport {
  * system bound the walk.
  */
 export async function checkFat(fs: FatFileSystem): Promise<FatCheckReport> {
+  // The check reads the device (FAT copies, FSInfo): it must hold what the caller changed.
+  await fs.writeBack();
   const findings: FatFinding[] = [];
   const add = (f: FatFinding): void => {
     if (findings.length < 10000) findings.push(f);

@@ -17,10 +17,13 @@ import {
 import {
   ATTR_ARCHIVE,
   ATTR_DIRECTORY,
+  ATTR_LONG_NAME,
+  ATTR_VOLUME_ID,
   DIR_ENTRY_SIZE,
   type DirEntry,
   ENTRY_DELETED,
   fromFatTimestamp,
+  parseDirEntry,
   serializeDirEntry,
   toFatTimestamp,
 } from './dir-entry.js';
@@ -33,9 +36,17 @@ import {
 } from './directory.js';
 import { FatTable } from './fat-table.js';
 import { type FsInfo, parseFsInfo, serializeFsInfo } from './fsinfo.js';
-import { buildLfnEntries, lfnChecksum, planShortName, shortNameWithTail, validateLongName } from './lfn.js';
+import {
+  buildLfnEntries,
+  decodeShortName,
+  lfnChecksum,
+  planShortName,
+  shortNameWithTail,
+  validateLongName,
+} from './lfn.js';
 import { DEFAULT_FAT_LIMITS, type FatLimits } from './limits.js';
 import { joinPath, splitPath } from './path.js';
+import { type PendingWrite, writePhase } from './write-phase.js';
 
 /** Options of {@link FatFileSystem.open}. */
 export interface FatOpenOptions {
@@ -44,6 +55,12 @@ export interface FatOpenOptions {
   limits?: Partial<FatLimits>;
   /** Clock for timestamps (tests pass a fixed one). */
   now?: () => Date;
+  /**
+   * Bytes of new-file data held in memory before the staged changes are written out (default
+   * 8 MiB; see {@link FatFileSystem} for what is staged). `0` writes every change through before
+   * the call returns.
+   */
+  writeBackBytes?: number;
 }
 
 /** What {@link FatFileSystem.stat} and {@link FatFileSystem.list} return. */
@@ -77,6 +94,30 @@ export interface FatWriteOptions {
   attributes?: number;
 }
 
+/** Lookup tables of one parse of a directory. */
+interface DirIndex {
+  /** Folded long and short names → the first item bearing them (dot entries left out). */
+  byName: Map<string, DirectoryItem>;
+  /** The 11-byte short names in use, as strings. */
+  shortNames: Set<string>;
+  /**
+   * Per basis name (`BASE.EXT`), the `~N` tail to try first: the one after the last given out, so
+   * filling a directory with names sharing a basis does not probe ~1, ~2, … again each time.
+   */
+  nextTail: Map<string, number>;
+}
+
+/** Adds an item (the last in directory order so far) to an index. */
+function indexItem(index: DirIndex, item: DirectoryItem): void {
+  index.shortNames.add(String.fromCharCode(...item.entry.name));
+  if (item.isDotEntry) return;
+  // The first item matching by long or short name wins, as a scan in directory order finds.
+  const long = foldName(item.name);
+  if (!index.byName.has(long)) index.byName.set(long, item);
+  const short = foldName(item.shortName);
+  if (!index.byName.has(short)) index.byName.set(short, item);
+}
+
 /** A loaded directory: its bytes and where they live. */
 interface Dir {
   /** Cluster of the directory, 0 for a FAT12/16 fixed root (as `..` entries record the root). */
@@ -91,13 +132,30 @@ interface Dir {
 
 const CLEAN_16 = 0x8000;
 const CLEAN_32 = 0x08000000;
+/** Default of {@link FatOpenOptions.writeBackBytes}. */
+const DEFAULT_WRITE_BACK_BYTES = 8 << 20;
+/** File data at least this large goes straight to the device instead of being staged. */
+const DIRECT_DATA_BYTES = 1 << 20;
+/** Directories with staged changes at which those are written out. */
+const MAX_DIRTY_DIRS = 128;
 
 /**
  * A FAT12/16/32 file system on a {@link BlockDevice}. Paths are case-insensitive as UEFI firmware
- * treats them, `/` or `\` separated. Every mutating call leaves the volume consistent when it
- * returns: data first, then both FAT copies, then the directory entry (the commit point), then
- * freeing what was replaced, then FSInfo — a crash in between leaves at worst lost clusters,
- * never a directory entry pointing at unwritten data.
+ * treats them, `/` or `\` separated.
+ *
+ * Crash safety: the volume on the device is consistent at every instant — a crash (of the process
+ * or of the machine, given a device that keeps write order across a flush) leaves at worst lost
+ * clusters, never a directory entry pointing at unwritten data or at clusters the FAT calls free.
+ * Changes reach the device in ordered phases, each waiting for the one before: new-file data,
+ * then the dirty FAT sectors of every copy, then the changed directory sectors (the commit
+ * point), then — only for changes that release clusters — the FAT sectors that free them.
+ *
+ * Write-back: creating files and directories (the common case of filling an image) only
+ * allocates, so those changes are staged in memory and written out together, as the three phases
+ * above, at {@link FatFileSystem.flush} / `close`, at {@link FatFileSystem.writeBack}, when the
+ * staged data passes {@link FatOpenOptions.writeBackBytes}, and before any replace, remove or
+ * rename. Those three write their own changes out before they return. File data of 1 MiB or more
+ * is written at once (into clusters the on-disk FAT still calls free, which is always safe).
  */
 export class FatFileSystem {
   readonly device: BlockDevice;
@@ -116,8 +174,22 @@ export class FatFileSystem {
   private dirty = false;
   /** Directories read so far, by first cluster (0: the FAT12/16 root); we are their only writer. */
   private readonly dirCache = new Map<number, Dir>();
+  /** {@link FatFileSystem.dirIndex} per parse (a new parse gets a new index). */
+  private readonly indexes = new WeakMap<ParsedDirectory, DirIndex>();
   /** Tail of the queue of changes (see {@link FatFileSystem.mutate}). */
   private queue: Promise<unknown> = Promise.resolve();
+  /** See {@link FatOpenOptions.writeBackBytes}. */
+  private readonly writeBackBytes: number;
+  /** New-file data not yet written (into clusters free on disk), in the order staged. */
+  private stagedData: PendingWrite[] = [];
+  private stagedBytes = 0;
+  /** Directories whose slots `[from, to)` changed in memory since the last write-out. */
+  private readonly dirtyDirs = new Map<Dir, { from: number; to: number }>();
+  /**
+   * Set by a change that must be written through (replace, remove, rename): it writes out what
+   * was staged before it starts, and its own changes before it returns.
+   */
+  private writeThrough = false;
 
   private constructor(
     device: BlockDevice,
@@ -136,6 +208,11 @@ export class FatFileSystem {
     this.readOnly = device.readOnly || (options.readOnly ?? false);
     this.limits = limits;
     this.now = options.now ?? (() => new Date());
+    const wb = options.writeBackBytes ?? DEFAULT_WRITE_BACK_BYTES;
+    if (!Number.isSafeInteger(wb) || wb < 0) {
+      throw new UsageError('FAT_BAD_OPTION', `writeBackBytes must be a byte count, not ${wb}`);
+    }
+    this.writeBackBytes = wb;
     this.nextFree =
       fsInfo && fsInfo.nextFree >= 2 && fsInfo.nextFree <= geo.clusterCount + 1 ? fsInfo.nextFree : 2;
   }
@@ -320,6 +397,8 @@ export class FatFileSystem {
     checkLimit(size, this.limits.maxFileSize, 'FAT_LIMIT_FILE_SIZE', 'file size', 'FAT');
     const out = new Uint8Array(size);
     if (size === 0) return out;
+    // Staged data is read from the device like the rest: write it out first.
+    if (this.stagedData.length > 0) await this.writeBack();
     const cs = this.geometry.clusterSize;
     const need = Math.ceil(size / cs);
     const chain = this.fat.chain(item.entry.firstCluster);
@@ -350,6 +429,8 @@ export class FatFileSystem {
         : (await this.openDirByPath(parts.slice(0, -1))).dir;
       const existing = this.findItem(dir, name);
       if (existing?.isDirectory) throw new UsageError('FAT_IS_DIRECTORY', `'${path}' is a directory`);
+      // A replace releases clusters: it is written through (see the class comment).
+      if (existing) await this.beginWriteThrough();
       const cs = this.geometry.clusterSize;
       const need = Math.ceil(data.length / cs);
       const oldChain =
@@ -366,7 +447,6 @@ export class FatFileSystem {
         chain = this.resizeChain(oldChain, need);
       }
       if (chain.length > 0) await this.writeClusters(chain, data);
-      await this.writeFat();
       const ts = toFatTimestamp(options.mtime ?? this.now());
       const today = toFatTimestamp(this.now());
       if (existing) {
@@ -380,11 +460,10 @@ export class FatFileSystem {
           attr: existing.entry.attr | ATTR_ARCHIVE | (options.attributes ?? 0),
         };
         serializeDirEntry(e, dir.bytes, existing.slot * DIR_ENTRY_SIZE);
-        await this.writeDirSlots(dir, existing.slot, 1);
-        if (cow && oldChain.length > 0) {
-          this.freeClusters(oldChain);
-          await this.writeFat();
-        }
+        this.stageDirSlots(dir, existing.slot, 1);
+        // Data, FAT, then the entry switch (the commit point); the old chain is freed after it.
+        await this.writeOut();
+        if (cow && oldChain.length > 0) this.freeClusters(oldChain);
       } else {
         const now = toFatTimestamp(this.now());
         await this.releaseOnFailure(chain, () =>
@@ -433,6 +512,7 @@ export class FatFileSystem {
     if (parts.length === 0) throw new UsageError('FAT_BAD_PATH', 'cannot remove the root directory');
     await this.mutate(async () => {
       const { dir, item } = await this.resolve(parts);
+      await this.beginWriteThrough();
       let chain: number[] = [];
       if (item.entry.firstCluster !== 0) chain = this.fat.chain(item.entry.firstCluster);
       if (item.isDirectory) {
@@ -443,11 +523,10 @@ export class FatFileSystem {
       }
       // The entry goes first (the commit point), then its clusters are freed.
       this.markDeleted(dir, item);
-      dir.parsed = parseDirectory(dir.bytes);
       if (item.isDirectory) this.dirCache.delete(item.entry.firstCluster);
-      await this.writeDirSlots(dir, item.firstSlot, item.slot - item.firstSlot + 1);
+      this.stageDirSlots(dir, item.firstSlot, item.slot - item.firstSlot + 1);
+      await this.writeOut();
       this.freeClusters(chain);
-      await this.writeFat();
     });
   }
 
@@ -463,6 +542,7 @@ export class FatFileSystem {
       throw new UsageError('FAT_BAD_PATH', 'cannot rename the root directory');
     const newName = validateLongName(dst[dst.length - 1]!);
     return this.mutate(async () => {
+      await this.beginWriteThrough();
       const { dir: srcDir, item } = await this.resolve(src);
       const dstDir = (await this.openDirByPath(dst.slice(0, -1))).dir;
       const clash = this.findItem(dstDir, newName);
@@ -484,9 +564,12 @@ export class FatFileSystem {
         srcDir.parsed = parseDirectory(srcDir.bytes);
         await this.addEntry(srcDir, newName, rest, { rewriteAll: true });
       } else {
+        // The new entry first, then the old one goes, then the moved directory's `..`.
         await this.addEntry(dstDir, newName, rest);
+        await this.writeOut();
         this.markDeleted(srcDir, item);
-        await this.writeDirSlots(srcDir, item.firstSlot, item.slot - item.firstSlot + 1);
+        this.stageDirSlots(srcDir, item.firstSlot, item.slot - item.firstSlot + 1);
+        await this.writeOut();
         if (item.isDirectory) {
           const sub = await this.loadDir(item.entry.firstCluster, []);
           const dotdot = sub.parsed.items.find((i) => i.isDotEntry && i.entry.name[1] === 0x2e);
@@ -496,7 +579,7 @@ export class FatFileSystem {
               sub.bytes,
               dotdot.slot * DIR_ENTRY_SIZE,
             );
-            await this.writeDirSlots(sub, dotdot.slot, 1);
+            this.stageDirSlots(sub, dotdot.slot, 1);
           }
         }
       }
@@ -504,16 +587,43 @@ export class FatFileSystem {
     });
   }
 
-  /** Writes FSInfo, marks the volume clean again and flushes the device. */
+  /**
+   * Writes the staged changes out (see the class comment), then FSInfo, marks the volume clean
+   * again and flushes the device (fsync for a file), so every change made so far is durable.
+   */
   async flush(): Promise<void> {
-    if (!this.readOnly && !this.closed && this.dirty) {
-      await this.writeFat();
-      await this.writeFsInfo();
-      this.setClean(true);
-      await this.writeFat();
-      this.dirty = false;
-    }
-    await this.device.flush();
+    await this.enqueue(async () => {
+      if (!this.readOnly && !this.closed && this.dirty) {
+        await this.writeOut();
+        await this.writeFsInfo();
+        this.setClean(true);
+        await this.writeOut();
+        this.dirty = false;
+      }
+      await this.device.flush();
+    });
+  }
+
+  /**
+   * Writes the changes staged in memory to the device now, in the crash-safe order (data, FAT
+   * copies, directories), without marking the volume clean or syncing the device. After it, a
+   * reader of the device sees every change made so far.
+   */
+  async writeBack(): Promise<void> {
+    if (this.readOnly || this.closed) return;
+    await this.enqueue(() => this.writeOut());
+  }
+
+  private async writeOut(): Promise<void> {
+    const data = this.stagedData;
+    this.stagedData = [];
+    this.stagedBytes = 0;
+    // Snapshots taken together, before any write: what the phases write is one consistent state.
+    const fat = this.takeFatWrites();
+    const dirs = this.takeDirWrites();
+    await writePhase(this.device, data);
+    await writePhase(this.device, fat);
+    await writePhase(this.device, dirs);
   }
 
   /** Flushes; the device stays open (it belongs to the caller). */
@@ -541,9 +651,15 @@ export class FatFileSystem {
    * marked for checking. Whatever the mutation changed in the FAT is on disk when it returns.
    */
   private mutate<T>(fn: () => Promise<T>): Promise<T> {
-    // One change at a time: concurrent calls (Promise.all over writeFile) share the in-memory FAT
-    // and directories, so they are queued rather than interleaved.
-    const run = this.queue.then(() => this.mutateNow(fn));
+    return this.enqueue(() => this.mutateNow(fn));
+  }
+
+  /**
+   * One change (or flush) at a time: concurrent calls (Promise.all over writeFile) share the
+   * in-memory FAT, directories and staged writes, so they are queued rather than interleaved.
+   */
+  private enqueue<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn);
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -551,18 +667,47 @@ export class FatFileSystem {
   private async mutateNow<T>(fn: () => Promise<T>): Promise<T> {
     if (!this.dirty) {
       this.setClean(false);
-      await this.writeFat();
+      await this.writeOut();
       this.dirty = true;
     }
+    this.writeThrough = this.writeBackBytes === 0;
     try {
-      return await fn();
+      const result = await fn();
+      if (
+        this.writeThrough ||
+        this.stagedBytes > this.writeBackBytes ||
+        this.dirtyDirs.size > MAX_DIRTY_DIRS
+      ) {
+        await this.writeOut();
+      }
+      return result;
     } catch (e) {
-      // A failed step may leave a cached directory ahead of the disk: read them afresh.
+      if (this.writeThrough) {
+        // What a failed write-through change staged in its directories is dropped (they are read
+        // afresh below); everything staged before it was written out when it began.
+        this.dirtyDirs.clear();
+      }
+      try {
+        // A failed create leaves memory consistent (freshly allocated clusters freed again):
+        // write it out, so the directories can be read afresh from the device.
+        await this.writeOut();
+      } catch {
+        // The device failed too; what it holds is consistent by the write order. Forget the rest.
+        this.stagedData = [];
+        this.stagedBytes = 0;
+        this.dirtyDirs.clear();
+      }
       this.dirCache.clear();
       throw e;
     } finally {
-      await this.writeFat();
+      this.writeThrough = false;
     }
+  }
+
+  /** Marks the running change as written through: writes out what earlier changes staged. */
+  private async beginWriteThrough(): Promise<void> {
+    this.writeThrough = true;
+    await this.writeOut();
   }
 
   private setClean(clean: boolean): void {
@@ -633,9 +778,13 @@ export class FatFileSystem {
     }
   }
 
-  /** Writes `data` over `clusters` (zero-filling the tail of the last one), one write per run. */
+  /**
+   * Writes `data` over `clusters` (zero-filling the tail of the last one), one write per run:
+   * staged (copied) when small and write-back is on, else at once.
+   */
   private async writeClusters(clusters: readonly number[], data: Uint8Array): Promise<void> {
     const cs = this.geometry.clusterSize;
+    const stage = this.writeBackBytes > 0 && data.length < DIRECT_DATA_BYTES;
     let i = 0;
     while (i < clusters.length) {
       let j = i + 1;
@@ -643,12 +792,14 @@ export class FatFileSystem {
       const start = i * cs;
       const end = j * cs;
       let chunk = data.subarray(start, Math.min(end, data.length));
-      if (chunk.length < end - start) {
+      if (chunk.length < end - start || stage) {
+        // A copy: padded to whole clusters, and not the caller's buffer, which it may reuse.
         const padded = new Uint8Array(end - start);
         padded.set(chunk);
         chunk = padded;
       }
-      await this.device.write(this.clusterOffset(clusters[i]!), chunk);
+      if (stage) this.stageData(this.clusterOffset(clusters[i]!), chunk);
+      else await this.device.write(this.clusterOffset(clusters[i]!), chunk);
       i = j;
     }
   }
@@ -700,10 +851,20 @@ export class FatFileSystem {
     return [...chain, ...more];
   }
 
-  /** Writes the dirty FAT sectors to every FAT copy (all copies, so they stay equal). */
-  private async writeFat(): Promise<void> {
+  /** Stages `bytes` (owned from now on) for a write into clusters the on-disk FAT calls free. */
+  private stageData(offset: number, bytes: Uint8Array): void {
+    this.stagedData.push({ offset, bytes });
+    this.stagedBytes += bytes.length;
+  }
+
+  /**
+   * The writes that bring every FAT copy up to date (the dirty sectors, copied now, joined into
+   * runs), all copies so they stay equal.
+   */
+  private takeFatWrites(): PendingWrite[] {
     const dirty = this.fat.takeDirty();
-    if (dirty.length === 0) return;
+    const out: PendingWrite[] = [];
+    if (dirty.length === 0) return out;
     const g = this.geometry;
     const bps = g.bytesPerSector;
     const mirrored = !(g.type === 32 && this.bootSector.extFlags & 0x80);
@@ -714,12 +875,38 @@ export class FatFileSystem {
       while (j < dirty.length && dirty[j] === dirty[j - 1]! + 1) j++;
       const from = dirty[i]! * bps;
       const to = Math.min(this.fat.bytes.length, (dirty[j - 1]! + 1) * bps);
-      const chunk = this.fat.bytes.subarray(from, to);
-      for (const k of copies) {
-        await this.device.write((g.firstFatSector + k * g.fatSectors) * bps + from, chunk);
-      }
+      const chunk = this.fat.bytes.slice(from, to);
+      for (const k of copies)
+        out.push({ offset: (g.firstFatSector + k * g.fatSectors) * bps + from, bytes: chunk });
       i = j;
     }
+    return out;
+  }
+
+  /** The writes of every directory's changed slots (copied now), one per contiguous cluster run. */
+  private takeDirWrites(): PendingWrite[] {
+    const out: PendingWrite[] = [];
+    const g = this.geometry;
+    const cs = g.clusterSize;
+    for (const [dir, { from, to }] of this.dirtyDirs) {
+      const start = from * DIR_ENTRY_SIZE;
+      const end = Math.min(dir.bytes.length, to * DIR_ENTRY_SIZE);
+      if (end <= start) continue;
+      if (dir.clusters.length === 0) {
+        out.push({ offset: g.rootDirSector * g.bytesPerSector + start, bytes: dir.bytes.slice(start, end) });
+        continue;
+      }
+      for (let ci = Math.floor(start / cs); ci * cs < end; ci++) {
+        const a = Math.max(start, ci * cs);
+        const b = Math.min(end, (ci + 1) * cs);
+        out.push({
+          offset: this.clusterOffset(dir.clusters[ci]!) + (a - ci * cs),
+          bytes: dir.bytes.slice(a, b),
+        });
+      }
+    }
+    this.dirtyDirs.clear();
+    return out;
   }
 
   private async writeFsInfo(): Promise<void> {
@@ -747,9 +934,16 @@ export class FatFileSystem {
       return cached;
     }
     const dir = await this.readDir(key, path);
-    if (this.dirCache.size >= 256) this.dirCache.clear();
-    this.dirCache.set(key, dir);
+    this.cacheDir(key, dir);
     return dir;
+  }
+
+  private cacheDir(key: number, dir: Dir): void {
+    if (this.dirCache.size >= 256) {
+      // Directories with staged changes stay: the device does not hold them yet.
+      for (const [k, d] of this.dirCache) if (!this.dirtyDirs.has(d)) this.dirCache.delete(k);
+    }
+    this.dirCache.set(key, dir);
   }
 
   private async readDir(cluster: number, path: string[]): Promise<Dir> {
@@ -770,10 +964,17 @@ export class FatFileSystem {
 
   private findItem(dir: Dir, name: string): DirectoryItem | undefined {
     // Trailing dots and spaces are not stored (Windows drops them too), so `name.` finds `name`.
-    const f = foldName(name.replace(/(?<=[^. ])[. ]+$/, ''));
-    return dir.parsed.items.find(
-      (i) => !i.isDotEntry && (foldName(i.name) === f || foldName(i.shortName) === f),
-    );
+    return this.dirIndex(dir).byName.get(foldName(name.replace(/(?<=[^. ])[. ]+$/, '')));
+  }
+
+  /** The lookup tables of a directory's current parse (built on first use after each parse). */
+  private dirIndex(dir: Dir): DirIndex {
+    let index = this.indexes.get(dir.parsed);
+    if (index) return index;
+    index = { byName: new Map(), shortNames: new Set(), nextTail: new Map() };
+    for (const i of dir.parsed.items) indexItem(index, i);
+    this.indexes.set(dir.parsed, index);
+    return index;
   }
 
   private async openDirByPath(
@@ -849,11 +1050,18 @@ export class FatFileSystem {
       body,
       DIR_ENTRY_SIZE,
     );
-    await this.device.write(this.clusterOffset(cluster), body);
-    await this.writeFat();
+    this.stageData(this.clusterOffset(cluster), body.slice());
     await this.releaseOnFailure([cluster], () =>
       this.addEntry(parent, name, { ...base, firstCluster: cluster }),
     );
+    // The device may not hold the body yet: the new directory starts out in the cache.
+    this.cacheDir(cluster, {
+      cluster,
+      clusters: [cluster],
+      bytes: body,
+      parsed: parseDirectory(body),
+      path: [...parent.path, foldName(name)],
+    });
   }
 
   /**
@@ -865,8 +1073,9 @@ export class FatFileSystem {
     try {
       await step();
     } catch (e) {
+      // Never linked anywhere on the device: free to reuse once this failure is written out
+      // (mutateNow does that before the next change).
       this.freeClusters(clusters);
-      await this.writeFat();
       throw e;
     }
   }
@@ -888,12 +1097,20 @@ export class FatFileSystem {
   ): Promise<void> {
     const plan = planShortName(name);
     let shortName = plan.shortName;
-    const taken = new Set(dir.parsed.items.map((i) => String.fromCharCode(...i.entry.name)));
+    const index = this.dirIndex(dir);
     if (plan.needsTail) {
-      for (let n = 1; ; n++) {
-        if (n > 999999) throw new LimitError('FAT_NO_SHORT_NAME', `no free short name for '${name}'`);
+      // Any free tail is valid (fatgen103 §7 only asks for uniqueness); start after the last one
+      // given out, and wrap round to the low ones before giving up.
+      const basis = `${plan.base}.${plan.ext}`;
+      const first = index.nextTail.get(basis) ?? 1;
+      for (let k = 0; ; k++) {
+        if (k >= 999999) throw new LimitError('FAT_NO_SHORT_NAME', `no free short name for '${name}'`);
+        const n = 1 + ((first - 1 + k) % 999999);
         shortName = shortNameWithTail(plan, n);
-        if (!taken.has(String.fromCharCode(...shortName))) break;
+        if (!index.shortNames.has(String.fromCharCode(...shortName))) {
+          index.nextTail.set(basis, n + 1);
+          break;
+        }
       }
     }
     const lfn = plan.needsLfn ? buildLfnEntries(name, lfnChecksum(shortName)) : [];
@@ -905,11 +1122,20 @@ export class FatFileSystem {
       if (slot === undefined) throw new LimitError('FAT_DIRECTORY_FULL', 'directory is full');
     }
     const wasEnd = dir.parsed.endSlot;
+    // Appended right at the end, after anything but a long-name entry (which a full parse could
+    // join to ours), the new set parses to exactly one more item: no need to parse it all again.
+    const prev = (slot - 1) * DIR_ENTRY_SIZE;
+    const appended =
+      !options.rewriteAll &&
+      slot === wasEnd &&
+      (fields.attr & ATTR_VOLUME_ID) === 0 &&
+      (slot === 0 || dir.bytes[prev] === ENTRY_DELETED || (dir.bytes[prev + 11]! & 0x3f) !== ATTR_LONG_NAME);
     for (const [i, e] of lfn.entries()) dir.bytes.set(e, (slot + i) * DIR_ENTRY_SIZE);
+    const shortAt = (slot + lfn.length) * DIR_ENTRY_SIZE;
     serializeDirEntry(
       { ...fields, name: shortName, ntRes: plan.needsLfn ? 0 : plan.ntRes },
       dir.bytes,
-      (slot + lfn.length) * DIR_ENTRY_SIZE,
+      shortAt,
     );
     let written = count;
     // Entries after a 0x00 end marker need not be zero; keep the marker right after ours.
@@ -922,9 +1148,26 @@ export class FatFileSystem {
       dir.bytes[after * DIR_ENTRY_SIZE] = 0;
       written++;
     }
-    if (options.rewriteAll) await this.writeDirSlots(dir, 0, dir.bytes.length / DIR_ENTRY_SIZE);
-    else await this.writeDirSlots(dir, slot, written);
-    dir.parsed = parseDirectory(dir.bytes);
+    if (options.rewriteAll) this.stageDirSlots(dir, 0, dir.bytes.length / DIR_ENTRY_SIZE);
+    else if (!appended) this.stageDirSlots(dir, slot, written);
+    else {
+      const entry = parseDirEntry(dir.bytes, shortAt);
+      const item: DirectoryItem = {
+        name: lfn.length > 0 ? name : decodeShortName(entry.name, entry.ntRes),
+        shortName: decodeShortName(entry.name, entry.ntRes),
+        hasLongName: lfn.length > 0,
+        entry,
+        slot: slot + lfn.length,
+        firstSlot: slot,
+        isDirectory: (entry.attr & ATTR_DIRECTORY) !== 0,
+        isDotEntry: false,
+      };
+      dir.parsed.items.push(item);
+      dir.parsed.endSlot = after;
+      const index = this.indexes.get(dir.parsed);
+      if (index) indexItem(index, item);
+      this.stageDirSlots(dir, slot, written, false);
+    }
   }
 
   /** Appends zeroed clusters to a directory until `count` more slots fit. */
@@ -945,33 +1188,25 @@ export class FatFileSystem {
       'FAT directory',
     );
     const more = this.allocate(need);
-    await this.device.write(this.clusterOffset(more[0]!), new Uint8Array(need * cs));
+    // Zeroed in the data phase, before the FAT links them and entries land in them.
+    for (const c of more) this.stageData(this.clusterOffset(c), new Uint8Array(cs));
     this.fat.set(dir.clusters[dir.clusters.length - 1]!, more[0]!);
-    await this.writeFat();
     const bytes = new Uint8Array(newBytes);
     bytes.set(dir.bytes);
     dir.bytes = bytes;
     dir.clusters = [...dir.clusters, ...more];
   }
 
-  /** Writes slots `[from, from + count)` of a directory back to the device and re-parses it. */
-  private async writeDirSlots(dir: Dir, from: number, count: number): Promise<void> {
-    const g = this.geometry;
-    const start = from * DIR_ENTRY_SIZE;
-    const end = Math.min(dir.bytes.length, (from + count) * DIR_ENTRY_SIZE);
-    dir.parsed = parseDirectory(dir.bytes);
-    if (dir.clusters.length === 0) {
-      await this.device.write(g.rootDirSector * g.bytesPerSector + start, dir.bytes.subarray(start, end));
-      return;
-    }
-    const cs = g.clusterSize;
-    for (let ci = Math.floor(start / cs); ci * cs < end; ci++) {
-      const a = Math.max(start, ci * cs);
-      const b = Math.min(end, (ci + 1) * cs);
-      await this.device.write(
-        this.clusterOffset(dir.clusters[ci]!) + (a - ci * cs),
-        dir.bytes.subarray(a, b),
-      );
-    }
+  /**
+   * Marks slots `[from, from + count)` of a directory for the next write-out and re-parses it
+   * (unless the caller brought the parse up to date itself).
+   */
+  private stageDirSlots(dir: Dir, from: number, count: number, reparse = true): void {
+    if (reparse) dir.parsed = parseDirectory(dir.bytes);
+    const d = this.dirtyDirs.get(dir);
+    if (d) {
+      d.from = Math.min(d.from, from);
+      d.to = Math.max(d.to, from + count);
+    } else this.dirtyDirs.set(dir, { from, to: from + count });
   }
 }

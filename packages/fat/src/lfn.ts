@@ -163,9 +163,19 @@ export function shortNameWithTail(plan: ShortNamePlan, n: number): Uint8Array {
 
 /** Decodes an 11-byte short name for display, applying the NT case bits. */
 export function decodeShortName(name: Uint8Array, ntRes: number): string {
-  const chars = Array.from(name, (c, i) => (i === 0 && c === 0x05 ? 0xe5 : c));
-  let base = String.fromCharCode(...chars.slice(0, 8)).replace(/ +$/, '');
-  let ext = String.fromCharCode(...chars.slice(8, 11)).replace(/ +$/, '');
+  // Hot: every directory parse decodes every entry. Trailing spaces pad each part (fatgen103 §6.1).
+  let baseEnd = 8;
+  while (baseEnd > 0 && name[baseEnd - 1] === 0x20) baseEnd--;
+  let extEnd = 11;
+  while (extEnd > 8 && name[extEnd - 1] === 0x20) extEnd--;
+  let base = '';
+  for (let i = 0; i < baseEnd; i++) {
+    const c = name[i]!;
+    // 0x05 in the first byte stands for a real 0xE5 (which would mean "deleted").
+    base += String.fromCharCode(i === 0 && c === 0x05 ? 0xe5 : c);
+  }
+  let ext = '';
+  for (let i = 8; i < extEnd; i++) ext += String.fromCharCode(name[i]!);
   if (ntRes & CASE_LOWER_BASE) base = base.toLowerCase();
   if (ntRes & CASE_LOWER_EXT) ext = ext.toLowerCase();
   return ext.length > 0 ? `${base}.${ext}` : base;

@@ -71,6 +71,7 @@ describe('FAT on hostile input', () => {
     // Make /dir/sub/loop a directory entry pointing back at /dir.
     await fs.mkdir('/dir/sub/loop');
     const loop = await fs.stat('/dir/sub/loop');
+    await fs.writeBack(); // the new entry is staged until then; the bytes are edited on the device
     const subBytes = await dev.read(clusterOffset(fs, sub.firstCluster), 512);
     for (let off = 0; off < 512; off += 32) {
       const lo = subBytes[off + 26]! | (subBytes[off + 27]! << 8);
