@@ -108,6 +108,9 @@ const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
  */
 const CHUNK = 256 * 1024;
 
+/** Sectors encrypted side by side by CBC encryption: 8 KiB per ECB call. */
+const CBC_ROW_SECTORS = 512;
+
 /** Bytes whose initial XTS tweaks are computed in one ECB call on the kernel path. */
 const KERNEL_BATCH = 1024 * 1024;
 
@@ -128,7 +131,8 @@ export class SectorCipher {
   private readonly essiv: Ecb | undefined;
   /** Reused by ivBlocks: each IV kind writes the same byte positions, the rest stay zero. */
   private ivScratch = new Uint8Array(0);
-  private readonly cbcKey: Uint8Array | undefined;
+  /** Reused by cbcEncrypt: one block of every sector, the input of one ECB call. */
+  private cbcRow = new Uint32Array(0);
   private readonly kernel: XtsKernelState | undefined;
   private readonly k1Encrypt: (b: Uint8Array) => Uint8Array;
   private readonly k1Decrypt: (b: Uint8Array) => Uint8Array;
@@ -158,7 +162,6 @@ export class SectorCipher {
       zeroize(a, b);
     } else {
       this.k1 = new Ecb(key);
-      if (this.spec.mode === 'cbc') this.cbcKey = new Uint8Array(key);
     }
     const k1 = this.k1;
     this.k1Encrypt = (b) => k1.encrypt(b);
@@ -200,7 +203,7 @@ export class SectorCipher {
 
   /** Drops key copies and plaintext held in JS memory (the OpenSSL contexts are released by GC). */
   destroy(): void {
-    zeroize(this.cbcKey, this.kernel?.mem);
+    zeroize(this.kernel?.mem, new Uint8Array(this.cbcRow.buffer));
   }
 
   /**
@@ -233,7 +236,10 @@ export class SectorCipher {
       this.runKernel(this.kernel, data, firstIv, sectorSize, enc);
       return;
     }
-    const perChunk = Math.max(sectorSize, CHUNK - (CHUNK % sectorSize));
+    // CBC encryption makes one ECB call per block position of the sectors in a chunk: enough
+    // sectors per chunk keep each call large enough that its overhead stays small.
+    const bytes = this.spec.mode === 'cbc' && enc ? Math.max(CHUNK, CBC_ROW_SECTORS * sectorSize) : CHUNK;
+    const perChunk = Math.max(sectorSize, bytes - (bytes % sectorSize));
     for (let off = 0; off < data.length; off += perChunk) {
       const part = data.subarray(off, Math.min(data.length, off + perChunk));
       this.runChunk(part, firstIv + BigInt(off / 512), sectorSize, enc);
@@ -286,29 +292,48 @@ export class SectorCipher {
       }
       case 'cbc': {
         const ivs = this.ivBlocks(firstIv, sectors, step);
-        if (enc) {
-          // CBC encryption is sequential within a sector; one context per sector is unavoidable.
-          const name = `aes-${this.keySize * 8}-cbc`;
-          for (let s = 0; s < sectors; s++) {
-            const c = createCipheriv(name, this.cbcKey!, ivs.subarray(s * 16, s * 16 + 16)).setAutoPadding(
-              false,
-            );
-            const sec = data.subarray(s * sectorSize, (s + 1) * sectorSize);
-            sec.set(c.update(sec));
-          }
-          return;
-        }
-        const plain = this.k1.decrypt(data);
-        // P_i = D(C_i) ⊕ C_{i-1}, with C_{-1} = the sector's IV: all from the ciphertext, in bulk.
-        for (let s = 0; s < sectors; s++) {
-          const base = s * sectorSize;
-          for (let i = 0; i < 16; i++) plain[base + i]! ^= ivs[s * 16 + i]!;
-          for (let i = 16; i < sectorSize; i++) plain[base + i]! ^= data[base + i - 16]!;
-        }
-        data.set(plain);
+        if (enc) this.cbcEncrypt(data, ivs, sectorSize);
+        else cbcXorChain(this.k1.decrypt(data), data, ivs, sectorSize);
         return;
       }
     }
+  }
+
+  /**
+   * CBC encryption of whole sectors in place. C_j = E(P_j ⊕ C_{j-1}) is sequential within a
+   * sector but independent across sectors, so block j of every sector goes through AES-ECB in
+   * one call (a row of the sectors-by-blocks matrix): `sectorSize / 16` calls per request instead
+   * of one cipher context per sector, which cost more than the AES itself.
+   */
+  private cbcEncrypt(data: Uint8Array, ivs: Uint8Array, sectorSize: number): void {
+    const sectors = data.length / sectorSize;
+    const d32 = words(data) ?? words(new Uint8Array(data))!;
+    const wps = sectorSize >>> 2;
+    if (this.cbcRow.length < sectors * 4) this.cbcRow = new Uint32Array(sectors * 4);
+    const row = this.cbcRow;
+    const rowBytes = new Uint8Array(row.buffer, 0, sectors * 16);
+    // The previous ciphertext block of every sector (C_{-1} = the IV), copied as the ECB output
+    // buffers need not be 4-byte aligned.
+    let prev = words(ivs) ?? words(new Uint8Array(ivs))!;
+    for (let j = 0; j < wps; j += 4) {
+      for (let s = 0, b = j, r = 0; s < sectors; s++, b += wps, r += 4) {
+        row[r] = d32[b]! ^ prev[r]!;
+        row[r + 1] = d32[b + 1]! ^ prev[r + 1]!;
+        row[r + 2] = d32[b + 2]! ^ prev[r + 2]!;
+        row[r + 3] = d32[b + 3]! ^ prev[r + 3]!;
+      }
+      const out = this.k1.encrypt(rowBytes);
+      const o32 = words(out) ?? words(new Uint8Array(out))!;
+      for (let s = 0, b = j, r = 0; s < sectors; s++, b += wps, r += 4) {
+        d32[b] = o32[r]!;
+        d32[b + 1] = o32[r + 1]!;
+        d32[b + 2] = o32[r + 2]!;
+        d32[b + 3] = o32[r + 3]!;
+      }
+      prev = o32;
+    }
+    if (d32.buffer !== data.buffer || d32.byteOffset !== data.byteOffset)
+      data.set(new Uint8Array(d32.buffer, d32.byteOffset, data.length));
   }
 
   /**
@@ -390,4 +415,42 @@ export function xorTweaks(src: Uint8Array, dst: Uint8Array, t0: Uint8Array, sect
     }
   }
   if (!d32) dst.set(new Uint8Array(out.buffer));
+}
+
+/**
+ * The XOR pass of CBC decryption over whole sectors: P_i = D(C_i) ⊕ C_{i-1}, with C_{-1} = the
+ * sector's IV. `decrypted` holds D(C) of all of `data` (one ECB call); `data` holds C and
+ * receives P. Walking backwards leaves C_{i-1} unread-over until block i is done, so no copy of
+ * the ciphertext is needed.
+ */
+export function cbcXorChain(
+  decrypted: Uint8Array,
+  data: Uint8Array,
+  ivs: Uint8Array,
+  sectorSize: number,
+): void {
+  const d32 = words(data);
+  if (!d32) {
+    const copy = new Uint8Array(data);
+    cbcXorChain(decrypted, copy, ivs, sectorSize);
+    data.set(copy);
+    return;
+  }
+  const p32 = words(decrypted) ?? words(new Uint8Array(decrypted))!;
+  const iv32 = words(ivs) ?? words(new Uint8Array(ivs))!;
+  const wps = sectorSize >>> 2;
+  for (let s = data.length / sectorSize - 1; s >= 0; s--) {
+    const first = s * wps;
+    for (let i = first + wps - 4; i > first; i -= 4) {
+      d32[i] = p32[i]! ^ d32[i - 4]!;
+      d32[i + 1] = p32[i + 1]! ^ d32[i - 3]!;
+      d32[i + 2] = p32[i + 2]! ^ d32[i - 2]!;
+      d32[i + 3] = p32[i + 3]! ^ d32[i - 1]!;
+    }
+    const v = s * 4;
+    d32[first] = p32[first]! ^ iv32[v]!;
+    d32[first + 1] = p32[first + 1]! ^ iv32[v + 1]!;
+    d32[first + 2] = p32[first + 2]! ^ iv32[v + 2]!;
+    d32[first + 3] = p32[first + 3]! ^ iv32[v + 3]!;
+  }
 }

@@ -92,6 +92,7 @@ export {
   SectorCipher,
   parseCipherSpec,
   validKeySizes,
+  cbcXorChain,
 } from './cipher.js';
 export { keyMaterialSize, readKeyslotArea, encryptKeyslotMaterial } from './keyslot-area.js';
 export {
