@@ -116,8 +116,10 @@ function parseCertificateUncached(input: Uint8Array, structure: string): Certifi
   let cert: pkijs.Certificate;
   let spki: Uint8Array;
   try {
-    cert = new pkijs.Certificate({ schema: decodeDer(der, structure) });
-    spki = new Uint8Array(cert.subjectPublicKeyInfo.toSchema().toBER(false));
+    const tree = decodeDer(der, structure);
+    cert = new pkijs.Certificate({ schema: tree });
+    spki = storedSpki(tree, structure);
+    checkDefaults(cert, tree, structure);
   } catch (e) {
     const why = e instanceof FormatError ? e.message : 'not an X.509 certificate (RFC 5280 §4.1)';
     throw new FormatError('CERT_MALFORMED', why, { structure, cause: e });
@@ -139,6 +141,59 @@ function parseCertificateUncached(input: Uint8Array, structure: string): Certifi
     publicKey,
     ...describeKey(publicKey, structure),
   };
+}
+
+/** The members of a constructed element of a decoded tree. */
+function members(el: asn1js.AsnType | undefined): asn1js.AsnType[] {
+  const v = (el?.valueBlock as { value?: unknown } | undefined)?.value;
+  return Array.isArray(v) ? (v as asn1js.AsnType[]) : [];
+}
+
+/** True for a context-specific `[n]` element. */
+function isContextTag(el: asn1js.AsnType | undefined, n: number): boolean {
+  return el !== undefined && el.idBlock.tagClass === 3 && el.idBlock.tagNumber === n;
+}
+
+/**
+ * The subjectPublicKeyInfo exactly as stored (RFC 5280 §4.1: the sixth TBSCertificate field after
+ * the optional `[0]` version). The key is taken from these bytes, not from pkijs's re-encoding of
+ * its parsed copy, so the key used is the key the certificate's bytes (and so its thumbprint and
+ * the signatures over it) carry.
+ */
+function storedSpki(tree: asn1js.AsnType, structure: string): Uint8Array {
+  const tbs = members(members(tree)[0]);
+  const el = tbs[(isContextTag(tbs[0], 0) ? 1 : 0) + 5];
+  if (el === undefined)
+    throw new FormatError('CERT_MALFORMED', 'certificate has no public key', { structure });
+  return el.valueBeforeDecodeView.slice();
+}
+
+/**
+ * The schema-dependent DER rules (X.690 §11.5, §11.2.2) that der.ts cannot check on a bare tree:
+ * a `[0] version` equal to its DEFAULT v1, an Extension's `critical` equal to its DEFAULT FALSE,
+ * and a KeyUsage named bit list with trailing zero bits would each give the certificate a second
+ * encoding (and thumbprint).
+ */
+function checkDefaults(cert: pkijs.Certificate, tree: asn1js.AsnType, structure: string): void {
+  const notDer = (why: string): never => {
+    throw new FormatError('DER_NOT_CANONICAL', `not DER: ${why}`, { structure });
+  };
+  const version = members(members(tree)[0])[0];
+  if (isContextTag(version, 0) && cert.version === 0) notDer('version v1 encoded (it is the DEFAULT)');
+  for (const ext of members(members(members(members(tree)[0]).find((e) => isContextTag(e, 3)))[0])) {
+    const critical = members(ext)[1];
+    if (critical instanceof asn1js.Boolean && critical.valueBlock.valueHexView[0] === 0)
+      notDer('Extension critical FALSE encoded (it is the DEFAULT)');
+  }
+  for (const ext of cert.extensions ?? []) {
+    if (ext.extnID !== '2.5.29.15') continue;
+    // The extension value is a BIT STRING (decodeDer checks its unused bits are zero): its last
+    // used bit must be a one, so that the list has no trailing zero bits.
+    const bits = decodeDer(ext.extnValue.valueBlock.valueHexView, structure);
+    const tlv = bits.valueBeforeDecodeView;
+    const c = tlv.subarray(tlv.length - bits.valueBlock.blockLength); // unused-bit count, bits…
+    if (c.length > 1 && (c[c.length - 1]! & (1 << c[0]!)) === 0) notDer('KeyUsage has trailing zero bits');
+  }
 }
 
 function isoTime(t: pkijs.Time, structure: string): string {
