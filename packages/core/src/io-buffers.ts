@@ -18,7 +18,7 @@
  * multiples of 4 KiB gives page-aligned buffers deterministically — without native code.
  */
 
-import { UsageError } from './errors.js';
+import { UnsupportedError, UsageError } from './errors.js';
 
 /** The part of the WebAssembly global this module uses (the DOM lib is not loaded). */
 interface WasmMemoryConstructor {
@@ -60,6 +60,8 @@ export interface IoBufferOptions {
  *
  * @throws UsageError `BAD_SIZE` when `count` or `size` is not a non-negative safe integer or the
  *   total exceeds {@link IO_BUFFERS_MAX_BYTES}.
+ * @throws UnsupportedError `NO_SHARED_MEMORY` when `shared` is asked where neither a shared
+ *   WebAssembly memory nor `SharedArrayBuffer` exists (a browser page without cross-origin isolation).
  */
 export function allocIoBuffers(count: number, size: number, options: IoBufferOptions = {}): Uint8Array[] {
   if (!Number.isSafeInteger(count) || count < 0 || !Number.isSafeInteger(size) || size < 0) {
@@ -86,9 +88,12 @@ export function allocIoBuffers(count: number, size: number, options: IoBufferOpt
       // The engine would not reserve the memory: plain buffers below.
     }
   }
-  return Array.from({ length: count }, () =>
-    shared ? new Uint8Array(new SharedArrayBuffer(size)) : new Uint8Array(size),
-  );
+  if (!shared) return Array.from({ length: count }, () => new Uint8Array(size));
+  // A browser page that is not cross-origin isolated has no SharedArrayBuffer at all.
+  const Shared = (globalThis as { SharedArrayBuffer?: SharedArrayBufferConstructor }).SharedArrayBuffer;
+  if (Shared === undefined)
+    throw new UnsupportedError('NO_SHARED_MEMORY', 'shared memory is not available here');
+  return Array.from({ length: count }, () => new Uint8Array(new Shared(size)));
 }
 
 /** The backing memories handed out, to answer {@link isWasmBacked} without keeping them alive. */

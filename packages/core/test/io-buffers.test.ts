@@ -50,6 +50,22 @@ describe('allocIoBuffers', () => {
     }
   });
 
+  test('shared without WebAssembly or SharedArrayBuffer is a typed refusal', () => {
+    const saved = ['WebAssembly', 'SharedArrayBuffer'].map(
+      (k) => [k, Object.getOwnPropertyDescriptor(globalThis, k)!] as const,
+    );
+    for (const [k] of saved)
+      Object.defineProperty(globalThis, k, { value: undefined, configurable: true, writable: true });
+    try {
+      expect(() => allocIoBuffers(1, 4096, { shared: true })).toThrow(
+        expect.objectContaining({ code: 'NO_SHARED_MEMORY', kind: 'unsupported' }),
+      );
+      expect(allocIoBuffers(1, 4096)[0]!.length).toBe(4096);
+    } finally {
+      for (const [k, d] of saved) Object.defineProperty(globalThis, k, d);
+    }
+  });
+
   test('edge cases and bad arguments', () => {
     expect(allocIoBuffers(0, 4096)).toEqual([]);
     expect(allocIoBuffers(2, 0).map((b) => b.length)).toEqual([0, 0]);
