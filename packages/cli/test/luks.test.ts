@@ -88,6 +88,60 @@ describe('lsvm luks', () => {
     expect(back.subarray(data.length).every((b) => b === 0)).toBe(true);
   });
 
+  test('add-key on a CBC volume: --unbound and --keyslot-cipher/--keyslot-key-size; bad sizes refused', async () => {
+    const plain = join(dir.path, 'cbc-plain.bin');
+    writeFileSync(plain, new Uint8Array(100_000).fill(7));
+    const image = join(dir.path, 'cbc.img');
+    const fast = ['--pbkdf', 'pbkdf2', '--pbkdf-force-iterations', '1000'];
+    const cbc = ['--cipher', 'aes-cbc-essiv:sha256', '--key-size', '256'];
+    expect(await runCli(['luks', 'encrypt', plain, image, '--key-file', kf, ...fast, ...cbc], io().io)).toBe(
+      0,
+    );
+    const ku = join(dir.path, 'k-unbound');
+    const kc = join(dir.path, 'k-cbc');
+    writeFileSync(ku, 'unbound secret');
+    writeFileSync(kc, 'cbc-plain64 area');
+    const u = io();
+    const addKey = ['luks', 'add-key', image, '--key-file', kf];
+    expect(
+      await runCli(
+        [...addKey, '--new-key-file', ku, '--unbound', '--key-size', '128', ...fast, '--json'],
+        u.io,
+      ),
+    ).toBe(0);
+    expect(JSON.parse(u.out.join(''))).toEqual({ keyslot: 1, unbound: true });
+    const c = io();
+    const area = ['--keyslot-cipher', 'aes-cbc-plain64', '--keyslot-key-size', '192'];
+    expect(await runCli([...addKey, '--new-key-file', kc, ...area, ...fast, '--json'], c.io)).toBe(0);
+    expect(JSON.parse(c.out.join(''))).toEqual({ keyslot: 2 });
+    const dump = io();
+    expect(await runCli(['luks', 'dump', image, '--json'], dump.io)).toBe(0);
+    const keyslots = JSON.parse(dump.out.join('')).keyslots as Array<Record<string, unknown>>;
+    expect(JSON.stringify(keyslots[1])).toContain('aes-cbc-essiv:sha256');
+    expect(JSON.stringify(keyslots[2])).toContain('aes-cbc-plain64');
+    expect(await runCli(['luks', 'open-test', image, '--key-file', kc], io().io)).toBe(0);
+    const bad = io();
+    expect(
+      await runCli(
+        [
+          ...addKey,
+          '--new-key-file',
+          kc,
+          '--keyslot-cipher',
+          'aes-cbc-plain64',
+          '--keyslot-key-size',
+          '512',
+          ...fast,
+        ],
+        bad.io,
+      ),
+    ).not.toBe(0);
+    expect(bad.err.join('')).toContain('LUKS2_KEYSLOT_KEY_SIZE');
+    const noSize = io();
+    expect(await runCli([...addKey, '--new-key-file', ku, '--unbound', ...fast], noSize.io)).not.toBe(0);
+    expect(noSize.err.join('')).toContain('BAD_KEY_SIZE');
+  });
+
   test('reencrypt: new key and passphrase, journal removed, data intact; an interrupted run resumes', async () => {
     const plain = join(dir.path, 'reenc-plain.bin');
     const data = new Uint8Array(200_000).map((_, i) => (i * 13 + 5) & 0xff);

@@ -108,6 +108,9 @@ const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
  */
 const CHUNK = 256 * 1024;
 
+/** Bytes per ECB call of CBC decryption. */
+const CBC_DECRYPT_PIECE = 64 * 1024;
+
 /** Sectors encrypted side by side by CBC encryption: 8 KiB per ECB call. */
 const CBC_ROW_SECTORS = 512;
 
@@ -292,8 +295,22 @@ export class SectorCipher {
       }
       case 'cbc': {
         const ivs = this.ivBlocks(firstIv, sectors, step);
-        if (enc) this.cbcEncrypt(data, ivs, sectorSize);
-        else cbcXorChain(this.k1.decrypt(data), data, ivs, sectorSize);
+        if (enc) {
+          this.cbcEncrypt(data, ivs, sectorSize);
+          return;
+        }
+        // Decryption in cache-sized pieces: the ECB output is still in cache for the XOR pass.
+        const piece = Math.max(sectorSize, CBC_DECRYPT_PIECE - (CBC_DECRYPT_PIECE % sectorSize));
+        for (let off = 0; off < data.length; off += piece) {
+          const part = data.subarray(off, Math.min(data.length, off + piece));
+          const first = off / sectorSize;
+          cbcXorChain(
+            this.k1.decrypt(part),
+            part,
+            ivs.subarray(first * 16, (first + part.length / sectorSize) * 16),
+            sectorSize,
+          );
+        }
         return;
       }
     }

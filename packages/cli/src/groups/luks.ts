@@ -13,6 +13,7 @@ import {
   type KdfOptions,
   type LuksVolume,
   addKeyslot,
+  addUnboundKeyslot,
   formatLuks,
   fromJsonValue,
   openLuks,
@@ -439,25 +440,70 @@ export const luksGroup: CliGroup = {
           .description('add a keyslot for a new key file, authorised by an existing one')
           .requiredOption('--key-file <file>', 'an existing passphrase file (- for stdin)')
           .requiredOption('--new-key-file <file>', 'the new passphrase file')
-          .option('--key-slot <n>', 'keyslot number for the new key'),
+          .option('--key-slot <n>', 'keyslot number for the new key')
+          .option(
+            '--keyslot-cipher <spec>',
+            'LUKS2 keyslot area cipher (default: the data cipher, as cryptsetup)',
+          )
+          .option(
+            '--keyslot-key-size <bits>',
+            'key size of --keyslot-cipher (default: the largest for its mode)',
+          )
+          .option('--unbound', 'LUKS2: store a fresh random key of --key-size bits bound to no segment')
+          .option('--key-size <bits>', 'size of the --unbound key'),
       ),
     ).action(
       async (
         image: string,
-        o: KdfCli & ImageOpts & { keyFile: string; newKeyFile: string; keySlot?: string },
+        o: KdfCli &
+          ImageOpts & {
+            keyFile: string;
+            newKeyFile: string;
+            keySlot?: string;
+            keyslotCipher?: string;
+            keyslotKeySize?: string;
+            unbound?: boolean;
+            keySize?: string;
+          },
       ) => {
         if (o.keyFile === '-' && o.newKeyFile === '-')
           throw new UsageError('BAD_KEY_FILE', 'only one key file can be stdin');
+        const slot = int(o.keySlot, '--key-slot');
+        const areaBits = int(o.keyslotKeySize, '--keyslot-key-size');
+        const keyBits = int(o.keySize, '--key-size');
+        for (const [bits, name] of [
+          [areaBits, '--keyslot-key-size'],
+          [keyBits, '--key-size'],
+        ] as const)
+          if (bits !== undefined && (bits === 0 || bits % 8 !== 0))
+            throw new UsageError('BAD_KEY_SIZE', `${name} takes a positive multiple of 8 bits`);
+        if (o.unbound !== true && keyBits !== undefined)
+          throw new UsageError('BAD_KEY_SIZE', '--key-size is for --unbound keys');
+        if (o.unbound === true && keyBits === undefined)
+          throw new UsageError('BAD_KEY_SIZE', '--unbound needs --key-size');
+        const options = {
+          kdf: kdfOptions(o),
+          ...(slot !== undefined ? { keyslot: slot } : {}),
+          ...(o.keyslotCipher !== undefined ? { encryption: o.keyslotCipher } : {}),
+          ...(areaBits !== undefined ? { areaKeySize: areaBits / 8 } : {}),
+        };
         const pass = await ctx.readKeyFile(o.keyFile);
         const next = await ctx.readKeyFile(o.newKeyFile);
         const img = await openImage(image, o, true);
         try {
-          const slot = int(o.keySlot, '--key-slot');
-          const s = await addKeyslot(img.dev, { passphrase: pass }, next, {
-            kdf: kdfOptions(o),
-            ...(slot !== undefined ? { keyslot: slot } : {}),
-          });
-          ctx.result({ keyslot: s }, `key slot ${s} created.`);
+          if (o.unbound === true) {
+            // The unbound key itself is never printed: the new passphrase opens it
+            // (dump-volume-key --key-slot N).
+            const r = await addUnboundKeyslot(img.dev, { passphrase: pass }, next, {
+              ...options,
+              keySize: keyBits! / 8,
+            });
+            zeroize(r.key);
+            ctx.result({ keyslot: r.keyslot, unbound: true }, `key slot ${r.keyslot} (unbound) created.`);
+          } else {
+            const s = await addKeyslot(img.dev, { passphrase: pass }, next, options);
+            ctx.result({ keyslot: s }, `key slot ${s} created.`);
+          }
         } finally {
           zeroize(pass, next);
           await img.close();
