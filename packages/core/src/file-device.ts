@@ -1,6 +1,6 @@
 import type { FileHandle } from 'node:fs/promises';
 import { BaseBlockDevice } from './block-device.js';
-import { IoError, UsageError } from './errors.js';
+import { IoError, LsvmError, UsageError } from './errors.js';
 import { setFileSize } from './file-size.js';
 
 /** Options of {@link FileDevice.open}. */
@@ -86,7 +86,8 @@ export class FileDevice extends BaseBlockDevice {
       return new FileDevice(handle, path, size, options.sectorSize ?? 512, readOnly);
     } catch (e) {
       await handle.close();
-      throw e;
+      if (e instanceof LsvmError) throw e;
+      throw new IoError('OPEN_FAILED', `cannot open ${path}: ${(e as Error).message}`, { cause: e });
     }
   }
 

@@ -69,6 +69,15 @@ describe('FileDevice.fd and leaseFd', () => {
 });
 
 describe('FileDevice.resize', () => {
+  test('a failing truncate is a typed IoError', async () => {
+    const dev = await FileDevice.open('/dev/null', { readOnly: false });
+    try {
+      await expect(dev.resize(4096)).rejects.toMatchObject({ code: 'WRITE_FAILED', kind: 'io' });
+    } finally {
+      await dev.close();
+    }
+  });
+
   test('sets the size, leaves an equal size alone, and rejects a bad size with a typed error', async () => {
     const p = join(dir, 'r.img');
     const dev = await FileDevice.open(p, { create: true });
@@ -86,6 +95,10 @@ describe('FileDevice.resize', () => {
       await expect(dev.resize(-1)).rejects.toMatchObject({ code: 'BAD_SIZE', kind: 'usage' });
       await expect(dev.resize(1.5)).rejects.toMatchObject({ code: 'BAD_SIZE' });
       expect(dev.size).toBe(100);
+      await expect(FileDevice.open(p, { readOnly: false, size: -2 })).rejects.toMatchObject({
+        code: 'BAD_SIZE',
+      });
+      expect(statSync(p).size).toBe(100);
     } finally {
       await dev.close();
     }
