@@ -2,10 +2,12 @@
  * VSC: building the block hashes of a 2 GiB volume (1 MiB blocks, SHA-256) — the hot path of
  * `lsvm vsc create` and `verify` — side by side with `openssl dgst -sha256` over the same file
  * (one SHA-256 stream using the CPU's SHA extensions). The volume is a file, so ours takes the
- * file-range path: each worker reads and hashes its own stripes in cache-sized reads. On 2 cores
+ * file-range path: each worker reads and hashes its own stripes in cache-sized reads, through the
+ * FileDevice's own descriptor, into a page-aligned scratch buffer. On 2 cores
  * it should beat one stream (target 1.5×) and, with a single worker, stay close to it (target
  * 0.9×). A third case, without a target, forces the generic path that VHDX and LUKS volumes take
- * (the calling thread reads, workers hash), for comparison.
+ * (the calling thread reads into a ring of page-aligned shared buffers, workers hash), for
+ * comparison.
  *
  * Every run includes starting and stopping the worker pool, as `lsvm vsc create` pays it.
  * Timings on a shared machine are noisy: with Linux's autogroup scheduling a process gets its
