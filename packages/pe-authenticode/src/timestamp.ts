@@ -1,7 +1,15 @@
 import { FormatError, constantTimeEqual, isLsvmError } from '@lsvm/core';
 import * as asn1js from 'asn1js';
-import * as pkijs from 'pkijs';
-import { type Asn1Value, asnTime, decodeBer, fromLibrary, octetsOf } from './asn1.js';
+import {
+  type Asn1Value,
+  asnTime,
+  decodeBer,
+  expectType,
+  octetsOf,
+  oidOf,
+  sequenceOf,
+  smallInteger,
+} from './asn1.js';
 import { DIGEST_BY_OID, OID } from './oids.js';
 import {
   type SignedData,
@@ -43,6 +51,37 @@ export function signatureTimestamps(sd: SignedData, si: SignerInfo): TimestampIn
   return out;
 }
 
+/** The TSTInfo fields a timestamp check reads. */
+interface TstFields {
+  hashAlgorithm: string;
+  hashedMessage: Uint8Array;
+  genTime: Date;
+}
+
+/**
+ * TSTInfo ::= SEQUENCE { version INTEGER { v1(1) }, policy OID, messageImprint MessageImprint,
+ * serialNumber INTEGER, genTime GeneralizedTime, accuracy, ordering, nonce, tsa, extensions }
+ * (RFC 3161 §2.4.2), MessageImprint ::= SEQUENCE { hashAlgorithm AlgorithmIdentifier,
+ * hashedMessage OCTET STRING }. Read from the asn1js tree: only the imprint and genTime are used,
+ * and mapping the whole TSTInfo onto pkijs objects (accuracy, tsa GeneralName, extensions) cost
+ * as much as decoding the token. genTime gets the strict calendar check.
+ */
+function tstInfo(tree: Asn1Value): TstFields {
+  const structure = 'TSTInfo';
+  const f = sequenceOf(tree, structure);
+  if (smallInteger(f[0], structure) !== 1)
+    throw new FormatError('TST_VERSION', 'TSTInfo version is not 1', { structure });
+  oidOf(f[1], structure);
+  const mi = sequenceOf(f[2], structure, 2);
+  expectType(f[3], asn1js.Integer, structure);
+  expectType(f[4], asn1js.GeneralizedTime, structure);
+  return {
+    hashAlgorithm: oidOf(sequenceOf(mi[0], structure)[0], structure),
+    hashedMessage: octetsOf(mi[1], structure),
+    genTime: asnTime(f[4], structure),
+  };
+}
+
 function rfc3161(token: Asn1Value, outer: SignerInfo): TimestampInfo {
   const t: TimestampInfo = { kind: 'rfc3161', valid: false, failures: [] };
   try {
@@ -53,13 +92,10 @@ function rfc3161(token: Asn1Value, outer: SignerInfo): TimestampInfo {
       });
     }
     const tstBytes = octetsOf(tsd.content, 'RFC 3161 token');
-    // TSTInfo ::= SEQUENCE { version, policy, messageImprint, serialNumber, genTime, … } (RFC 3161 §2.4.2)
-    const tstTree = decodeBer(tstBytes, 'TSTInfo');
-    const tst = fromLibrary('TSTInfo', 'TST_MALFORMED', () => new pkijs.TSTInfo({ schema: tstTree }));
-    const alg = DIGEST_BY_OID[tst.messageImprint.hashAlgorithm.algorithmId];
-    const imprint = octetsOf(tst.messageImprint.hashedMessage, 'TSTInfo');
-    // pkijs keeps genTime as a Date; the element itself is re-read for the strict calendar check.
-    t.time = asnTime((tstTree.valueBlock as { value: asn1js.AsnType[] }).value[4], 'TSTInfo');
+    const tst = tstInfo(decodeBer(tstBytes, 'TSTInfo'));
+    const alg = DIGEST_BY_OID[tst.hashAlgorithm];
+    const imprint = tst.hashedMessage;
+    t.time = tst.genTime;
     if (!alg || !constantTimeEqual(imprint, hashBytes(alg, outer.signature))) {
       t.failures.push({
         code: 'TIMESTAMP_IMPRINT_MISMATCH',

@@ -1,15 +1,14 @@
 import { X509Certificate, createHash } from 'node:crypto';
 import { FormatError } from '@lsvm/core';
 import * as asn1js from 'asn1js';
-import * as pkijs from 'pkijs';
 import {
   type Asn1Value,
   asnTime,
   childrenOf,
   decodeBer,
   expectType,
-  fromLibrary,
   isContext,
+  octetsOf,
   oidOf,
   sequenceOf,
   storedBytes,
@@ -147,16 +146,54 @@ function storedName(el: Asn1Value | undefined, structure: string): Asn1Value {
 }
 
 /**
- * An extension's decoded value, by pkijs (which knows the extension types): pkijs decodes it
- * lazily, on first access of `parsedValue`, with a plain asn1js call that can throw; the access is
- * wrapped so that only typed errors escape.
+ * The value of an Extension (RFC 5280 §4.1: `SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE,
+ * extnValue OCTET STRING }`), decoded by asn1js. Only the three extensions the policy checks read
+ * are decoded, each straight into what is kept: pkijs.Extension would first match the Extension
+ * schema and then build a pkijs object for the value, two more passes for a few fields. Any
+ * failure is `X509_MALFORMED`.
  */
-function extensionValue(el: Asn1Value, structure: string): unknown {
-  return fromLibrary(
-    structure,
-    'X509_MALFORMED',
-    () => new pkijs.Extension({ schema: el }).parsedValue as unknown,
+function extensionValue(ext: Asn1Value, structure: string): Asn1Value {
+  const kids = sequenceOf(ext, structure, 3);
+  return withCode(() => decodeBer(octetsOf(kids[kids.length - 1], structure), structure));
+}
+
+/** Runs `fn`, reporting any FormatError it throws as `X509_MALFORMED`. */
+function withCode<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (!(e instanceof FormatError)) throw e;
+    throw new FormatError('X509_MALFORMED', e.message, { structure: 'X.509 certificate', cause: e });
+  }
+}
+
+/** ExtKeyUsageSyntax ::= SEQUENCE SIZE (1..MAX) OF KeyPurposeId (RFC 5280 §4.2.1.12). */
+function extKeyUsageOf(ext: Asn1Value, structure: string): string[] {
+  return withCode(() =>
+    sequenceOf(extensionValue(ext, structure), structure, 256).map((p) => oidOf(p, structure)),
   );
+}
+
+/** BasicConstraints ::= SEQUENCE { cA BOOLEAN DEFAULT FALSE, pathLenConstraint INTEGER OPTIONAL } (§4.2.1.9). */
+function basicConstraintsCa(ext: Asn1Value, structure: string): boolean {
+  return withCode(() => {
+    const f = sequenceOf(extensionValue(ext, structure), structure, 2);
+    const ca = f[0] instanceof asn1js.Boolean ? f[0] : undefined;
+    const rest = ca ? f.slice(1) : f;
+    if (rest.length > 1 || (rest[0] !== undefined && !(rest[0] instanceof asn1js.Integer)))
+      throw new FormatError('X509_MALFORMED', 'malformed basicConstraints extension', { structure });
+    return ca !== undefined && expectType(ca, asn1js.Boolean, structure).getValue();
+  });
+}
+
+/** SubjectKeyIdentifier ::= KeyIdentifier (OCTET STRING) (§4.2.1.2). */
+function subjectKeyIdentifierOf(ext: Asn1Value, structure: string): Uint8Array {
+  return withCode(() => {
+    const v = extensionValue(ext, structure);
+    if (v.idBlock.isConstructed)
+      throw new FormatError('X509_MALFORMED', 'malformed subjectKeyIdentifier extension', { structure });
+    return octetsOf(v, structure);
+  });
 }
 
 /** Parses a DER certificate. Throws a {@link FormatError} (`X509_MALFORMED`) on bad input. */
@@ -177,23 +214,10 @@ export function certificateFromTree(tree: Asn1Value): Certificate {
   // the Extension frames of all of them.
   for (const ext of fields.extensions) {
     const id = oidOf(sequenceOf(ext, structure)[0], structure);
-    if (id === OID.extKeyUsage) {
-      const eku = extensionValue(ext, structure);
-      if (!(eku instanceof pkijs.ExtKeyUsage))
-        throw new FormatError('X509_MALFORMED', 'malformed extendedKeyUsage extension', { structure });
-      extKeyUsage = [...eku.keyPurposes];
-    } else if (id === '2.5.29.19') {
-      const bc = extensionValue(ext, structure);
-      if (!(bc instanceof pkijs.BasicConstraints))
-        throw new FormatError('X509_MALFORMED', 'malformed basicConstraints extension', { structure });
-      isCA = bc.cA === true;
-    } else if (id === '2.5.29.14' && subjectKeyIdentifier === undefined) {
-      // An OCTET STRING holding the key identifier.
-      const v = extensionValue(ext, structure);
-      if (!(v instanceof asn1js.OctetString) || v.error || v.idBlock.isConstructed)
-        throw new FormatError('X509_MALFORMED', 'malformed subjectKeyIdentifier extension', { structure });
-      subjectKeyIdentifier = v.valueBlock.valueHexView;
-    }
+    if (id === OID.extKeyUsage) extKeyUsage = extKeyUsageOf(ext, structure);
+    else if (id === '2.5.29.19') isCA = basicConstraintsCa(ext, structure);
+    else if (id === '2.5.29.14' && subjectKeyIdentifier === undefined)
+      subjectKeyIdentifier = subjectKeyIdentifierOf(ext, structure);
   }
   let x509: X509Certificate;
   try {
