@@ -343,7 +343,15 @@ export class ReencryptJournal {
 
   /** Appends record `r` (slot seq mod 2) and flushes it. */
   async append(header: ReencryptJournalHeader, r: ReencryptRecord): Promise<void> {
-    await this.device.write(recordSlotOffset(header, r.seq % 2), serializeRecord(header.runId, r));
+    await this.appendSerialized(header, r.seq, serializeRecord(header.runId, r));
+  }
+
+  /**
+   * Appends a record already serialized by {@link serializeRecord} (so its checksum can be
+   * computed ahead, while an earlier flush is in flight) and flushes it.
+   */
+  async appendSerialized(header: ReencryptJournalHeader, seq: number, record: Uint8Array): Promise<void> {
+    await this.device.write(recordSlotOffset(header, seq % 2), record);
     await this.device.flush();
   }
 

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import {
   AuthError,
   type BlockDevice,
@@ -36,6 +36,7 @@ import {
   type ReencryptJournalHeader,
   type ReencryptRecord,
   journalWrapAreaSize,
+  serializeRecord,
 } from './reencrypt-journal.js';
 import { markLuks, readLuksForReencrypt, withoutMark } from './reencrypt-mark.js';
 import { assertRequirementsMet, unlockLuks, volumeKeyMatches } from './unlock.js';
@@ -503,13 +504,42 @@ async function runChunks(
       next = latest.chunk + 1;
       o.onProgress?.(Math.min(h.dataSize, next * h.chunkSize), h.dataSize);
     }
-    for (let i = next; i < chunks; i++) {
-      throwIfAborted(o.signal);
+    // Each chunk: its record (flushed), then its new ciphertext (flushed), then the read-back —
+    // the same writes in the same order as ever. What overlaps is only reading and computing:
+    // the next chunk's original is read, hashed into its record and re-encrypted in memory while
+    // the current chunk's data flush is in flight (the fsync runs on libuv's thread pool).
+    const prepare = async (i: number, s: number): Promise<PreparedChunk> => {
       const original = await device.read(h.dataOffset + i * h.chunkSize, lengthOf(i));
-      await journal.append(h, { seq: seq++, type: 'chunk', chunk: i, payload: original });
-      await rewriteChunk(device, h, i, original, oldC, newC);
-      written++;
-      o.onProgress?.(Math.min(h.dataSize, (i + 1) * h.chunkSize), h.dataSize);
+      return {
+        record: serializeRecord(h.runId, { seq: s, type: 'chunk', chunk: i, payload: original }),
+        ciphertext: reencryptChunk(h, i, original, oldC, newC),
+      };
+    };
+    let pending: Promise<PreparedChunk> | undefined;
+    try {
+      if (next < chunks) pending = prepare(next, seq);
+      for (let i = next; i < chunks; i++) {
+        throwIfAborted(o.signal);
+        const c = await pending!;
+        pending = undefined;
+        await journal.appendSerialized(h, seq++, c.record);
+        const at = h.dataOffset + i * h.chunkSize;
+        await device.write(at, c.ciphertext);
+        const flushed = device.flush();
+        // Handled here: a failure of the read ahead is reported when it is awaited (or dropped
+        // with the flush's failure).
+        if (i + 1 < chunks) {
+          pending = prepare(i + 1, seq);
+          pending.catch(() => undefined);
+        }
+        await flushed;
+        await verifyChunk(device, at, c.ciphertext, i);
+        written++;
+        o.onProgress?.(Math.min(h.dataSize, (i + 1) * h.chunkSize), h.dataSize);
+      }
+    } finally {
+      // Let an abandoned read ahead settle before the caller closes the device.
+      await pending?.catch(() => undefined);
     }
     await journal.append(h, { seq, type: 'final', chunk: chunks, payload: new Uint8Array(0) });
     return written;
@@ -517,6 +547,39 @@ async function runChunks(
     oldC.destroy();
     newC.destroy();
   }
+}
+
+/** A chunk ready to be written: its serialized journal record and its new ciphertext. */
+interface PreparedChunk {
+  record: Uint8Array;
+  ciphertext: Uint8Array;
+}
+
+/** Chunk i's original ciphertext under the new key (a copy; `original` is kept for the journal). */
+function reencryptChunk(
+  h: ReencryptJournalHeader,
+  i: number,
+  original: Uint8Array,
+  oldC: SectorCipher,
+  newC: SectorCipher,
+): Uint8Array {
+  // dm-crypt IVs count 512-byte units from iv_tweak, whatever the sector size.
+  const iv = h.ivTweak + BigInt((i * h.chunkSize) / 512);
+  const buf = new Uint8Array(original);
+  oldC.decrypt(buf, iv, h.sectorSize);
+  newC.encrypt(buf, iv, h.sectorSize);
+  return buf;
+}
+
+/** Reads chunk i back and compares it with what was written. */
+async function verifyChunk(device: BlockDevice, at: number, written: Uint8Array, i: number): Promise<void> {
+  const back = await device.read(at, written.length);
+  // Ciphertext, not a secret; timingSafeEqual is simply the native comparison (a JavaScript byte
+  // loop cost 10% of a run).
+  if (!timingSafeEqual(back, written))
+    throw new VerificationError('REENCRYPT_READBACK', `chunk ${i} did not read back as written`, {
+      offset: at,
+    });
 }
 
 /** Chunk i from its original ciphertext to the new key, written, flushed and read back. */
@@ -528,17 +591,9 @@ async function rewriteChunk(
   oldC: SectorCipher,
   newC: SectorCipher,
 ): Promise<void> {
-  const off = i * h.chunkSize;
-  // dm-crypt IVs count 512-byte units from iv_tweak, whatever the sector size.
-  const iv = h.ivTweak + BigInt(off / 512);
-  const buf = new Uint8Array(original);
-  oldC.decrypt(buf, iv, h.sectorSize);
-  newC.encrypt(buf, iv, h.sectorSize);
-  await device.write(h.dataOffset + off, buf);
+  const buf = reencryptChunk(h, i, original, oldC, newC);
+  const at = h.dataOffset + i * h.chunkSize;
+  await device.write(at, buf);
   await device.flush();
-  const back = await device.read(h.dataOffset + off, buf.length);
-  if (!constantTimeEqual(back, buf))
-    throw new VerificationError('REENCRYPT_READBACK', `chunk ${i} did not read back as written`, {
-      offset: h.dataOffset + off,
-    });
+  await verifyChunk(device, at, buf, i);
 }
