@@ -75,8 +75,12 @@ export function dataSegmentLayout(
   };
 }
 
-/** Bytes per request to the underlying device on writes: bounds memory for huge writes. */
-const IO_CHUNK = 16 * 1024 * 1024;
+/**
+ * Bytes encrypted and written per request to the underlying device on writes. One buffer of this
+ * size is reused for the whole write: a fresh 16 MiB buffer per request cost its page faults and
+ * left nothing in cache for the cipher.
+ */
+const WRITE_PIECE = 1024 * 1024;
 /**
  * Bytes per read from the underlying device on the single-thread path. The ciphertext lands in
  * the caller's buffer and is decrypted while still in the CPU cache; reading 16 MiB first and
@@ -336,9 +340,12 @@ export class LuksDevice extends BaseBlockDevice {
     const ss = this.sectorSize;
     const start = offset - (offset % ss);
     const end = Math.ceil((offset + data.length) / ss) * ss;
-    for (let o = start; o < end; o += IO_CHUNK) {
-      const n = Math.min(IO_CHUNK, end - o);
-      const buf = new Uint8Array(n);
+    const piece = Math.max(ss, WRITE_PIECE - (WRITE_PIECE % ss));
+    const scratch = new Uint8Array(Math.min(piece, end - start));
+    for (let o = start; o < end; o += piece) {
+      const n = Math.min(piece, end - o);
+      // Reused: every byte of it is either read back (edges) or overwritten by `data`.
+      const buf = n === scratch.length ? scratch : scratch.subarray(0, n);
       const from = Math.max(o, offset);
       const to = Math.min(o + n, offset + data.length);
       if (from !== o || to !== o + n) {
