@@ -90,8 +90,10 @@ export class FatTable {
       this.bytes[at] = nw & 0xff;
       this.bytes[at + 1] = nw >> 8;
     }
-    this.dirty.add(Math.floor(at / this.bytesPerSector));
-    this.dirty.add(Math.floor((at + len - 1) / this.bytesPerSector));
+    const first = Math.floor(at / this.bytesPerSector);
+    const last = Math.floor((at + len - 1) / this.bytesPerSector);
+    this.dirty.add(first);
+    if (last !== first) this.dirty.add(last);
   }
 
   /** True when `v` marks the end of a chain. */
@@ -143,6 +145,13 @@ export class FatTable {
   /** Counts free entries (a full scan). */
   countFree(): number {
     let n = 0;
+    if (this.type === 32 && this.bytes.byteOffset % 4 === 0) {
+      // Every open of a writable FAT32 volume scans the whole FAT (2 MiB for an ESP): read it as
+      // 32-bit words rather than entry by entry.
+      const words = new Uint32Array(this.bytes.buffer, this.bytes.byteOffset, this.maxCluster + 1);
+      for (let c = 2; c <= this.maxCluster; c++) if ((words[c]! & 0x0fffffff) === 0) n++;
+      return n;
+    }
     for (let c = 2; c <= this.maxCluster; c++) if (this.get(c) === FAT_FREE) n++;
     return n;
   }
@@ -176,18 +185,47 @@ export class FatTable {
         );
       }
     }
+    if (run !== undefined && this.type === 32) {
+      this.linkRun32(run, count);
+      return picked;
+    }
     for (let i = 0; i < picked.length; i++) {
       this.set(picked[i]!, i + 1 < picked.length ? picked[i + 1]! : this.eoc);
     }
     return picked;
   }
 
+  /**
+   * Links the free run `[start, start + count)` into a chain (FAT32): the same entries
+   * {@link FatTable.set} would write, high bits kept, with the dirty sectors marked once per
+   * sector rather than once per entry — a 48 MiB file is 98 304 entries at 512-byte clusters.
+   */
+  private linkRun32(start: number, count: number): void {
+    const end = start + count;
+    for (let c = start; c < end; c++) {
+      const at = c * 4;
+      const value = c + 1 < end ? c + 1 : 0x0fffffff;
+      const old = this.view.getUint32(at, true);
+      this.view.setUint32(at, ((old & 0xf0000000) | value) >>> 0, true);
+    }
+    const first = Math.floor((start * 4) / this.bytesPerSector);
+    const last = Math.floor((end * 4 - 1) / this.bytesPerSector);
+    for (let s = first; s <= last; s++) this.dirty.add(s);
+  }
+
   private findRun(count: number, hint: number): number | undefined {
+    const words =
+      this.type === 32 && this.bytes.byteOffset % 4 === 0
+        ? new Uint32Array(this.bytes.buffer, this.bytes.byteOffset, this.maxCluster + 1)
+        : undefined;
+    const isFree = words
+      ? (c: number): boolean => (words[c]! & 0x0fffffff) === 0
+      : (c: number): boolean => this.get(c) === FAT_FREE;
     const scan = (from: number, to: number): number | undefined => {
       let runStart = -1;
       let len = 0;
       for (let c = from; c <= to; c++) {
-        if (this.get(c) === FAT_FREE) {
+        if (isFree(c)) {
           if (len === 0) runStart = c;
           if (++len === count) return runStart;
         } else len = 0;

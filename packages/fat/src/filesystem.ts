@@ -46,6 +46,7 @@ import {
 } from './lfn.js';
 import { DEFAULT_FAT_LIMITS, type FatLimits } from './limits.js';
 import { joinPath, splitPath } from './path.js';
+import { StagedData } from './staged-data.js';
 import { type PendingWrite, writePhase } from './write-phase.js';
 
 /** Options of {@link FatFileSystem.open}. */
@@ -166,6 +167,8 @@ export class FatFileSystem {
   readonly readOnly: boolean;
   readonly limits: FatLimits;
   private fsInfo: FsInfo | undefined;
+  /** The FSInfo sector as read at open (its other bytes are kept when FSInfo is rewritten). */
+  private fsInfoSector: Uint8Array | undefined;
   private freeCount: number | undefined;
   private nextFree: number;
   private readonly now: () => Date;
@@ -180,9 +183,8 @@ export class FatFileSystem {
   private queue: Promise<unknown> = Promise.resolve();
   /** See {@link FatOpenOptions.writeBackBytes}. */
   private readonly writeBackBytes: number;
-  /** New-file data not yet written (into clusters free on disk), in the order staged. */
-  private stagedData: PendingWrite[] = [];
-  private stagedBytes = 0;
+  /** New-file data not yet written (into clusters free on disk). */
+  private readonly stagedData = new StagedData();
   /** Directories whose slots `[from, to)` changed in memory since the last write-out. */
   private readonly dirtyDirs = new Map<Dir, { from: number; to: number }>();
   /**
@@ -196,7 +198,7 @@ export class FatFileSystem {
     bs: BootSector,
     geo: FatGeometry,
     fat: FatTable,
-    fsInfo: FsInfo | undefined,
+    fsInfo: { info: FsInfo; sector: Uint8Array } | undefined,
     options: FatOpenOptions,
     limits: FatLimits,
   ) {
@@ -204,7 +206,8 @@ export class FatFileSystem {
     this.bootSector = bs;
     this.geometry = geo;
     this.fat = fat;
-    this.fsInfo = fsInfo;
+    this.fsInfo = fsInfo?.info;
+    this.fsInfoSector = fsInfo?.sector;
     this.readOnly = device.readOnly || (options.readOnly ?? false);
     this.limits = limits;
     this.now = options.now ?? (() => new Date());
@@ -214,7 +217,9 @@ export class FatFileSystem {
     }
     this.writeBackBytes = wb;
     this.nextFree =
-      fsInfo && fsInfo.nextFree >= 2 && fsInfo.nextFree <= geo.clusterCount + 1 ? fsInfo.nextFree : 2;
+      this.fsInfo && this.fsInfo.nextFree >= 2 && this.fsInfo.nextFree <= geo.clusterCount + 1
+        ? this.fsInfo.nextFree
+        : 2;
   }
 
   /** Opens the FAT volume on `device`, validating the boot sector and reading the FAT. */
@@ -250,7 +255,7 @@ export class FatFileSystem {
       geo.clusterCount,
       geo.bytesPerSector,
     );
-    let fsInfo: FsInfo | undefined;
+    let fsInfo: { info: FsInfo; sector: Uint8Array } | undefined;
     if (
       geo.type === 32 &&
       bs.fsInfoSector !== 0 &&
@@ -258,7 +263,11 @@ export class FatFileSystem {
       bs.fsInfoSector < bs.reservedSectors
     ) {
       try {
-        fsInfo = parseFsInfo(await device.read(bs.fsInfoSector * geo.bytesPerSector, 512));
+        const sector = await device.read(
+          bs.fsInfoSector * geo.bytesPerSector,
+          Math.max(512, geo.bytesPerSector),
+        );
+        fsInfo = { info: parseFsInfo(sector.subarray(0, 512)), sector };
       } catch (e) {
         // A damaged FSInfo is only a hint lost: fsck.fat rebuilds it too. Keep going without it.
         if (!(e instanceof FormatError)) throw e;
@@ -398,7 +407,7 @@ export class FatFileSystem {
     const out = new Uint8Array(size);
     if (size === 0) return out;
     // Staged data is read from the device like the rest: write it out first.
-    if (this.stagedData.length > 0) await this.writeBack();
+    if (!this.stagedData.empty) await this.writeBack();
     const cs = this.geometry.clusterSize;
     const need = Math.ceil(size / cs);
     const chain = this.fat.chain(item.entry.firstCluster);
@@ -595,9 +604,9 @@ export class FatFileSystem {
     await this.enqueue(async () => {
       if (!this.readOnly && !this.closed && this.dirty) {
         await this.writeOut();
-        await this.writeFsInfo();
+        // Last, once everything else is on the device: FSInfo and the clean bit of FAT[1].
         this.setClean(true);
-        await this.writeOut();
+        await writePhase(this.device, [...this.takeFsInfoWrites(), ...this.takeFatWrites()]);
         this.dirty = false;
       }
       await this.device.flush();
@@ -615,14 +624,13 @@ export class FatFileSystem {
   }
 
   private async writeOut(): Promise<void> {
-    const data = this.stagedData;
-    this.stagedData = [];
-    this.stagedBytes = 0;
+    const data = this.stagedData.take();
     // Snapshots taken together, before any write: what the phases write is one consistent state.
     const fat = this.takeFatWrites();
     const dirs = this.takeDirWrites();
-    await writePhase(this.device, data);
-    await writePhase(this.device, fat);
+    // New-file data and FAT changes in one phase: until a directory entry on the device names
+    // them, either may land first (a crash leaves lost clusters at worst). Then the directories.
+    await writePhase(this.device, [...data, ...fat]);
     await writePhase(this.device, dirs);
   }
 
@@ -675,7 +683,7 @@ export class FatFileSystem {
       const result = await fn();
       if (
         this.writeThrough ||
-        this.stagedBytes > this.writeBackBytes ||
+        this.stagedData.bytes > this.writeBackBytes ||
         this.dirtyDirs.size > MAX_DIRTY_DIRS
       ) {
         await this.writeOut();
@@ -693,8 +701,7 @@ export class FatFileSystem {
         await this.writeOut();
       } catch {
         // The device failed too; what it holds is consistent by the write order. Forget the rest.
-        this.stagedData = [];
-        this.stagedBytes = 0;
+        this.stagedData.clear();
         this.dirtyDirs.clear();
       }
       this.dirCache.clear();
@@ -792,14 +799,17 @@ export class FatFileSystem {
       const start = i * cs;
       const end = j * cs;
       let chunk = data.subarray(start, Math.min(end, data.length));
-      if (chunk.length < end - start || stage) {
-        // A copy: padded to whole clusters, and not the caller's buffer, which it may reuse.
-        const padded = new Uint8Array(end - start);
-        padded.set(chunk);
-        chunk = padded;
+      if (stage) {
+        // Copied (the caller may reuse its buffer) and padded to whole clusters.
+        this.stagedData.add(this.clusterOffset(clusters[i]!), chunk, end - start);
+      } else {
+        if (chunk.length < end - start) {
+          const padded = new Uint8Array(end - start);
+          padded.set(chunk);
+          chunk = padded;
+        }
+        await this.device.write(this.clusterOffset(clusters[i]!), chunk);
       }
-      if (stage) this.stageData(this.clusterOffset(clusters[i]!), chunk);
-      else await this.device.write(this.clusterOffset(clusters[i]!), chunk);
       i = j;
     }
   }
@@ -849,12 +859,6 @@ export class FatFileSystem {
     const more = this.allocate(count - chain.length);
     this.fat.set(chain[chain.length - 1]!, more[0]!);
     return [...chain, ...more];
-  }
-
-  /** Stages `bytes` (owned from now on) for a write into clusters the on-disk FAT calls free. */
-  private stageData(offset: number, bytes: Uint8Array): void {
-    this.stagedData.push({ offset, bytes });
-    this.stagedBytes += bytes.length;
   }
 
   /**
@@ -909,19 +913,19 @@ export class FatFileSystem {
     return out;
   }
 
-  private async writeFsInfo(): Promise<void> {
-    if (this.type !== 32 || this.fsInfo === undefined) return;
+  /** The write bringing FSInfo's free count and next-free hint up to date, if they changed. */
+  private takeFsInfoWrites(): PendingWrite[] {
+    if (this.type !== 32 || this.fsInfo === undefined || this.fsInfoSector === undefined) return [];
     const info: FsInfo = {
       freeCount: this.freeCount ?? this.fsInfo.freeCount,
       nextFree: this.nextFree,
     };
-    if (info.freeCount === this.fsInfo.freeCount && info.nextFree === this.fsInfo.nextFree) return;
-    const bps = this.geometry.bytesPerSector;
-    const at = this.bootSector.fsInfoSector * bps;
-    const sector = await this.device.read(at, bps);
+    if (info.freeCount === this.fsInfo.freeCount && info.nextFree === this.fsInfo.nextFree) return [];
+    const sector = this.fsInfoSector.slice();
     sector.set(serializeFsInfo(info).subarray(484, 512), 484);
-    await this.device.write(at, sector);
     this.fsInfo = info;
+    this.fsInfoSector = sector;
+    return [{ offset: this.bootSector.fsInfoSector * this.geometry.bytesPerSector, bytes: sector }];
   }
 
   private async loadDir(cluster: number, path: string[]): Promise<Dir> {
@@ -1050,7 +1054,7 @@ export class FatFileSystem {
       body,
       DIR_ENTRY_SIZE,
     );
-    this.stageData(this.clusterOffset(cluster), body.slice());
+    this.stagedData.add(this.clusterOffset(cluster), body);
     await this.releaseOnFailure([cluster], () =>
       this.addEntry(parent, name, { ...base, firstCluster: cluster }),
     );
@@ -1189,7 +1193,8 @@ export class FatFileSystem {
     );
     const more = this.allocate(need);
     // Zeroed in the data phase, before the FAT links them and entries land in them.
-    for (const c of more) this.stageData(this.clusterOffset(c), new Uint8Array(cs));
+    const zeros = new Uint8Array(0);
+    for (const c of more) this.stagedData.add(this.clusterOffset(c), zeros, cs);
     this.fat.set(dir.clusters[dir.clusters.length - 1]!, more[0]!);
     const bytes = new Uint8Array(newBytes);
     bytes.set(dir.bytes);
