@@ -14,17 +14,17 @@ import { lsvm } from './helpers.js';
 
 /** Everything a hostile name tries: CSI colour, OSC title ended by BEL, CR overwrite, C1 CSI, RLO. */
 const HOSTILE = 'evil\x1b[32m trusted\x1b]0;pwned\x07\rok \x9b2J \u202egpj.exe\u2066 \\ end';
-const ESCAPED = 'evil\\x1b[32m trusted\\x1b]0;pwned\\x07\\x0dok \\x9b2J \\u202egpj.exe\\u2066 \\\\ end';
+const ESCAPED = 'evil\\x1b[32m trusted\\x1b]0;pwned\\x07\\x0dok \\x9b2J \\u202egpj.exe\\u2066 \\ end';
 
 /** What a guardian name may hold (the library refuses C0 controls and DEL in names, not C1 or bidi). */
 const HOSTILE_NAME = 'evil \x9b2J \u202egpj.exe\u2066 \\ end';
-const ESCAPED_NAME = 'evil \\x9b2J \\u202egpj.exe\\u2066 \\\\ end';
+const ESCAPED_NAME = 'evil \\x9b2J \\u202egpj.exe\\u2066 \\ end';
 
 /** Any character a terminal acts on (C0 but newline, DEL, C1) or a bidi control. */
 const RAW_CONTROL = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
 
 describe('terminalSafe / safeText', () => {
-  test('escapes controls, C1, bidi and format characters, separators, lone surrogates and backslash', () => {
+  test('escapes controls, C1, bidi and format characters, separators and lone surrogates', () => {
     expect(terminalSafe(HOSTILE)).toBe(ESCAPED);
     expect(terminalSafe('a\u2028b\u2029c\ufeffd\u200be\ud800f\udfff')).toBe(
       'a\\u2028b\\u2029c\\ufeffd\\u200be\\ud800f\\udfff',
@@ -33,7 +33,8 @@ describe('terminalSafe / safeText', () => {
     expect(terminalSafe('\u{e0001}tag')).toBe('\\u{e0001}tag');
   });
 
-  test('leaves printable text alone, non-ASCII letters and emoji included', () => {
+  test('leaves printable text alone: non-ASCII letters, emoji, RFC 4514 backslashes', () => {
+    expect(terminalSafe('O=Contoso\\, Ltd, CN=a\\1Bb')).toBe('O=Contoso\\, Ltd, CN=a\\1Bb');
     const s = 'C=US, O=Microsoft Corporation, CN=Microsoft Windows UEFI Driver Publisher — Zürich 東京 🙂';
     expect(terminalSafe(s)).toBe(s);
     expect(terminalSafe(42)).toBe('42');

@@ -9,20 +9,21 @@
  * (CVE-2021-42574, "Trojan Source"). Every interpolated value is therefore escaped: C0/C1
  * controls and DEL as `\xHH`, Unicode format characters (bidi embeddings, overrides and
  * isolates, zero-width characters, BOM), line and paragraph separators and lone surrogates as
- * `\uHHHH`, and the backslash itself as `\\` so that the escaped form cannot be confused with an
- * original string containing a literal `\x1b`. Printable text, non-ASCII letters included, is
- * unchanged. `--json` output needs none of this: JSON.stringify escapes every C0 control and lone
- * surrogate, and the other characters are data a JSON consumer handles as such.
+ * `\uHHHH`. Printable text, non-ASCII letters included, is unchanged — the backslash too: names
+ * are often already in RFC 4514 form (`O=Contoso\, Ltd`, the shielding-data certificates escape
+ * their controls as `\1B`), and doubling it would misprint every such name. So the text is safe
+ * to print but not reversible; `--json` gives the exact value and needs none of this:
+ * JSON.stringify escapes every C0 control and lone surrogate, and the other characters are data a
+ * JSON consumer handles as such.
  *
  * The file is named for the group it was written for; the shielding-data groups use it too.
  */
 
-/** Characters that are escaped: controls (Cc), format (Cf), separators (Zl, Zp), surrogates, `\`. */
-const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\\]/gu;
+/** Characters that are escaped: controls (Cc), format (Cf), separators (Zl, Zp), lone surrogates. */
+const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
 
 /** One unsafe character in its escaped form. */
 function escapeChar(ch: string): string {
-  if (ch === '\\') return '\\\\';
   const code = ch.codePointAt(0) ?? 0;
   if (code <= 0xff) return `\\x${code.toString(16).padStart(2, '0')}`;
   if (code <= 0xffff) return `\\u${code.toString(16).padStart(4, '0')}`;
@@ -30,8 +31,8 @@ function escapeChar(ch: string): string {
 }
 
 /**
- * `value` made safe to write to a terminal: controls, format characters, separators, lone
- * surrogates and backslashes escaped (see the file comment). Non-strings go through `String()`.
+ * `value` made safe to write to a terminal: controls, format characters, separators and lone
+ * surrogates escaped (see the file comment). Non-strings go through `String()`.
  */
 export function terminalSafe(value: unknown): string {
   return String(value).replace(UNSAFE, escapeChar);
