@@ -62,6 +62,12 @@ export interface FatOpenOptions {
    * the call returns.
    */
   writeBackBytes?: number;
+  /**
+   * Flush the device after every phase of writes (see {@link FatFileSystem}), so the write order
+   * holds across a power loss too, not only a crash of the process. Costs a device flush (fsync)
+   * per phase: about three per write-out. Default: off.
+   */
+  barriers?: boolean;
 }
 
 /** What {@link FatFileSystem.stat} and {@link FatFileSystem.list} return. */
@@ -144,19 +150,26 @@ const MAX_DIRTY_DIRS = 128;
  * A FAT12/16/32 file system on a {@link BlockDevice}. Paths are case-insensitive as UEFI firmware
  * treats them, `/` or `\` separated.
  *
- * Crash safety: the volume on the device is consistent at every instant — a crash (of the process
- * or of the machine, given a device that keeps write order across a flush) leaves at worst lost
- * clusters, never a directory entry pointing at unwritten data or at clusters the FAT calls free.
- * Changes reach the device in ordered phases, each waiting for the one before: new-file data,
- * then the dirty FAT sectors of every copy, then the changed directory sectors (the commit
- * point), then — only for changes that release clusters — the FAT sectors that free them.
+ * Write order (the crash-safety guarantee): changes reach the device in phases, each issued only
+ * once every write of the one before has completed — new-file data together with the dirty FAT
+ * sectors of every copy (nothing on the device names those clusters yet), then the changed
+ * directory sectors (the commit point), then, for a change that releases clusters (replace,
+ * remove), the FAT sectors freeing them. At {@link FatFileSystem.flush} / `close`, FSInfo and the
+ * clean bit of FAT[1] come last, then the device is flushed. A crash of the process at any
+ * moment therefore leaves at worst lost clusters (and, for an entry set straddling two directory
+ * clusters, orphaned long-name entries, which every reader ignores); a move to another
+ * directory can leave the entry in both for a moment (new entry first). The order is that of
+ * the writes handed to the device: the OS may write its cache back in another order, so across a
+ * power loss it holds only with {@link FatOpenOptions.barriers} (a device flush after each phase);
+ * without, what a completed `flush()` made durable is.
  *
- * Write-back: creating files and directories (the common case of filling an image) only
- * allocates, so those changes are staged in memory and written out together, as the three phases
- * above, at {@link FatFileSystem.flush} / `close`, at {@link FatFileSystem.writeBack}, when the
- * staged data passes {@link FatOpenOptions.writeBackBytes}, and before any replace, remove or
- * rename. Those three write their own changes out before they return. File data of 1 MiB or more
- * is written at once (into clusters the on-disk FAT still calls free, which is always safe).
+ * Write-back: creating files and directories only allocates, so those changes are staged in
+ * memory and written out together (as the phases above) at `flush()` / `close()`, at
+ * {@link FatFileSystem.writeBack}, when the staged data passes
+ * {@link FatOpenOptions.writeBackBytes} (8 MiB), before a replace, remove or rename (which write
+ * their own changes out before they return), and before a read of file data. File data of 1 MiB
+ * or more goes to the device at once — into clusters the on-disk FAT still calls free, which is
+ * safe at any moment. Reads through this object always see every change.
  */
 export class FatFileSystem {
   readonly device: BlockDevice;
@@ -183,6 +196,8 @@ export class FatFileSystem {
   private queue: Promise<unknown> = Promise.resolve();
   /** See {@link FatOpenOptions.writeBackBytes}. */
   private readonly writeBackBytes: number;
+  /** See {@link FatOpenOptions.barriers}. */
+  private readonly barriers: boolean;
   /** New-file data not yet written (into clusters free on disk). */
   private readonly stagedData = new StagedData();
   /** Directories whose slots `[from, to)` changed in memory since the last write-out. */
@@ -216,6 +231,7 @@ export class FatFileSystem {
       throw new UsageError('FAT_BAD_OPTION', `writeBackBytes must be a byte count, not ${wb}`);
     }
     this.writeBackBytes = wb;
+    this.barriers = options.barriers ?? false;
     this.nextFree =
       this.fsInfo && this.fsInfo.nextFree >= 2 && this.fsInfo.nextFree <= geo.clusterCount + 1
         ? this.fsInfo.nextFree
@@ -606,7 +622,7 @@ export class FatFileSystem {
         await this.writeOut();
         // Last, once everything else is on the device: FSInfo and the clean bit of FAT[1].
         this.setClean(true);
-        await writePhase(this.device, [...this.takeFsInfoWrites(), ...this.takeFatWrites()]);
+        await this.phase([...this.takeFsInfoWrites(), ...this.takeFatWrites()]);
         this.dirty = false;
       }
       await this.device.flush();
@@ -630,8 +646,15 @@ export class FatFileSystem {
     const dirs = this.takeDirWrites();
     // New-file data and FAT changes in one phase: until a directory entry on the device names
     // them, either may land first (a crash leaves lost clusters at worst). Then the directories.
-    await writePhase(this.device, [...data, ...fat]);
-    await writePhase(this.device, dirs);
+    await this.phase([...data, ...fat]);
+    await this.phase(dirs);
+  }
+
+  /** Makes one phase of writes; with barriers, flushes the device after it. */
+  private async phase(writes: PendingWrite[]): Promise<void> {
+    if (writes.length === 0) return;
+    await writePhase(this.device, writes);
+    if (this.barriers) await this.device.flush();
   }
 
   /** Flushes; the device stays open (it belongs to the caller). */

@@ -31,55 +31,62 @@ describe('FAT model-based properties', () => {
     'FAT%i: any sequence of writes, removes and renames reads back as the model and checks clean',
     async (type) => {
       await fc.assert(
-        fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 25 }), async (ops) => {
-          const dev = new MemoryDevice(type === 32 ? 34 << 20 : 4 << 20);
-          await mkfs(dev, { type, volumeId: 1 });
-          let fs = await FatFileSystem.open(dev);
-          const model = new Map<string, { path: string; data: Uint8Array }>(); // folded path → file
-          for (const [reopen, op] of ops) {
-            // Reopening between operations exercises the lazily computed free count and FSInfo.
-            if (reopen) {
-              await fs.close();
-              fs = await FatFileSystem.open(dev);
-            }
-            if (op.kind === 'write') {
-              const path = `${op.dir}/${op.name}`;
-              const data = new Uint8Array(op.size).fill(op.seed & 0xff);
-              await fs.writeFile(path, data, { createParents: true });
-              const key = path.toUpperCase();
-              model.set(key, { path: model.get(key)?.path ?? path, data });
-            } else if (model.size > 0) {
-              const keys = [...model.keys()];
-              const key = keys[op.pick % keys.length]!;
-              const f = model.get(key)!;
-              if (op.kind === 'remove') {
-                await fs.remove(f.path);
-                model.delete(key);
-              } else {
-                const to = `${f.path.slice(0, f.path.lastIndexOf('/'))}/${op.name}`;
-                const toKey = to.toUpperCase();
-                if (model.has(toKey) && toKey !== key) {
-                  await expect(fs.rename(f.path, to)).rejects.toMatchObject({ code: 'FAT_EXISTS' });
-                } else {
-                  await fs.rename(f.path, to);
+        fc.asyncProperty(
+          fc.array(opArb, { minLength: 1, maxLength: 25 }),
+          // Write-through, a tiny write-back buffer (frequent write-outs) and the default.
+          fc.constantFrom(0, 512, undefined),
+          async (ops, writeBackBytes) => {
+            const dev = new MemoryDevice(type === 32 ? 34 << 20 : 4 << 20);
+            await mkfs(dev, { type, volumeId: 1 });
+            const open = (): Promise<FatFileSystem> =>
+              FatFileSystem.open(dev, writeBackBytes === undefined ? {} : { writeBackBytes });
+            let fs = await open();
+            const model = new Map<string, { path: string; data: Uint8Array }>(); // folded path → file
+            for (const [reopen, op] of ops) {
+              // Reopening between operations exercises the lazily computed free count and FSInfo.
+              if (reopen) {
+                await fs.close();
+                fs = await open();
+              }
+              if (op.kind === 'write') {
+                const path = `${op.dir}/${op.name}`;
+                const data = new Uint8Array(op.size).fill(op.seed & 0xff);
+                await fs.writeFile(path, data, { createParents: true });
+                const key = path.toUpperCase();
+                model.set(key, { path: model.get(key)?.path ?? path, data });
+              } else if (model.size > 0) {
+                const keys = [...model.keys()];
+                const key = keys[op.pick % keys.length]!;
+                const f = model.get(key)!;
+                if (op.kind === 'remove') {
+                  await fs.remove(f.path);
                   model.delete(key);
-                  model.set(toKey, { path: to, data: f.data });
+                } else {
+                  const to = `${f.path.slice(0, f.path.lastIndexOf('/'))}/${op.name}`;
+                  const toKey = to.toUpperCase();
+                  if (model.has(toKey) && toKey !== key) {
+                    await expect(fs.rename(f.path, to)).rejects.toMatchObject({ code: 'FAT_EXISTS' });
+                  } else {
+                    await fs.rename(f.path, to);
+                    model.delete(key);
+                    model.set(toKey, { path: to, data: f.data });
+                  }
                 }
               }
             }
-          }
-          await fs.close();
-          const again = await FatFileSystem.open(dev);
-          const seen = new Map<string, Uint8Array>();
-          for await (const s of again.walk())
-            if (!s.isDirectory) seen.set(s.path.toUpperCase(), await again.readFile(s.path));
-          expect([...seen.keys()].sort()).toEqual([...model.keys()].sort());
-          for (const [k, f] of model)
-            expect(Buffer.from(seen.get(k)!).equals(Buffer.from(f.data))).toBe(true);
-          const report = await checkFat(again);
-          expect(report.findings).toEqual([]);
-          expect(again.freeBytes()).toBe(report.freeClusters * again.geometry.clusterSize);
-        }),
+            await fs.close();
+            const again = await FatFileSystem.open(dev);
+            const seen = new Map<string, Uint8Array>();
+            for await (const s of again.walk())
+              if (!s.isDirectory) seen.set(s.path.toUpperCase(), await again.readFile(s.path));
+            expect([...seen.keys()].sort()).toEqual([...model.keys()].sort());
+            for (const [k, f] of model)
+              expect(Buffer.from(seen.get(k)!).equals(Buffer.from(f.data))).toBe(true);
+            const report = await checkFat(again);
+            expect(report.findings).toEqual([]);
+            expect(again.freeBytes()).toBe(report.freeClusters * again.geometry.clusterSize);
+          },
+        ),
         { numRuns: type === 32 ? 15 : 30 },
       );
     },
