@@ -437,8 +437,8 @@ export function xorTweaks(src: Uint8Array, dst: Uint8Array, t0: Uint8Array, sect
 /**
  * The XOR pass of CBC decryption over whole sectors: P_i = D(C_i) ⊕ C_{i-1}, with C_{-1} = the
  * sector's IV. `decrypted` holds D(C) of all of `data` (one ECB call); `data` holds C and
- * receives P. Walking backwards leaves C_{i-1} unread-over until block i is done, so no copy of
- * the ciphertext is needed.
+ * receives P. One forward pass: each ciphertext block is read into locals before it is
+ * overwritten, so no copy of the ciphertext is needed.
  */
 export function cbcXorChain(
   decrypted: Uint8Array,
@@ -456,18 +456,26 @@ export function cbcXorChain(
   const p32 = words(decrypted) ?? words(new Uint8Array(decrypted))!;
   const iv32 = words(ivs) ?? words(new Uint8Array(ivs))!;
   const wps = sectorSize >>> 2;
-  for (let s = data.length / sectorSize - 1; s >= 0; s--) {
-    const first = s * wps;
-    for (let i = first + wps - 4; i > first; i -= 4) {
-      d32[i] = p32[i]! ^ d32[i - 4]!;
-      d32[i + 1] = p32[i + 1]! ^ d32[i - 3]!;
-      d32[i + 2] = p32[i + 2]! ^ d32[i - 2]!;
-      d32[i + 3] = p32[i + 3]! ^ d32[i - 1]!;
+  const sectors = data.length / sectorSize;
+  for (let s = 0; s < sectors; s++) {
+    let c0 = iv32[s * 4]!;
+    let c1 = iv32[s * 4 + 1]!;
+    let c2 = iv32[s * 4 + 2]!;
+    let c3 = iv32[s * 4 + 3]!;
+    const end = (s + 1) * wps;
+    for (let i = s * wps; i < end; i += 4) {
+      const n0 = d32[i]!;
+      const n1 = d32[i + 1]!;
+      const n2 = d32[i + 2]!;
+      const n3 = d32[i + 3]!;
+      d32[i] = p32[i]! ^ c0;
+      d32[i + 1] = p32[i + 1]! ^ c1;
+      d32[i + 2] = p32[i + 2]! ^ c2;
+      d32[i + 3] = p32[i + 3]! ^ c3;
+      c0 = n0;
+      c1 = n1;
+      c2 = n2;
+      c3 = n3;
     }
-    const v = s * 4;
-    d32[first] = p32[first]! ^ iv32[v]!;
-    d32[first + 1] = p32[first + 1]! ^ iv32[v + 1]!;
-    d32[first + 2] = p32[first + 2]! ^ iv32[v + 2]!;
-    d32[first + 3] = p32[first + 3]! ^ iv32[v + 3]!;
   }
 }
