@@ -4,6 +4,7 @@ import { type CertificateInfo, parseCertificate, requireSignature, signData } fr
 import type { GuardianKeys } from './guardian.js';
 import { DEFAULT_SHIELDING_LIMITS, type ShieldingLimits } from './limits.js';
 import { asArray, asBytes, asMap, asText } from './schema.js';
+import { quoted } from './quoted.js';
 
 /**
  * Specialization data (FSK, the semantics of New-ShieldedVMSpecializationDataFile / Msps_FSK):
@@ -36,7 +37,7 @@ function checkPairs(pairs: FskPair[]): void {
   const seen = new Set<string>();
   for (const p of pairs) {
     if (!NAME_RE.test(p.name))
-      throw new FormatError('FSK_NAME', `"${p.name.slice(0, 70)}" is not an @Name@ key`, { structure: S });
+      throw new FormatError('FSK_NAME', `${quoted(p.name)} is not an @Name@ key`, { structure: S });
     if (seen.has(p.name))
       throw new FormatError('FSK_DUPLICATE', `key ${p.name} appears twice`, { structure: S });
     seen.add(p.name);
@@ -54,8 +55,7 @@ function signedBytes(pairs: FskPair[], certificate: Uint8Array): Uint8Array {
 /** Parses `@Name@=value` (the CLI's `--set`). */
 export function parseFskAssignment(s: string): FskPair {
   const m = /^(@[^@]*@)=([\s\S]*)$/.exec(s);
-  if (!m)
-    throw new FormatError('FSK_ASSIGNMENT', `"${s.slice(0, 70)}" is not @Name@=value`, { structure: S });
+  if (!m) throw new FormatError('FSK_ASSIGNMENT', `${quoted(s)} is not @Name@=value`, { structure: S });
   const pair = { name: m[1]!, value: m[2]! };
   checkPairs([pair]);
   return pair;
@@ -92,7 +92,7 @@ export function parseFsk(bytes: Uint8Array, limits: Partial<ShieldingLimits> = {
       structure: S,
     });
   if (m.v !== 1)
-    throw new UnsupportedError('FSK_VERSION', `FSK version ${JSON.stringify(m.v)} is not supported (1 is)`, {
+    throw new UnsupportedError('FSK_VERSION', `FSK version ${quoted(m.v)} is not supported (1 is)`, {
       structure: S,
     });
   const pairs = asArray(m.pairs, 'pairs', S, l.maxFskPairs, 'FSK_TOO_MANY_PAIRS').map((x, i) => {
