@@ -91,6 +91,12 @@ export interface FatStat {
   accessed?: Date;
 }
 
+/** Options of {@link FatFileSystem.flush} and {@link FatFileSystem.close}. */
+export interface FatFlushOptions {
+  /** Flush the device (fsync) once everything is written (default `true`). */
+  sync?: boolean;
+}
+
 /** Options of {@link FatFileSystem.writeFile}. */
 export interface FatWriteOptions {
   /** Create missing parent directories (like `mkdir -p`). */
@@ -615,8 +621,10 @@ export class FatFileSystem {
   /**
    * Writes the staged changes out (see the class comment), then FSInfo, marks the volume clean
    * again and flushes the device (fsync for a file), so every change made so far is durable.
+   * With `sync: false` the device is not flushed: everything is handed to it (an OS cache then
+   * writes it back in its own time, as `mcopy` leaves an image), but not made durable.
    */
-  async flush(): Promise<void> {
+  async flush(options: FatFlushOptions = {}): Promise<void> {
     await this.enqueue(async () => {
       if (!this.readOnly && !this.closed && this.dirty) {
         await this.writeOut();
@@ -625,7 +633,7 @@ export class FatFileSystem {
         await this.phase([...this.takeFsInfoWrites(), ...this.takeFatWrites()]);
         this.dirty = false;
       }
-      await this.device.flush();
+      if (options.sync ?? true) await this.device.flush();
     });
   }
 
@@ -657,10 +665,10 @@ export class FatFileSystem {
     if (this.barriers) await this.device.flush();
   }
 
-  /** Flushes; the device stays open (it belongs to the caller). */
-  async close(): Promise<void> {
+  /** Flushes (see {@link FatFileSystem.flush}); the device stays open (it belongs to the caller). */
+  async close(options: FatFlushOptions = {}): Promise<void> {
     if (this.closed) return;
-    await this.flush();
+    await this.flush(options);
     this.closed = true;
   }
 

@@ -48,6 +48,7 @@ export { type DirectoryItem, type ParsedDirectory, parseDirectory, findFreeSlots
 export { type FatLimits, DEFAULT_FAT_LIMITS } from './limits.js';
 export {
   FatFileSystem,
+  type FatFlushOptions,
   type FatOpenOptions,
   type FatStat,
   type FatWriteOptions,

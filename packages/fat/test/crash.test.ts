@@ -22,6 +22,7 @@ interface Recorded {
 class RecordingDevice extends BaseBlockDevice {
   readonly inner: MemoryDevice;
   readonly writes: Recorded[] = [];
+  flushes = 0;
   private inFlight = 0;
   private epoch = 1;
   private fresh = true;
@@ -57,6 +58,7 @@ class RecordingDevice extends BaseBlockDevice {
 
   override async flush(): Promise<void> {
     if (this.inFlight !== 0) throw new Error('flush with writes in flight');
+    this.flushes++;
     if (!this.fresh) this.epoch++;
     this.fresh = true;
   }
@@ -247,6 +249,21 @@ describe('FAT crash safety: every state a crash can leave checks clean but for l
   test('with barriers, the same holds for a power loss (any order between device flushes)', async () => {
     const states = await crashTest(16, { barriers: true }, CRASH_OK, 'power', scenario);
     expect(states).toBeGreaterThan(10);
+  });
+
+  test('close() flushes the device once; close({ sync: false }) hands everything over unflushed', async () => {
+    for (const sync of [true, false]) {
+      const base = new MemoryDevice(8 << 20);
+      await mkfs(base, { type: 16, volumeId: 7 });
+      const rec = new RecordingDevice(base);
+      const fs = await FatFileSystem.open(rec);
+      await fs.writeFile('/one.txt', bytes(3000, 1));
+      await fs.close({ sync });
+      expect(rec.flushes).toBe(sync ? 1 : 0);
+      const again = await FatFileSystem.open(base, { readOnly: true });
+      expect(await again.readFile('/one.txt')).toEqual(bytes(3000, 1));
+      expect((await checkFat(again)).findings).toEqual([]);
+    }
   });
 
   test('the recorder sees the phases: data and FAT before the directories that name them', async () => {
