@@ -1,5 +1,6 @@
 import { FormatError, isLsvmError } from '@lsvm/core';
 import * as asn1js from 'asn1js';
+import { quoted } from './quoted.js';
 
 /**
  * The glue between asn1js/pkijs and this package's contract. asn1js decodes BER and pkijs maps
@@ -192,7 +193,7 @@ export function utf16be(v: Uint8Array): string {
 export function asnTime(el: Asn1Value | undefined, structure = 'Time'): Date {
   if (!(el instanceof asn1js.UTCTime))
     throw new FormatError('DER_UNEXPECTED', 'expected UTCTime or GeneralizedTime', { structure });
-  const shown = JSON.stringify(new TextDecoder('latin1').decode(el.valueBlock.valueHexView).slice(0, 32));
+  const shown = quoted(new TextDecoder('latin1').decode(el.valueBlock.valueHexView), 32);
   if (el.error) throw new FormatError('DER_MALFORMED', `bad time value ${shown}`, { structure });
   const ms = el instanceof asn1js.GeneralizedTime ? el.millisecond : 0;
   const { year, month, day, hour, minute, second } = el;

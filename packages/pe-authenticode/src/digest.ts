@@ -8,6 +8,7 @@ import {
 } from '@lsvm/core';
 import { CERTIFICATE_TABLE_INDEX } from './optional-header.js';
 import { type PeHeaders, parsePeHeaders } from './pe-image.js';
+import { quoted } from './quoted.js';
 
 /** Hash algorithms an Authenticode signature may use. */
 export type DigestAlgorithm = 'sha1' | 'sha256' | 'sha384' | 'sha512';
@@ -106,10 +107,14 @@ export function digestPlan(h: PeHeaders, fileSize: number, options: DigestOption
   for (const s of sorted) {
     const end = s.pointerToRawData + s.sizeOfRawData;
     if (end > fileSize) {
-      throw new FormatError('PE_SECTION_PAST_EOF', `section ${s.name} runs past the end of the file`, {
-        structure,
-        offset: s.headerOffset,
-      });
+      throw new FormatError(
+        'PE_SECTION_PAST_EOF',
+        `section ${quoted(s.name)} runs past the end of the file`,
+        {
+          structure,
+          offset: s.headerOffset,
+        },
+      );
     }
     range(s.pointerToRawData, end);
     sum += s.sizeOfRawData;

@@ -2,6 +2,7 @@ import type { CoffHeader } from './coff-header.js';
 import type { OptionalHeader } from './optional-header.js';
 import { CERTIFICATE_TABLE_INDEX } from './optional-header.js';
 import type { SectionHeader } from './section-table.js';
+import { quoted } from './quoted.js';
 
 /**
  * A layout property of a PE file worth reporting: hostile or unusual layouts are findings, not
@@ -83,7 +84,7 @@ export function layoutFindings(x: LayoutInput): LayoutFinding[] {
       add(
         'SECTIONS_UNSORTED',
         'warning',
-        `section ${withData[i]!.name} precedes ${withData[i - 1]!.name} in the file`,
+        `section ${quoted(withData[i]!.name)} precedes ${quoted(withData[i - 1]!.name)} in the file`,
         withData[i]!.headerOffset,
       );
       break;
@@ -94,14 +95,14 @@ export function layoutFindings(x: LayoutInput): LayoutFinding[] {
       add(
         'SECTION_PAST_EOF',
         'error',
-        `section ${s.name} (${s.pointerToRawData}+${s.sizeOfRawData}) runs past the end of the file`,
+        `section ${quoted(s.name)} (${s.pointerToRawData}+${s.sizeOfRawData}) runs past the end of the file`,
         s.headerOffset,
       );
     if (s.pointerToRawData < headers)
       add(
         'SECTION_INSIDE_HEADERS',
         'error',
-        `section ${s.name} starts at ${s.pointerToRawData}, inside the headers`,
+        `section ${quoted(s.name)} starts at ${s.pointerToRawData}, inside the headers`,
         s.headerOffset,
       );
   }
@@ -113,7 +114,7 @@ export function layoutFindings(x: LayoutInput): LayoutFinding[] {
       add(
         'SECTIONS_OVERLAP',
         'error',
-        `section ${s.name} at ${start} overlaps the previous section (ends at ${cursor})`,
+        `section ${quoted(s.name)} at ${start} overlaps the previous section (ends at ${cursor})`,
         start,
       );
     } else if (start > cursor) {
