@@ -164,7 +164,8 @@ const MAX_DIRTY_DIRS = 128;
  * clean bit of FAT[1] come last, then the device is flushed. A crash of the process at any
  * moment therefore leaves at worst lost clusters (and, for an entry set straddling two directory
  * clusters, orphaned long-name entries, which every reader ignores); a move to another
- * directory can leave the entry in both for a moment (new entry first). The order is that of
+ * directory can leave the entry in both for a moment (new entry first), and a replace that must
+ * reuse the file's own chain for lack of space can leave that file mixed. The order is that of
  * the writes handed to the device: the OS may write its cache back in another order, so across a
  * power loss it holds only with {@link FatOpenOptions.barriers} (a device flush after each phase);
  * without, what a completed `flush()` made durable is.
