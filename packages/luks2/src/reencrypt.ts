@@ -21,9 +21,10 @@ import { encryptKeyslotMaterial, keyMaterialSize, readKeyslotArea } from './keys
 import { allocateLuks2Area, luks2AreaSize } from './keyslot-plan.js';
 import { LUKS_STRIPES, luksLimits, type LuksLimits } from './limits.js';
 import { LUKS1_HEADER_SIZE, luks1KeyslotSectors } from './luks1-header.js';
+import type { KdfParams } from './luks2-metadata.js';
 import { dataSegmentLayout } from './luks-device.js';
 import { type LuksVolume, readLuks } from './luks-volume.js';
-import { deriveKey, pbkdf2 } from './pbkdf.js';
+import { checkKdfCost, deriveKey, pbkdf2 } from './pbkdf.js';
 import {
   copiesAgree,
   finalizeHeader,
@@ -196,6 +197,14 @@ function metadataEnd(v: LuksVolume): number {
   return end;
 }
 
+/** The data key's size as the header records it (LUKS2: a keyslot of the data segment's digest). */
+function dataKeySize(volume: LuksVolume): number | undefined {
+  if (volume.version === 1) return volume.header.keyBytes;
+  const meta = volume.active.metadata;
+  const { digest } = luks2BoundDigest(meta);
+  return meta.keyslots.find((k) => digest.keyslots.includes(k.id) && k.type === 'luks2')?.keySize;
+}
+
 async function startRun(
   device: BlockDevice,
   journal: ReencryptJournal,
@@ -232,14 +241,11 @@ async function startRun(
   parseCipherSpec(layout.encryption);
   if (volume.version === 1 && newCipher.indexOf('-') <= 0)
     throw new UsageError('LUKS_CIPHER', `cipher ${JSON.stringify(newCipher)} is not cipher-mode`);
-  const unlocked = await unlockLuks(device, volume, o.key, { boundOnly: true, limits });
-  const oldVk = unlocked.volumeKey;
-  let newVk: Uint8Array | undefined;
-  try {
-    if (unlocked.unbound)
-      throw new UsageError('LUKS2_UNBOUND_KEY', `keyslot ${unlocked.keyslot} holds an unbound key`);
+  // Everything about the new key is checked before the old key's (memory-hard) unlock runs:
+  // its size, room for its keyslot in the final header, and the KDF and its cost.
+  const planKey = async (oldKeySize: number): Promise<{ keySize: number; kdf: KdfParams }> => {
     const bits =
-      o.keySizeBits ?? (newCipher === layout.encryption ? oldVk.length * 8 : spec.mode === 'xts' ? 512 : 256);
+      o.keySizeBits ?? (newCipher === layout.encryption ? oldKeySize * 8 : spec.mode === 'xts' ? 512 : 256);
     if (bits % 8 !== 0 || !validKeySizes(spec).includes(bits / 8))
       throw new UsageError('LUKS_KEY_SIZE', `${bits}-bit keys are not valid for ${newCipher}`);
     const keySize = bits / 8;
@@ -258,6 +264,19 @@ async function startRun(
       kdfOpt = { ...kdfOpt, type: 'pbkdf2', hash: volume.header.hashSpec };
     }
     const kdf = await resolveKdf(kdfOpt, keySize, volume.version === 1 ? 'pbkdf2' : 'argon2id');
+    checkKdfCost(kdf, limits, 'journal key wrap');
+    return { keySize, kdf };
+  };
+  const recordedSize = dataKeySize(volume);
+  let planned = recordedSize !== undefined ? await planKey(recordedSize) : undefined;
+  const unlocked = await unlockLuks(device, volume, o.key, { boundOnly: true, limits });
+  const oldVk = unlocked.volumeKey;
+  let newVk: Uint8Array | undefined;
+  try {
+    if (unlocked.unbound)
+      throw new UsageError('LUKS2_UNBOUND_KEY', `keyslot ${unlocked.keyslot} holds an unbound key`);
+    if (!planned || oldVk.length !== recordedSize) planned = await planKey(oldVk.length);
+    const { keySize, kdf } = planned;
     const target = o.newPassphrase ?? o.key;
     newVk = new Uint8Array(randomBytes(keySize));
     // The new key, wrapped exactly like a LUKS keyslot (AF split, area cipher = the data cipher).

@@ -242,6 +242,30 @@ describe('reencryptLuks: refusals', () => {
     await expect(opens(v.bytes, OLD)).resolves.toBe(true);
   });
 
+  test('the new key and KDF are checked before the old key is unlocked (a wrong passphrase is never reached)', async () => {
+    for (const type of ['luks1', 'luks2'] as const) {
+      const v = await volume(type);
+      const dev = new MemoryDevice(v.bytes);
+      const wrong = { key: enc('not the passphrase') };
+      const cases: Array<[Record<string, unknown>, string]> = [
+        [{ keySizeBits: 392 }, 'LUKS_KEY_SIZE'],
+        [
+          { kdf: { type: 'pbkdf2', iterations: 5000 }, limits: { maxPbkdf2Iterations: 2000 } },
+          'LUKS_KDF_COST',
+        ],
+        [
+          { kdf: { type: 'argon2id', iterations: 4, memoryKiB: 1, parallel: 1 } },
+          type === 'luks1' ? 'LUKS1_KDF' : 'LUKS_KDF_OPTIONS',
+        ],
+      ];
+      for (const [extra, code] of cases)
+        await expect(reencryptLuks(dev, opts(journalFor(), { ...wrong, ...extra }))).rejects.toMatchObject({
+          code,
+        });
+      await expect(opens(v.bytes, OLD)).resolves.toBe(true);
+    }
+  });
+
   test('mid-run: nothing opens the volume; a run without its journal or with another volume’s journal is refused', async () => {
     for (const type of ['luks1', 'luks2'] as const) {
       const v = await volume(type);
