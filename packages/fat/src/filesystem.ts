@@ -214,6 +214,11 @@ export class FatFileSystem {
    * was staged before it starts, and its own changes before it returns.
    */
   private writeThrough = false;
+  /**
+   * Set by {@link FatFileSystem.beginWriteThrough}: the running change may leave its directories
+   * half edited in memory when it fails (a rename drops the old entry before adding the new).
+   */
+  private mayTear = false;
 
   private constructor(
     device: BlockDevice,
@@ -711,6 +716,7 @@ export class FatFileSystem {
       this.dirty = true;
     }
     this.writeThrough = this.writeBackBytes === 0;
+    this.mayTear = false;
     try {
       const result = await fn();
       if (
@@ -722,9 +728,9 @@ export class FatFileSystem {
       }
       return result;
     } catch (e) {
-      if (this.writeThrough) {
-        // What a failed write-through change staged in its directories is dropped (they are read
-        // afresh below); everything staged before it was written out when it began.
+      if (this.mayTear) {
+        // What a failed replace, remove or rename staged in its directories is dropped (they are
+        // read afresh below); everything staged before it was written out when it began.
         this.dirtyDirs.clear();
       }
       try {
@@ -740,12 +746,14 @@ export class FatFileSystem {
       throw e;
     } finally {
       this.writeThrough = false;
+      this.mayTear = false;
     }
   }
 
   /** Marks the running change as written through: writes out what earlier changes staged. */
   private async beginWriteThrough(): Promise<void> {
     this.writeThrough = true;
+    this.mayTear = true;
     await this.writeOut();
   }
 
