@@ -1,68 +1,7 @@
-import { BaseBlockDevice, MemoryDevice } from '@lsvm/core';
+import { MemoryDevice } from '@lsvm/core';
 import { type FatFinding, FatFileSystem, type FatOpenOptions, type FatStat, checkFat, mkfs } from '@lsvm/fat';
 import { bytes } from './helpers.js';
-
-/** One write a {@link RecordingDevice} saw. */
-interface Recorded {
-  offset: number;
-  bytes: Uint8Array;
-  /** Writes of one epoch were in flight together: the device may complete them in any order. */
-  epoch: number;
-}
-
-/**
- * A memory device that records every write and keeps each one in flight until the next turn of
- * the event loop, so writes the file system issues together overlap.
- *
- * `'process'` models a crash of the process: a write that starts while none is in flight opens a
- * new epoch — everything of the epochs before it had completed (and sits in the OS cache), so a
- * crash can only lose a subset of the current epoch and everything after it. `'power'` models a
- * power loss under a cache that writes back in any order: only a flush ends an epoch.
- */
-class RecordingDevice extends BaseBlockDevice {
-  readonly inner: MemoryDevice;
-  readonly writes: Recorded[] = [];
-  flushes = 0;
-  private inFlight = 0;
-  private epoch = 1;
-  private fresh = true;
-
-  constructor(
-    inner: MemoryDevice,
-    readonly model: 'process' | 'power' = 'process',
-  ) {
-    super();
-    this.inner = inner;
-  }
-  get size(): number {
-    return this.inner.size;
-  }
-  get sectorSize(): number {
-    return this.inner.sectorSize;
-  }
-  readonly readOnly = false;
-
-  protected readAt(target: Uint8Array, offset: number): Promise<void> {
-    return this.inner.readInto(target, offset);
-  }
-
-  protected override async writeAt(data: Uint8Array, offset: number): Promise<void> {
-    if (this.model === 'process' && this.inFlight === 0 && !this.fresh) this.epoch++;
-    this.fresh = false;
-    this.inFlight++;
-    this.writes.push({ offset, bytes: data.slice(), epoch: this.epoch });
-    await this.inner.write(offset, data);
-    await new Promise((r) => setImmediate(r));
-    this.inFlight--;
-  }
-
-  override async flush(): Promise<void> {
-    if (this.inFlight !== 0) throw new Error('flush with writes in flight');
-    this.flushes++;
-    if (!this.fresh) this.epoch++;
-    this.fresh = true;
-  }
-}
+import { type Recorded, RecordingDevice } from './recording-device.js';
 
 /**
  * Every file of a volume, each directory visited once (a directory a crash left in two places is
@@ -249,40 +188,6 @@ describe('FAT crash safety: every state a crash can leave checks clean but for l
   test('with barriers, the same holds for a power loss (any order between device flushes)', async () => {
     const states = await crashTest(16, { barriers: true }, CRASH_OK, 'power', scenario);
     expect(states).toBeGreaterThan(10);
-  });
-
-  test.each([0, undefined])(
-    'a create that fails keeps the directories it made on the way (writeBackBytes %p)',
-    async (writeBackBytes) => {
-      const dev = new MemoryDevice(8 << 20);
-      await mkfs(dev, { type: 16, volumeId: 7 });
-      const fs = await FatFileSystem.open(dev, writeBackBytes === undefined ? {} : { writeBackBytes });
-      await fs.writeFile('/before.txt', bytes(100, 1));
-      await expect(
-        fs.writeFile('/made/on the way/huge.bin', new Uint8Array(9 << 20), { createParents: true }),
-      ).rejects.toMatchObject({ code: 'FAT_NO_SPACE' });
-      expect(await fs.exists('/made/on the way')).toBe(true);
-      await fs.close();
-      const again = await FatFileSystem.open(dev, { readOnly: true });
-      expect(await again.exists('/made/on the way')).toBe(true);
-      expect(await again.readFile('/before.txt')).toEqual(bytes(100, 1));
-      expect((await checkFat(again)).findings).toEqual([]);
-    },
-  );
-
-  test('close() flushes the device once; close({ sync: false }) hands everything over unflushed', async () => {
-    for (const sync of [true, false]) {
-      const base = new MemoryDevice(8 << 20);
-      await mkfs(base, { type: 16, volumeId: 7 });
-      const rec = new RecordingDevice(base);
-      const fs = await FatFileSystem.open(rec);
-      await fs.writeFile('/one.txt', bytes(3000, 1));
-      await fs.close({ sync });
-      expect(rec.flushes).toBe(sync ? 1 : 0);
-      const again = await FatFileSystem.open(base, { readOnly: true });
-      expect(await again.readFile('/one.txt')).toEqual(bytes(3000, 1));
-      expect((await checkFat(again)).findings).toEqual([]);
-    }
   });
 
   test('the recorder sees the phases: data and FAT before the directories that name them', async () => {
