@@ -119,7 +119,6 @@ function parseCertificateUncached(input: Uint8Array, structure: string): Certifi
     const tree = decodeDer(der, structure);
     cert = new pkijs.Certificate({ schema: tree });
     spki = storedSpki(tree, structure);
-    checkDefaults(cert, tree, structure);
   } catch (e) {
     const why = e instanceof FormatError ? e.message : 'not an X.509 certificate (RFC 5280 §4.1)';
     throw new FormatError('CERT_MALFORMED', why, { structure, cause: e });
@@ -168,33 +167,15 @@ function storedSpki(tree: asn1js.AsnType, structure: string): Uint8Array {
   return el.valueBeforeDecodeView.slice();
 }
 
-/**
- * The schema-dependent DER rules (X.690 §11.5, §11.2.2) that der.ts cannot check on a bare tree:
- * a `[0] version` equal to its DEFAULT v1, an Extension's `critical` equal to its DEFAULT FALSE,
- * and a KeyUsage named bit list with trailing zero bits would each give the certificate a second
- * encoding (and thumbprint).
+/*
+ * Not refused: an explicit `[0] version` v1, an Extension's explicit `critical FALSE` and a
+ * KeyUsage bit list with trailing zero bits. They are DEFAULT values written out and a named-bit
+ * list left untrimmed (X.690 §11.5, §11.2.2) — not DER, but some real certificate tools emit them
+ * and OpenSSL, Go's crypto/x509 and Windows accept them. Nothing here re-encodes a certificate:
+ * the thumbprint, the signatures and the public key all come from the stored bytes, so such a
+ * certificate is one exact byte string like any other, and only its key's holder can re-sign a
+ * variant of it.
  */
-function checkDefaults(cert: pkijs.Certificate, tree: asn1js.AsnType, structure: string): void {
-  const notDer = (why: string): never => {
-    throw new FormatError('DER_NOT_CANONICAL', `not DER: ${why}`, { structure });
-  };
-  const version = members(members(tree)[0])[0];
-  if (isContextTag(version, 0) && cert.version === 0) notDer('version v1 encoded (it is the DEFAULT)');
-  for (const ext of members(members(members(members(tree)[0]).find((e) => isContextTag(e, 3)))[0])) {
-    const critical = members(ext)[1];
-    if (critical instanceof asn1js.Boolean && critical.valueBlock.valueHexView[0] === 0)
-      notDer('Extension critical FALSE encoded (it is the DEFAULT)');
-  }
-  for (const ext of cert.extensions ?? []) {
-    if (ext.extnID !== '2.5.29.15') continue;
-    // The extension value is a BIT STRING (decodeDer checks its unused bits are zero): its last
-    // used bit must be a one, so that the list has no trailing zero bits.
-    const bits = decodeDer(ext.extnValue.valueBlock.valueHexView, structure);
-    const tlv = bits.valueBeforeDecodeView;
-    const c = tlv.subarray(tlv.length - bits.valueBlock.blockLength); // unused-bit count, bits…
-    if (c.length > 1 && (c[c.length - 1]! & (1 << c[0]!)) === 0) notDer('KeyUsage has trailing zero bits');
-  }
-}
 
 function isoTime(t: pkijs.Time, structure: string): string {
   const ms = t.value instanceof Date ? t.value.getTime() : Number.NaN;
@@ -232,7 +213,10 @@ function keyUsageOf(cert: pkijs.Certificate, structure: string): KeyUsage[] | un
   if (!(bits instanceof asn1js.BitString))
     throw new FormatError('CERT_MALFORMED', 'malformed or repeated KeyUsage extension', { structure });
   const v = bits.valueBlock.valueHexView;
-  return KEY_USAGE_BITS.filter((_, i) => ((v[i >> 3] ?? 0) & (0x80 >> (i & 7))) !== 0);
+  // Bits past the last used one are padding, whatever their value (X.690 §8.6.2.2; OpenSSL masks
+  // them the same way): a set padding bit must not grant a usage.
+  const used = v.length * 8 - bits.valueBlock.unusedBits;
+  return KEY_USAGE_BITS.filter((_, i) => i < used && ((v[i >> 3] ?? 0) & (0x80 >> (i & 7))) !== 0);
 }
 
 // Short names of RFC 4514 §3 plus the few others OpenSSL prints; other attributes show their OID.
