@@ -108,7 +108,7 @@ const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
  */
 const CHUNK = 256 * 1024;
 
-/** Bytes per ECB call of CBC decryption. */
+/** Bytes per native CBC decryption call (cache-sized: the output is copied back while cached). */
 const CBC_DECRYPT_PIECE = 64 * 1024;
 
 /** Sectors encrypted side by side by CBC encryption: 8 KiB per ECB call. */
@@ -136,6 +136,8 @@ export class SectorCipher {
   private ivScratch = new Uint8Array(0);
   /** Reused by cbcEncrypt: one block of every sector, the input of one ECB call. */
   private cbcRow = new Uint32Array(0);
+  /** CBC only: the key, for the native per-piece decryption (zeroed by destroy). */
+  private readonly cbcKey: Uint8Array | undefined;
   private readonly kernel: XtsKernelState | undefined;
   private readonly k1Encrypt: (b: Uint8Array) => Uint8Array;
   private readonly k1Decrypt: (b: Uint8Array) => Uint8Array;
@@ -165,6 +167,7 @@ export class SectorCipher {
       zeroize(a, b);
     } else {
       this.k1 = new Ecb(key);
+      if (this.spec.mode === 'cbc') this.cbcKey = new Uint8Array(key);
     }
     const k1 = this.k1;
     this.k1Encrypt = (b) => k1.encrypt(b);
@@ -206,7 +209,7 @@ export class SectorCipher {
 
   /** Drops key copies and plaintext held in JS memory (the OpenSSL contexts are released by GC). */
   destroy(): void {
-    zeroize(this.kernel?.mem, new Uint8Array(this.cbcRow.buffer));
+    zeroize(this.cbcKey, this.kernel?.mem, new Uint8Array(this.cbcRow.buffer));
   }
 
   /**
@@ -299,17 +302,21 @@ export class SectorCipher {
           this.cbcEncrypt(data, ivs, sectorSize);
           return;
         }
-        // Decryption in cache-sized pieces: the ECB output is still in cache for the XOR pass.
+        // Decryption in cache-sized pieces, each one native CBC decryption chained across the
+        // piece's sectors with the first sector's IV: every block comes out right except the
+        // first of each later sector, which got D(C) ⊕ (the previous sector's last ciphertext
+        // block) instead of D(C) ⊕ (its own IV) — fixed up with 16 bytes of XOR per sector.
+        const name = `aes-${this.keySize * 8}-cbc`;
         const piece = Math.max(sectorSize, CBC_DECRYPT_PIECE - (CBC_DECRYPT_PIECE % sectorSize));
         for (let off = 0; off < data.length; off += piece) {
           const part = data.subarray(off, Math.min(data.length, off + piece));
           const first = off / sectorSize;
-          cbcXorChain(
-            this.k1.decrypt(part),
-            part,
-            ivs.subarray(first * 16, (first + part.length / sectorSize) * 16),
-            sectorSize,
-          );
+          const out = createDecipheriv(name, this.cbcKey!, ivs.subarray(first * 16, first * 16 + 16))
+            .setAutoPadding(false)
+            .update(part);
+          for (let b = sectorSize, v = (first + 1) * 16; b < part.length; b += sectorSize, v += 16)
+            for (let k = 0; k < 16; k++) out[b + k]! ^= part[b - 16 + k]! ^ ivs[v + k]!;
+          part.set(out);
         }
         return;
       }
@@ -432,50 +439,4 @@ export function xorTweaks(src: Uint8Array, dst: Uint8Array, t0: Uint8Array, sect
     }
   }
   if (!d32) dst.set(new Uint8Array(out.buffer));
-}
-
-/**
- * The XOR pass of CBC decryption over whole sectors: P_i = D(C_i) ⊕ C_{i-1}, with C_{-1} = the
- * sector's IV. `decrypted` holds D(C) of all of `data` (one ECB call); `data` holds C and
- * receives P. One forward pass: each ciphertext block is read into locals before it is
- * overwritten, so no copy of the ciphertext is needed.
- */
-export function cbcXorChain(
-  decrypted: Uint8Array,
-  data: Uint8Array,
-  ivs: Uint8Array,
-  sectorSize: number,
-): void {
-  const d32 = words(data);
-  if (!d32) {
-    const copy = new Uint8Array(data);
-    cbcXorChain(decrypted, copy, ivs, sectorSize);
-    data.set(copy);
-    return;
-  }
-  const p32 = words(decrypted) ?? words(new Uint8Array(decrypted))!;
-  const iv32 = words(ivs) ?? words(new Uint8Array(ivs))!;
-  const wps = sectorSize >>> 2;
-  const sectors = data.length / sectorSize;
-  for (let s = 0; s < sectors; s++) {
-    let c0 = iv32[s * 4]!;
-    let c1 = iv32[s * 4 + 1]!;
-    let c2 = iv32[s * 4 + 2]!;
-    let c3 = iv32[s * 4 + 3]!;
-    const end = (s + 1) * wps;
-    for (let i = s * wps; i < end; i += 4) {
-      const n0 = d32[i]!;
-      const n1 = d32[i + 1]!;
-      const n2 = d32[i + 2]!;
-      const n3 = d32[i + 3]!;
-      d32[i] = p32[i]! ^ c0;
-      d32[i + 1] = p32[i + 1]! ^ c1;
-      d32[i + 2] = p32[i + 2]! ^ c2;
-      d32[i + 3] = p32[i + 3]! ^ c3;
-      c0 = n0;
-      c1 = n1;
-      c2 = n2;
-      c3 = n3;
-    }
-  }
 }

@@ -92,7 +92,6 @@ export {
   SectorCipher,
   parseCipherSpec,
   validKeySizes,
-  cbcXorChain,
 } from './cipher.js';
 export { keyMaterialSize, readKeyslotArea, encryptKeyslotMaterial } from './keyslot-area.js';
 export {
