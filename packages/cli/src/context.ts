@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { type LsvmError, type ProgressCallback, isLsvmError, formatSize } from '@lsvm/core';
+import { jsonTerminalSafe, terminalSafeText } from './terminal-safe.js';
 
 /**
  * Exit codes, the same for every command (issue "Monorepo foundation", CLI section).
@@ -85,17 +86,19 @@ export class CliContext {
    */
   result(value: unknown, human?: string | (() => string)): void {
     if (this.json) {
-      this.io.stdout.write(`${JSON.stringify(value, jsonReplacer, 2)}\n`);
+      this.io.stdout.write(`${jsonTerminalSafe(JSON.stringify(value, jsonReplacer, 2))}\n`);
       return;
     }
     if (this.quiet) return;
-    const text = typeof human === 'function' ? human() : (human ?? JSON.stringify(value, jsonReplacer, 2));
+    const raw = typeof human === 'function' ? human() : (human ?? JSON.stringify(value, jsonReplacer, 2));
+    // Whatever the group did, no control sequence from a parsed file reaches the terminal.
+    const text = terminalSafeText(raw);
     if (text.length > 0) this.io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
   }
 
-  /** Informational line on stderr (suppressed by --quiet and --json). */
+  /** Informational line on stderr (suppressed by --quiet and --json), made terminal-safe. */
   info(line: string): void {
-    if (!this.quiet && !this.json) this.io.stderr.write(`${line}\n`);
+    if (!this.quiet && !this.json) this.io.stderr.write(`${terminalSafeText(line)}\n`);
   }
 
   /** Marks the run as "a check found problems" (exit 1) without throwing. */

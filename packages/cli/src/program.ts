@@ -3,6 +3,7 @@ import { type LsvmError, UsageError, isLsvmError } from '@lsvm/core';
 import { CliContext, type CliIo, ExitCode, exitCodeFor } from './context.js';
 import { type CliGroupEntry, isLazyGroup } from './group.js';
 import { groups } from './groups/index.js';
+import { terminalSafe } from './terminal-safe.js';
 import { VERSION } from './version.js';
 
 /**
@@ -109,16 +110,23 @@ function liftGlobalFlags(argv: string[]): string[] {
   return [...new Set(globals)].concat(rest);
 }
 
-/** One line on stderr: `lsvm: <CODE>: <message>`; the stack only with LSVM_DEBUG=1. */
+/**
+ * One line on stderr: `lsvm: <CODE>: <message>`; the stack only with LSVM_DEBUG=1. Messages often
+ * quote what a hostile file held (a name, a path), so the line is made terminal-safe, newlines in
+ * it included: it stays one line.
+ */
 export function reportError(e: unknown, io: CliIo): void {
   const debug = io.env.LSVM_DEBUG === '1';
+  const line = (code: string, message: string): void => {
+    io.stderr.write(`lsvm: ${terminalSafe(code)}: ${terminalSafe(message)}\n`);
+  };
   if (isLsvmError(e)) {
-    io.stderr.write(`lsvm: ${(e as LsvmError).code}: ${(e as LsvmError).message}\n`);
+    line((e as LsvmError).code, (e as LsvmError).message);
   } else if (e instanceof Error) {
     const code = (e as NodeJS.ErrnoException).code;
-    io.stderr.write(`lsvm: ${typeof code === 'string' ? code : 'INTERNAL'}: ${e.message}\n`);
+    line(typeof code === 'string' ? code : 'INTERNAL', e.message);
   } else {
-    io.stderr.write(`lsvm: INTERNAL: ${String(e)}\n`);
+    line('INTERNAL', String(e));
   }
   if (debug && e instanceof Error && e.stack) io.stderr.write(`${e.stack}\n`);
 }

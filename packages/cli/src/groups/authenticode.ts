@@ -16,7 +16,7 @@ import {
   verifyImage,
 } from '@lsvm/pe-authenticode';
 import type { CliGroup } from '../group.js';
-import { safeText } from './authenticode-text.js';
+import { safeText } from '../terminal-safe.js';
 import { readInput, writeOutput } from './pe.js';
 
 function algorithm(a: string | undefined): DigestAlgorithm {

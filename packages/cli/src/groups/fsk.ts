@@ -1,7 +1,7 @@
 import { createFsk, parseFsk, parseFskAssignment, readGuardianDir, verifyFsk } from '@lsvm/shielding-data';
 import { isLsvmError } from '@lsvm/core';
 import type { CliGroup } from '../group.js';
-import { safeText } from './authenticode-text.js';
+import { safeText } from '../terminal-safe.js';
 import { certView, readInput, writeFileAtomic } from './guardian.js';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];

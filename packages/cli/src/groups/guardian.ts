@@ -23,7 +23,7 @@ import {
   GUARDIAN_DIR_FILES,
 } from '@lsvm/shielding-data';
 import type { CliGroup } from '../group.js';
-import { safeText } from './authenticode-text.js';
+import { safeText } from '../terminal-safe.js';
 
 /**
  * `lsvm guardian …` — create a guardian (owner or fabric identity), show one, export its public

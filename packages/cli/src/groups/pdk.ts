@@ -16,7 +16,7 @@ import {
   zeroSecrets,
 } from '@lsvm/shielding-data';
 import type { CliGroup } from '../group.js';
-import { safeText } from './authenticode-text.js';
+import { safeText } from '../terminal-safe.js';
 import { certView, readInput, writeFileAtomic } from './guardian.js';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];

@@ -10,7 +10,7 @@ import {
 } from '@lsvm/shielding-data';
 import type { CliContext } from '../context.js';
 import type { CliGroup } from '../group.js';
-import { safeText } from './authenticode-text.js';
+import { safeText } from '../terminal-safe.js';
 import { readInput, writeFileAtomic } from './guardian.js';
 
 /**

@@ -1,7 +1,8 @@
 /**
- * Terminal-safe text for the human (non `--json`) output of the groups that print strings taken
- * from a parsed, possibly hostile, file: certificate subject and issuer names, SpcSpOpusInfo
- * program names and URLs, guardian and VIQ names, specialization file names and values.
+ * Terminal-safe text for everything the CLI prints: strings taken from a parsed, possibly
+ * hostile, file — certificate subject and issuer names, SpcSpOpusInfo program names and URLs,
+ * guardian and VIQ names, specialization file names and values, partition names, cpio member and
+ * FAT file names, LUKS labels, VHDX parent paths, and the error messages that quote any of them.
  *
  * A crafted certificate can carry `ESC [ … m` / `ESC ] … BEL` sequences (recolour, retitle or
  * clear the terminal, fake a "trusted" line after a carriage return), C1 controls that some
@@ -16,7 +17,13 @@
  * JSON.stringify escapes every C0 control and lone surrogate, and the other characters are data a
  * JSON consumer handles as such.
  *
- * The file is named for the group it was written for; the shielding-data groups use it too.
+ * Two layers: groups escape each interpolated value with {@link safeText} / {@link terminalSafe}
+ * (which also escapes a newline inside a value), and CliContext and the error printer pass every
+ * line of human output through {@link terminalSafeText} (which keeps the layout's own newlines and
+ * tabs), so a group that forgets the first layer still cannot emit a control sequence. JSON output
+ * gets {@link jsonTerminalSafe}: the same data, with C1 controls, format and separator characters
+ * written as `\uXXXX` escapes. Escaping is idempotent (the escapes are printable), so the layers
+ * compose.
  */
 
 /** Characters that are escaped: controls (Cc), format (Cf), separators (Zl, Zp), lone surrogates. */
@@ -47,4 +54,24 @@ export function safeText(strings: TemplateStringsArray, ...values: unknown[]): s
   let out = strings[0] ?? '';
   for (let i = 0; i < values.length; i++) out += terminalSafe(values[i]) + (strings[i + 1] ?? '');
   return out;
+}
+
+/** Like {@link UNSAFE} but keeping newline and tab, the layout of multi-line human output. */
+const UNSAFE_IN_TEXT = /[\x00-\x08\x0b-\x1f\x7f-\x9f\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
+
+/** A whole block of human output made terminal-safe, its newlines and tabs kept. */
+export function terminalSafeText(text: string): string {
+  return text.replace(UNSAFE_IN_TEXT, escapeChar);
+}
+
+/**
+ * Characters JSON.stringify leaves raw that a terminal still interprets: DEL and C1 controls,
+ * format characters (bidi overrides), line and paragraph separators. (It escapes C0 controls and
+ * lone surrogates itself.)
+ */
+const UNSAFE_IN_JSON = /[\x7f-\x9f\p{Cf}\p{Zl}\p{Zp}]/gu;
+
+/** JSON text with {@link UNSAFE_IN_JSON} characters as `\uXXXX` escapes: the same JSON value. */
+export function jsonTerminalSafe(json: string): string {
+  return json.replace(UNSAFE_IN_JSON, (ch) => `\\u${(ch.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`);
 }

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createCertificate } from '@lsvm/pe-authenticode';
 import { tempDir } from '@lsvm/testkit';
-import { safeText, terminalSafe } from '../src/groups/authenticode-text.js';
+import { jsonTerminalSafe, safeText, terminalSafe, terminalSafeText } from '../src/terminal-safe.js';
 import { lsvm } from './helpers.js';
 
 /**
@@ -167,5 +167,49 @@ describe('text output of names from hostile files', () => {
     expect(JSON.parse((await lsvm(['fsk', 'show', p('x.fsk'), '--json'])).stdout).pairs[0].value).toBe(
       HOSTILE,
     );
+  });
+});
+
+describe('the CLI-wide layer (CliContext and the error printer)', () => {
+  const t = tempDir('lsvm-cli-text2-');
+  const p = (f: string) => join(t.path, f);
+  afterAll(() => t.cleanup());
+
+  test('terminalSafeText keeps the layout (newlines, tabs) and is idempotent', () => {
+    const text = `name:\t${HOSTILE}\nnext line`;
+    const safe = terminalSafeText(text);
+    expect(safe).toBe(`name:\t${ESCAPED.replace('\\x0d', '\\x0d')}\nnext line`);
+    expect(terminalSafeText(safe)).toBe(safe);
+    expect(terminalSafeText(terminalSafe(HOSTILE))).toBe(terminalSafe(HOSTILE));
+  });
+
+  test('jsonTerminalSafe writes C1, bidi and separators as \\u escapes: the same JSON value', () => {
+    const value = { name: HOSTILE, list: ['a\u2028b', '\u061c', 'plain ü'] };
+    const json = jsonTerminalSafe(JSON.stringify(value, null, 2));
+    expect(json).not.toMatch(RAW_CONTROL);
+    expect(JSON.parse(json)).toEqual(value);
+    expect(json).toContain('plain ü');
+  });
+
+  test('a partition name from the disk and an error quoting a hostile path reach the terminal escaped', async () => {
+    const img = p('names.img');
+    expect((await lsvm(['gpt', 'create', img, '--size', '8M'])).code).toBe(0);
+    const name = 'EFI\x1b[2J\u202eboot';
+    expect((await lsvm(['gpt', 'add', img, '--type', 'esp', '--size', '1M', '--name', name])).code).toBe(0);
+    const shown = await lsvm(['gpt', 'show', img]);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).not.toMatch(RAW_CONTROL);
+    expect(shown.stdout).toContain('EFI\\x1b[2J\\u202eboot');
+    const json = await lsvm(['gpt', 'show', img, '--json']);
+    expect(json.stdout).not.toMatch(RAW_CONTROL);
+    expect(JSON.stringify(JSON.parse(json.stdout))).toContain(JSON.stringify(name).slice(1, -1));
+
+    const missing = p('no\x1b]0;pwned\x07\nfake: line');
+    const err = await lsvm(['gpt', 'show', missing]);
+    expect(err.code).not.toBe(0);
+    expect(err.stderr).not.toMatch(RAW_CONTROL);
+    // One line: the newline inside the path is escaped too.
+    expect(err.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(err.stderr).toContain('no\\x1b]0;pwned\\x07\\x0afake: line');
   });
 });
