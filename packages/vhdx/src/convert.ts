@@ -7,7 +7,6 @@ import { PayloadPlacer } from './payload-placer.js';
 import { pipelineChunks } from './pipeline.js';
 import { hasSyncIo, type SyncIoDevice } from './sync-file.js';
 import { streamChunksSync } from './sync-stream.js';
-import type { WriteBehind } from './write-behind.js';
 import { VhdxDevice } from './vhdx-device.js';
 
 /** Options shared by the converters. */
@@ -24,12 +23,6 @@ export interface ConvertOptions extends LongOperationOptions {
    * durable before its headers are written.
    */
   sync?: boolean;
-  /**
-   * Let a second thread do the output's writes while this one reads (file-to-file conversions of
-   * disks of {@link WRITE_BEHIND_MIN} bytes or more; see write-behind.ts). Default true; false
-   * keeps the whole conversion on the calling thread.
-   */
-  writerThread?: boolean;
 }
 
 /** Options of {@link convertToVhdx}: the new image's parameters and the streaming options. */
@@ -56,16 +49,6 @@ export interface ConvertStats {
  * system calls), 2.2–3.2 s at 1 MiB and 1.9–2.4 s at 4 MiB.
  */
 const DEFAULT_CHUNK = 256 * 1024;
-/**
- * Disks from this size on get a writer thread: below it, starting the thread (tens of milliseconds)
- * costs more than the overlap gains.
- */
-export const WRITE_BEHIND_MIN = 64 * MiB;
-/**
- * Slots of the write-behind ring: 16 × 256 KiB = 4 MiB, enough to ride out a scheduling hiccup of
- * either thread while the slots still fit in the CPU caches shared between the cores' L2s, mostly.
- */
-const WRITE_BEHIND_SLOTS = 16;
 /** Buffers in flight per conversion (reads ahead plus writes behind): one per libuv pool thread. */
 const PIPELINE_DEPTH = 4;
 /** The largest step by which a VHDX output grows ahead of its last allocated block. */
@@ -162,8 +145,7 @@ function mayHaveData(src: BlockDevice, off: number, len: number): boolean {
  * When the source reads synchronously (a `SyncFile`, or a VHDX file whose reads need nothing
  * asynchronous: see {@link VhdxDevice.syncReader}) and the output offers synchronous I/O (the files
  * `convertFile` opens), the payload is copied by a synchronous loop, in slices between which the
- * event loop runs, with a writer thread doing the writes for disks of {@link WRITE_BEHIND_MIN} and
- * more; otherwise through a pipeline of asynchronous reads and writes.
+ * event loop runs; otherwise through a pipeline of asynchronous reads and writes.
  *
  * The new file is written without the log ([MS-VHDX] §2.3), unlike writes through
  * {@link VhdxDevice}: payload first, then in {@link writeSkeleton} the metadata, the whole BAT in
@@ -231,51 +213,24 @@ async function payloadSync(
   { size, chunk, fixed, stats, options }: PayloadJob,
 ): Promise<void> {
   // Blocks are written past the end of the file, which extends it: no ftruncate per block or step.
-  await withWriteBehind(out, size, chunk, options, (writer) =>
-    streamChunksSync({
-      size,
-      chunkSize: chunk,
-      signal: options.signal,
-      onProgress: options.onProgress,
-      ...(writer ? { buffer: () => writer.current() } : {}),
-      // Unallocated ranges of a VHDX source are zeros known without reading: a dynamic output
-      // leaves them unallocated too (a fixed one writes every block, so it reads them as zeros).
-      ...(fixed ? {} : { skip: (off: number, n: number) => !mayHaveData(source, off, n) }),
-      read: (off, buf) => {
-        stats.bytesRead += readClippedSync(readSync, source.size, buf, off);
-      },
-      consume: (off, data) => {
-        const at = placer.place(off, !fixed && isZero(data));
-        if (at < 0) return;
-        if (writer) writer.submit(at, data);
-        else out.writeSync(at, data);
-        stats.bytesWritten += data.length;
-      },
-    }),
-  );
-}
-
-/**
- * Runs `body` with a write-behind queue on `out` when it offers one and the disk is large enough
- * (else with none), and makes sure the queue's thread has finished every write — or stopped, on a
- * failure — before returning, so the caller may write the file's structures or close it next.
- */
-async function withWriteBehind(
-  out: SyncIoDevice,
-  size: number,
-  chunk: number,
-  options: ConvertOptions,
-  body: (writer: WriteBehind | undefined) => Promise<void>,
-): Promise<void> {
-  const wanted = options.writerThread !== false && size >= WRITE_BEHIND_MIN && chunk % 4096 === 0;
-  const writer = wanted ? await out.startWriteBehind?.(chunk, WRITE_BEHIND_SLOTS) : undefined;
-  if (!writer) return body(undefined);
-  try {
-    await body(writer);
-    writer.drain();
-  } finally {
-    await writer.close();
-  }
+  await streamChunksSync({
+    size,
+    chunkSize: chunk,
+    signal: options.signal,
+    onProgress: options.onProgress,
+    // Unallocated ranges of a VHDX source are zeros known without reading: a dynamic output
+    // leaves them unallocated too (a fixed one writes every block, so it reads them as zeros).
+    ...(fixed ? {} : { skip: (off: number, n: number) => !mayHaveData(source, off, n) }),
+    read: (off, buf) => {
+      stats.bytesRead += readClippedSync(readSync, source.size, buf, off);
+    },
+    consume: (off, data) => {
+      const at = placer.place(off, !fixed && isZero(data));
+      if (at < 0) return;
+      out.writeSync(at, data);
+      stats.bytesWritten += data.length;
+    },
+  });
 }
 
 /** The payload of {@link convertToVhdx} through asynchronous BlockDevice I/O, pipelined. */
@@ -336,24 +291,20 @@ export async function convertToRaw(
   // raw file: the synchronous loop (see convertToVhdx), skipping unallocated VHDX blocks unread.
   const readSync = syncReadOf(source);
   if (readSync && hasSyncIo(out)) {
-    await withWriteBehind(out, size, chunk, options, (writer) =>
-      streamChunksSync({
-        size,
-        chunkSize: chunk,
-        signal: options.signal,
-        onProgress: options.onProgress,
-        ...(writer ? { buffer: () => writer.current() } : {}),
-        skip: (off, n) => !mayHaveData(source, off, n),
-        read: (off, buf) => readSync(buf, off),
-        consume: (off, data) => {
-          stats.bytesRead += data.length;
-          if (isZero(data)) return;
-          stats.bytesWritten += data.length;
-          if (writer) writer.submit(off, data);
-          else out.writeSync(off, data);
-        },
-      }),
-    );
+    await streamChunksSync({
+      size,
+      chunkSize: chunk,
+      signal: options.signal,
+      onProgress: options.onProgress,
+      skip: (off, n) => !mayHaveData(source, off, n),
+      read: (off, buf) => readSync(buf, off),
+      consume: (off, data) => {
+        stats.bytesRead += data.length;
+        if (isZero(data)) return;
+        stats.bytesWritten += data.length;
+        out.writeSync(off, data);
+      },
+    });
     if (options.sync) await out.flush();
     return stats;
   }

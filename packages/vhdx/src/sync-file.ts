@@ -1,7 +1,6 @@
 import { BaseBlockDevice, checkRange, IoError, setFileSizeSync, UsageError } from '@lsvm/core';
 import type * as NodeFs from 'node:fs';
 import type { ResizableDevice } from './memory-file.js';
-import { startWriteBehind, type WriteBehind } from './write-behind.js';
 
 /**
  * Synchronous positional I/O, offered by devices the converters can stream through without a
@@ -15,8 +14,6 @@ export interface SyncIoDevice {
   writeSync(offset: number, data: Uint8Array): void;
   /** Truncates or extends (with a hole) to `size` bytes. */
   resizeSync(size: number): void;
-  /** A write-behind queue on this device (see {@link SyncFile.startWriteBehind}), where offered. */
-  startWriteBehind?(chunkSize: number, slots: number): Promise<WriteBehind | undefined>;
 }
 
 /** True when `dev` offers {@link SyncIoDevice}'s synchronous methods. */
@@ -153,35 +150,6 @@ export class SyncFile extends BaseBlockDevice implements ResizableDevice, SyncIo
       done += put;
     }
     this._size = Math.max(this._size, offset + data.length);
-  }
-
-  /**
-   * Starts a write-behind worker on this file (see write-behind.ts): `slots` page-aligned buffers of
-   * `chunkSize` bytes whose writes a second thread performs. Undefined where worker threads are
-   * unavailable. Nothing else may write to the file, and it must not be closed, until the queue's
-   * `close()` has resolved.
-   */
-  async startWriteBehind(chunkSize: number, slots: number): Promise<WriteBehind | undefined> {
-    this.checkOpen();
-    if (this.readOnly) throw new IoError('READ_ONLY', 'device is read-only');
-    const queue = await startWriteBehind({
-      fd: this.fd,
-      path: this.path,
-      chunkSize,
-      slots,
-      writeSync: (position, data) => this.writeSync(position, data),
-    });
-    if (!queue) return undefined;
-    return {
-      current: () => queue.current(),
-      submit: (position, data) => {
-        queue.submit(position, data);
-        // Writes past the end extend the file, as writeSync's do.
-        this._size = Math.max(this._size, position + data.length);
-      },
-      drain: () => queue.drain(),
-      close: () => queue.close(),
-    };
   }
 
   resizeSync(size: number): void {

@@ -14,12 +14,6 @@ export interface SyncStreamOptions {
   read(off: number, buf: Uint8Array): void;
   /** Consumes a chunk; `data` is only valid until it returns (the buffer is reused). */
   consume(off: number, data: Uint8Array): void;
-  /**
-   * Where to read the next chunk (at least `chunkSize` bytes). Default: one buffer of the stream's
-   * own, reused for every chunk. A write-behind ring hands out its current slot here, which a
-   * consumer that queues it replaces with the next one.
-   */
-  buffer?(): Uint8Array;
   signal?: AbortSignal | undefined;
   onProgress?: ((done: number, total: number) => void) | undefined;
 }
@@ -43,8 +37,7 @@ const yieldToEventLoop: () => Promise<void> =
  * between the read and the write, memory use one chunk whatever the size.
  */
 export async function streamChunksSync(o: SyncStreamOptions): Promise<void> {
-  let own: Uint8Array | undefined;
-  const next = o.buffer ?? (() => (own ??= allocIoBuffers(1, o.chunkSize)[0]!));
+  const [buf] = allocIoBuffers(1, o.chunkSize) as [Uint8Array];
   const slice = Math.max(o.chunkSize, o.sliceBytes ?? SYNC_SLICE);
   let off = 0;
   while (off < o.size) {
@@ -53,7 +46,6 @@ export async function streamChunksSync(o: SyncStreamOptions): Promise<void> {
     while (off < end) {
       const n = Math.min(o.chunkSize, o.size - off);
       if (!o.skip?.(off, n)) {
-        const buf = next();
         const view = n === buf.length ? buf : buf.subarray(0, n);
         o.read(off, view);
         o.consume(off, view);

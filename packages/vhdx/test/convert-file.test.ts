@@ -96,24 +96,18 @@ describe('convertFile from a raw file (synchronous path)', () => {
     });
   });
 
-  test('the writer thread (disks of 64 MiB and more) writes exactly what the one-thread loop writes', async () => {
-    // 72 MiB + 4 KiB: mixed 256 KiB pieces, a short last chunk, more than the ring's 16 slots.
+  test('a 72 MiB disk of mixed data converts both ways byte-exact through the synchronous loop', async () => {
+    // 72 MiB + 4 KiB: mixed 256 KiB pieces, a short last chunk, several 8 MiB slices.
     const data = mixedData(72 * MiB + 4 * KiB, 5);
     writeFileSync(p('w.raw'), data);
-    const o = { blockSize: 8 * MiB, diskId: DISK_ID };
-    const a = await convertFile(p('w.raw'), p('w1.vhdx'), o);
-    const b = await convertFile(p('w.raw'), p('w2.vhdx'), { ...o, writerThread: false });
-    expect(a).toEqual(b);
-    expect(
-      withoutHeaders(readFileSync(p('w1.vhdx'))).equals(withoutHeaders(readFileSync(p('w2.vhdx')))),
-    ).toBe(true);
+    const a = await convertFile(p('w.raw'), p('w1.vhdx'), { blockSize: 8 * MiB, diskId: DISK_ID });
+    expect(a.bytesWritten).toBeLessThan(data.length);
     const c = await convertFile(p('w1.vhdx'), p('w1.raw'), { to: 'raw' });
-    await convertFile(p('w1.vhdx'), p('w2.raw'), { to: 'raw', writerThread: false });
-    expect(c.bytesWritten).toBeLessThan(data.length);
-    for (const f of ['w1.raw', 'w2.raw']) expect(readFileSync(p(f)).equals(Buffer.from(data))).toBe(true);
+    expect(c.bytesWritten).toBe(a.bytesWritten);
+    expect(readFileSync(p('w1.raw')).equals(Buffer.from(data))).toBe(true);
   });
 
-  test('an abort while the writer thread has writes queued stops it before the files close', async () => {
+  test('an abort in the middle of the payload leaves an output no reader opens', async () => {
     const ac = new AbortController();
     let aborted = false;
     const run = convertFile(p('w.raw'), p('w3.vhdx'), {

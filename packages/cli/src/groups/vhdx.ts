@@ -142,10 +142,6 @@ export const vhdxGroup: CliGroup = {
       .option('--block-size <size>', 'VHDX output block size')
       .option('--logical-sector-size <n>', 'VHDX output logical sector size, 512 or 4096')
       .option('--physical-sector-size <n>', 'VHDX output physical sector size, 512 or 4096')
-      .option(
-        '--no-writer-thread',
-        'do every write on the calling thread (default: for disks of 64 MiB and more a second thread writes while the first reads)',
-      )
       .action(
         async (
           input: string,
@@ -153,7 +149,6 @@ export const vhdxGroup: CliGroup = {
           o: {
             to?: string;
             type: string;
-            writerThread: boolean;
             blockSize?: string;
             logicalSectorSize?: string;
             physicalSectorSize?: string;
@@ -170,7 +165,6 @@ export const vhdxGroup: CliGroup = {
             ...(o.blockSize ? { blockSize: parseSize(o.blockSize) } : {}),
             ...(o.logicalSectorSize ? { logicalSectorSize: sectorSize(o.logicalSectorSize) } : {}),
             ...(o.physicalSectorSize ? { physicalSectorSize: sectorSize(o.physicalSectorSize) } : {}),
-            writerThread: o.writerThread,
             onProgress: progress,
           });
           progress.done();
