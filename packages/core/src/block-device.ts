@@ -1,4 +1,5 @@
 import { IoError, UsageError } from './errors.js';
+import { allocIoBuffers } from './io-buffers.js';
 
 /**
  * The one interface the lsvm stack composes through (DESIGN.md, "The picture"): a VHDX file, a GPT
@@ -193,10 +194,14 @@ export async function forEachChunk(
   options: { chunkSize?: number; start?: number; end?: number } = {},
 ): Promise<void> {
   const chunkSize = options.chunkSize ?? 4 * 1024 * 1024;
+  if (!Number.isSafeInteger(chunkSize) || chunkSize <= 0)
+    throw new UsageError('BAD_SIZE', `chunk size ${chunkSize} is not a positive integer`);
   const start = options.start ?? 0;
   const end = options.end ?? dev.size;
   checkRange(start, end - start, dev.size, 'read');
-  const buf = new Uint8Array(chunkSize);
+  // Page-aligned: a file read into a buffer that starts just past a page boundary (where a fresh
+  // `new Uint8Array(4 MiB)` lands) costs the kernel several times more (see io-buffers.ts).
+  const [buf] = allocIoBuffers(1, chunkSize) as [Uint8Array];
   for (let off = start; off < end; off += chunkSize) {
     const n = Math.min(chunkSize, end - off);
     const view = n === chunkSize ? buf : buf.subarray(0, n);

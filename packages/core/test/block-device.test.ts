@@ -10,6 +10,7 @@ import {
   SliceDevice,
   UsageError,
   forEachChunk,
+  isWasmBacked,
 } from '../src/index.js';
 
 let dir: string;
@@ -65,6 +66,20 @@ describe('MemoryDevice, SliceDevice, ReadOnlyDevice', () => {
     );
     expect(total).toBe(10_000);
     expect(sum).toBe(dev.bytes.reduce((a, x) => a + x, 0));
+  });
+
+  test('forEachChunk hands out a page-aligned buffer and refuses a chunk size that cannot make progress', async () => {
+    const dev = new MemoryDevice(new Uint8Array(8192));
+    const seen: Uint8Array[] = [];
+    await forEachChunk(dev, (c) => void seen.push(c), { chunkSize: 4096 });
+    expect(seen).toHaveLength(2);
+    expect(isWasmBacked(seen[0]!)).toBe(true);
+    for (const chunkSize of [0, -1, 1.5, Number.NaN]) {
+      await expect(forEachChunk(dev, () => undefined, { chunkSize })).rejects.toMatchObject({
+        name: 'UsageError',
+        code: 'BAD_SIZE',
+      });
+    }
   });
 });
 
