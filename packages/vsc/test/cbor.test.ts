@@ -25,9 +25,13 @@ const value: fc.Arbitrary<CborValue> = fc.letrec<{ v: CborValue }>((tie) => ({
   ),
 })).v;
 
+/**
+ * A comparable form: integers by value whatever their JS type — cbor-x returns a bigint for any
+ * 8-byte head (2^32 included), where our decoder returns a number while it is safe.
+ */
 function normal(v: unknown): unknown {
   if (v instanceof Uint8Array) return { bytes: Buffer.from(v).toString('hex') };
-  if (typeof v === 'bigint') return { big: v.toString() };
+  if (typeof v === 'bigint' || (typeof v === 'number' && Number.isInteger(v))) return { int: v.toString() };
   if (Array.isArray(v)) return v.map(normal);
   if (v !== null && typeof v === 'object') {
     const out: Record<string, unknown> = {};
