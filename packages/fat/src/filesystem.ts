@@ -58,8 +58,8 @@ export interface FatOpenOptions {
   now?: () => Date;
   /**
    * Bytes of new-file data held in memory before the staged changes are written out (default
-   * 8 MiB; see {@link FatFileSystem} for what is staged). `0` writes every change through before
-   * the call returns.
+   * 8 MiB, at most 1 GiB; see {@link FatFileSystem} for what is staged). `0` writes every change
+   * through before the call returns.
    */
   writeBackBytes?: number;
   /**
@@ -147,6 +147,8 @@ const CLEAN_16 = 0x8000;
 const CLEAN_32 = 0x08000000;
 /** Default of {@link FatOpenOptions.writeBackBytes}. */
 const DEFAULT_WRITE_BACK_BYTES = 8 << 20;
+/** Largest {@link FatOpenOptions.writeBackBytes}: staged data is one buffer per run in memory. */
+const MAX_WRITE_BACK_BYTES = 1 << 30;
 /** File data at least this large goes straight to the device instead of being staged. */
 const DIRECT_DATA_BYTES = 1 << 20;
 /** Directories with staged changes at which those are written out. */
@@ -164,11 +166,17 @@ const MAX_DIRTY_DIRS = 128;
  * clean bit of FAT[1] come last, then the device is flushed. A crash of the process at any
  * moment therefore leaves at worst lost clusters (and, for an entry set straddling two directory
  * clusters, orphaned long-name entries, which every reader ignores); a move to another
- * directory can leave the entry in both for a moment (new entry first), and a replace that must
+ * directory, or a rename within one whose old and new entry sets lie in different sectors, can
+ * leave the entry in both for a moment (new entry first), and a replace that must
  * reuse the file's own chain for lack of space can leave that file mixed. The order is that of
  * the writes handed to the device: the OS may write its cache back in another order, so across a
  * power loss it holds only with {@link FatOpenOptions.barriers} (a device flush after each phase);
- * without, what a completed `flush()` made durable is.
+ * without, what a completed `flush()` made durable is. The clusters a directory grows into are
+ * zeroed on the device before the phase that links them.
+ *
+ * A device write that fails during a write-out leaves the file system failed: the staged changes
+ * it was writing are gone from memory, so every later flush, close, write-back or change throws
+ * `FAT_FAILED` (reopen the image). A change issued after `close()` was called throws `FAT_CLOSED`.
  *
  * Write-back: creating files and directories only allocates, so those changes are staged in
  * memory and written out together (as the phases above) at `flush()` / `close()`, at
@@ -193,6 +201,22 @@ export class FatFileSystem {
   private nextFree: number;
   private readonly now: () => Date;
   private closed = false;
+  /**
+   * Set synchronously by {@link FatFileSystem.close}: a change issued once close() has been called
+   * is refused (it would be queued after the final write-out and never reach the device).
+   */
+  private closing = false;
+  /**
+   * The error of a write-out that failed. What it was writing had been taken from memory, so the
+   * device may lack changes this object reported done: every later flush, close or change throws
+   * `FAT_FAILED` instead of pretending (and the clean bit is never set again).
+   */
+  private failure: unknown = undefined;
+  /**
+   * Directories created since the last write-out: their cluster is only in the staged data, so
+   * the cache must keep them (reading them from the device would find stale bytes).
+   */
+  private readonly unwrittenDirs = new Set<Dir>();
   /** True once a mutation cleared the clean bit, until {@link FatFileSystem.flush}. */
   private dirty = false;
   /** Directories read so far, by first cluster (0: the FAT12/16 root); we are their only writer. */
@@ -239,8 +263,11 @@ export class FatFileSystem {
     this.limits = limits;
     this.now = options.now ?? (() => new Date());
     const wb = options.writeBackBytes ?? DEFAULT_WRITE_BACK_BYTES;
-    if (!Number.isSafeInteger(wb) || wb < 0) {
-      throw new UsageError('FAT_BAD_OPTION', `writeBackBytes must be a byte count, not ${wb}`);
+    if (!Number.isSafeInteger(wb) || wb < 0 || wb > MAX_WRITE_BACK_BYTES) {
+      throw new UsageError(
+        'FAT_BAD_OPTION',
+        `writeBackBytes must be a byte count from 0 to ${MAX_WRITE_BACK_BYTES}, not ${wb}`,
+      );
     }
     this.writeBackBytes = wb;
     this.barriers = options.barriers ?? false;
@@ -595,11 +622,21 @@ export class FatFileSystem {
         }
       }
       const { name: _n, ntRes: _r, ...rest } = item.entry;
-      if (sameDir) {
-        // One directory: drop the old slots in memory, add the new set, write once.
+      if (sameDir && this.renamesInOneSector(srcDir, item, newName)) {
+        // The old and the new entry set share one sector: drop the old slots in memory, add the
+        // new set, and one sector write switches them.
         this.markDeleted(srcDir, item);
         srcDir.parsed = parseDirectory(srcDir.bytes);
-        await this.addEntry(srcDir, newName, rest, { rewriteAll: true });
+        await this.addEntry(srcDir, newName, rest, { alsoStage: item });
+      } else if (sameDir) {
+        // In two sectors no single write switches them, and a crash must not land the delete
+        // without the add (the file would be lost): the new entry set first, then the old one
+        // goes. A crash in between leaves the file listed twice (a cross-link, as a move can).
+        await this.addEntry(srcDir, newName, rest);
+        await this.writeOut();
+        this.markDeleted(srcDir, item);
+        this.stageDirSlots(srcDir, item.firstSlot, item.slot - item.firstSlot + 1);
+        await this.writeOut();
       } else {
         // The new entry first, then the old one goes, then the moved directory's `..`.
         await this.addEntry(dstDir, newName, rest);
@@ -632,11 +669,12 @@ export class FatFileSystem {
    */
   async flush(options: FatFlushOptions = {}): Promise<void> {
     await this.enqueue(async () => {
+      this.checkNotFailed();
       if (!this.readOnly && !this.closed && this.dirty) {
         await this.writeOut();
         // Last, once everything else is on the device: FSInfo and the clean bit of FAT[1].
         this.setClean(true);
-        await this.phase([...this.takeFsInfoWrites(), ...this.takeFatWrites()]);
+        await this.failOnError(() => this.phase([...this.takeFsInfoWrites(), ...this.takeFatWrites()]));
         this.dirty = false;
       }
       if (options.sync ?? true) await this.device.flush();
@@ -650,18 +688,51 @@ export class FatFileSystem {
    */
   async writeBack(): Promise<void> {
     if (this.readOnly || this.closed) return;
-    await this.enqueue(() => this.writeOut());
+    await this.enqueue(async () => {
+      this.checkNotFailed();
+      await this.writeOut();
+    });
   }
 
+  /**
+   * Writes the staged changes out. They are taken from memory first, so when a write fails the
+   * file system is marked failed (see {@link FatFileSystem.failure}): a retry must not report
+   * success over changes that never reached the device.
+   */
   private async writeOut(): Promise<void> {
+    this.checkNotFailed();
     const data = this.stagedData.take();
     // Snapshots taken together, before any write: what the phases write is one consistent state.
     const fat = this.takeFatWrites();
     const dirs = this.takeDirWrites();
-    // New-file data and FAT changes in one phase: until a directory entry on the device names
-    // them, either may land first (a crash leaves lost clusters at worst). Then the directories.
-    await this.phase([...data, ...fat]);
-    await this.phase(dirs);
+    await this.failOnError(async () => {
+      // New-file data and FAT changes in one phase: until a directory entry on the device names
+      // them, either may land first (a crash leaves lost clusters at worst). Then the directories.
+      await this.phase([...data, ...fat]);
+      await this.phase(dirs);
+    });
+    this.unwrittenDirs.clear();
+  }
+
+  /** Runs a write to the device; when it fails, marks the file system failed and rethrows. */
+  private async failOnError(write: () => Promise<void>): Promise<void> {
+    try {
+      await write();
+    } catch (e) {
+      this.failure ??= e;
+      throw e;
+    }
+  }
+
+  /** Throws `FAT_FAILED` once a write-out has failed (see {@link FatFileSystem.failure}). */
+  private checkNotFailed(): void {
+    if (this.failure === undefined) return;
+    const why = this.failure instanceof Error ? this.failure.message : String(this.failure);
+    throw new IoError(
+      'FAT_FAILED',
+      `an earlier write to the device failed (${why}); changes may be missing from it: reopen the image (and check it)`,
+      { cause: this.failure },
+    );
   }
 
   /** Makes one phase of writes; with barriers, flushes the device after it. */
@@ -674,6 +745,8 @@ export class FatFileSystem {
   /** Flushes (see {@link FatFileSystem.flush}); the device stays open (it belongs to the caller). */
   async close(options: FatFlushOptions = {}): Promise<void> {
     if (this.closed) return;
+    // Set before anything is awaited: a change issued from now on is refused (checkWritable).
+    this.closing = true;
     await this.flush(options);
     this.closed = true;
   }
@@ -681,7 +754,8 @@ export class FatFileSystem {
   // ───────────────────────── internals ─────────────────────────
 
   private checkWritable(): void {
-    if (this.closed) throw new IoError('FAT_CLOSED', 'the file system is closed');
+    this.checkNotFailed();
+    if (this.closed || this.closing) throw new IoError('FAT_CLOSED', 'the file system is closed');
     if (this.readOnly) throw new IoError('READ_ONLY', 'the file system is opened read-only');
   }
 
@@ -710,6 +784,8 @@ export class FatFileSystem {
   }
 
   private async mutateNow<T>(fn: () => Promise<T>): Promise<T> {
+    // A change queued before an earlier write-out failed must not run on what memory holds now.
+    this.checkNotFailed();
     if (!this.dirty) {
       this.setClean(false);
       await this.writeOut();
@@ -722,7 +798,8 @@ export class FatFileSystem {
       if (
         this.writeThrough ||
         this.stagedData.bytes > this.writeBackBytes ||
-        this.dirtyDirs.size > MAX_DIRTY_DIRS
+        this.dirtyDirs.size > MAX_DIRTY_DIRS ||
+        this.unwrittenDirs.size > MAX_DIRTY_DIRS
       ) {
         await this.writeOut();
       }
@@ -738,9 +815,11 @@ export class FatFileSystem {
         // write it out, so the directories can be read afresh from the device.
         await this.writeOut();
       } catch {
-        // The device failed too; what it holds is consistent by the write order. Forget the rest.
+        // The device failed too (the file system is now failed: see checkNotFailed); what it
+        // holds is consistent by the write order. Forget the rest.
         this.stagedData.clear();
         this.dirtyDirs.clear();
+        this.unwrittenDirs.clear();
       }
       this.dirCache.clear();
       throw e;
@@ -984,8 +1063,11 @@ export class FatFileSystem {
 
   private cacheDir(key: number, dir: Dir): void {
     if (this.dirCache.size >= 256) {
-      // Directories with staged changes stay: the device does not hold them yet.
-      for (const [k, d] of this.dirCache) if (!this.dirtyDirs.has(d)) this.dirCache.delete(k);
+      // Directories with staged changes, and new ones whose cluster is only staged, stay: the
+      // device does not hold them yet (reading one back would find the cluster's stale bytes).
+      for (const [k, d] of this.dirCache) {
+        if (!this.dirtyDirs.has(d) && !this.unwrittenDirs.has(d)) this.dirCache.delete(k);
+      }
     }
     this.dirCache.set(key, dir);
   }
@@ -1098,14 +1180,17 @@ export class FatFileSystem {
     await this.releaseOnFailure([cluster], () =>
       this.addEntry(parent, name, { ...base, firstCluster: cluster }),
     );
-    // The device may not hold the body yet: the new directory starts out in the cache.
-    this.cacheDir(cluster, {
+    // The device may not hold the body yet: the new directory starts out in the cache, pinned
+    // there until the next write-out.
+    const dir: Dir = {
       cluster,
       clusters: [cluster],
       bytes: body,
       parsed: parseDirectory(body),
       path: [...parent.path, foldName(name)],
-    });
+    };
+    this.unwrittenDirs.add(dir);
+    this.cacheDir(cluster, dir);
   }
 
   /**
@@ -1129,6 +1214,29 @@ export class FatFileSystem {
   }
 
   /**
+   * True when renaming `item` in `dir` to `name` can reuse slots such that the old entry set, the
+   * new one (and the end marker it may move) all lie in one sector of the device: then one write
+   * switches them (a sector write is atomic; a longer one is not).
+   */
+  private renamesInOneSector(dir: Dir, item: DirectoryItem, name: string): boolean {
+    const plan = planShortName(name);
+    const count = plan.needsLfn ? buildLfnEntries(name, 0).length + 1 : 1;
+    const saved = dir.bytes.slice(item.firstSlot * DIR_ENTRY_SIZE, (item.slot + 1) * DIR_ENTRY_SIZE);
+    this.markDeleted(dir, item);
+    const slot = findFreeSlots(dir.bytes, count);
+    dir.bytes.set(saved, item.firstSlot * DIR_ENTRY_SIZE);
+    if (slot === undefined) return false;
+    const perSector = this.geometry.bytesPerSector / DIR_ENTRY_SIZE;
+    // The slot after the new set may get a new end marker (see addEntry): count it in.
+    const last = Math.max(item.slot, slot + count);
+    const first = Math.min(item.firstSlot, slot);
+    const sector = Math.floor(first / perSector);
+    // The fixed FAT12/16 root and every cluster start on a sector boundary, so slot ranges map
+    // to sectors alike.
+    return Math.floor(Math.min(last, dir.bytes.length / DIR_ENTRY_SIZE - 1) / perSector) === sector;
+  }
+
+  /**
    * Adds the entry set (long-name entries + short entry) for `name` to `dir`, choosing a unique
    * short name (with a `~N` tail when the name is not a plain 8.3 name) and growing the directory
    * when no run of free slots is long enough.
@@ -1137,7 +1245,7 @@ export class FatFileSystem {
     dir: Dir,
     name: string,
     fields: Omit<DirEntry, 'name' | 'ntRes'>,
-    options: { rewriteAll?: boolean } = {},
+    options: { alsoStage?: DirectoryItem } = {},
   ): Promise<void> {
     const plan = planShortName(name);
     let shortName = plan.shortName;
@@ -1170,7 +1278,7 @@ export class FatFileSystem {
     // join to ours), the new set parses to exactly one more item: no need to parse it all again.
     const prev = (slot - 1) * DIR_ENTRY_SIZE;
     const appended =
-      !options.rewriteAll &&
+      !options.alsoStage &&
       slot === wasEnd &&
       (fields.attr & ATTR_VOLUME_ID) === 0 &&
       (slot === 0 || dir.bytes[prev] === ENTRY_DELETED || (dir.bytes[prev + 11]! & 0x3f) !== ATTR_LONG_NAME);
@@ -1192,8 +1300,12 @@ export class FatFileSystem {
       dir.bytes[after * DIR_ENTRY_SIZE] = 0;
       written++;
     }
-    if (options.rewriteAll) this.stageDirSlots(dir, 0, dir.bytes.length / DIR_ENTRY_SIZE);
-    else if (!appended) this.stageDirSlots(dir, slot, written);
+    if (options.alsoStage) {
+      // The slots of the entry set this one replaces (already marked deleted) go in the same write.
+      const old = options.alsoStage;
+      const from = Math.min(slot, old.firstSlot);
+      this.stageDirSlots(dir, from, Math.max(slot + written, old.slot + 1) - from);
+    } else if (!appended) this.stageDirSlots(dir, slot, written);
     else {
       const entry = parseDirEntry(dir.bytes, shortAt);
       const item: DirectoryItem = {
@@ -1232,14 +1344,33 @@ export class FatFileSystem {
       'FAT directory',
     );
     const more = this.allocate(need);
-    // Zeroed in the data phase, before the FAT links them and entries land in them.
-    const zeros = new Uint8Array(0);
-    for (const c of more) this.stagedData.add(this.clusterOffset(c), zeros, cs);
+    // Zeroed on the device now, before the phase whose FAT write links them: that write extends
+    // a directory the device already holds, so if it landed with the zeroing still pending, the
+    // directory would gain a cluster of stale bytes (old entries, cross-links). Writing them now
+    // is safe at any moment: the on-disk FAT still calls them free (or nothing names them).
+    try {
+      await this.failOnError(() => this.zeroClusters(more));
+    } catch (e) {
+      this.freeClusters(more);
+      throw e;
+    }
     this.fat.set(dir.clusters[dir.clusters.length - 1]!, more[0]!);
     const bytes = new Uint8Array(newBytes);
     bytes.set(dir.bytes);
     dir.bytes = bytes;
     dir.clusters = [...dir.clusters, ...more];
+  }
+
+  /** Writes zeros over `clusters` on the device at once, one write per contiguous run. */
+  private async zeroClusters(clusters: readonly number[]): Promise<void> {
+    const cs = this.geometry.clusterSize;
+    let i = 0;
+    while (i < clusters.length) {
+      let j = i + 1;
+      while (j < clusters.length && clusters[j] === clusters[j - 1]! + 1) j++;
+      await this.device.write(this.clusterOffset(clusters[i]!), new Uint8Array((j - i) * cs));
+      i = j;
+    }
   }
 
   /**

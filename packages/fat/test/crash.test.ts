@@ -1,6 +1,7 @@
 import { MemoryDevice } from '@lsvm/core';
 import { type FatFinding, FatFileSystem, type FatOpenOptions, type FatStat, checkFat, mkfs } from '@lsvm/fat';
 import { bytes } from './helpers.js';
+import { fillFreeClustersWithGarbage } from './garbage.js';
 import { type Recorded, RecordingDevice } from './recording-device.js';
 
 /**
@@ -59,27 +60,49 @@ async function checkCrashed(image: Uint8Array): Promise<{ findings: FatFinding[]
   return { findings, fs };
 }
 
+type Scenario = (fs: FatFileSystem, wrote: (name: string, data: Uint8Array) => Uint8Array) => Promise<void>;
+
+/** What a crash test may add to the plain run of a scenario. */
+interface CrashExtras {
+  /** Cluster size of the volume (default: mkfs's). */
+  clusterSize?: number;
+  /** Run (and closed) before the recording starts: its writes are never torn. */
+  setup?: Scenario;
+  /** Contents some file must hold in every crash state (a file that must never be lost). */
+  survivor?: Uint8Array;
+}
+
 /**
  * Runs `scenario` on a fresh volume recording every write, then replays every crash state (see
  * {@link RecordingDevice}) and checks it: only the `allowed` findings, and every file found holds
- * content that was written to it.
+ * content that was written to it. The free clusters start out full of stale directory entries
+ * (see {@link fillFreeClustersWithGarbage}), so a cluster linked before it is zeroed shows.
  */
 async function crashTest(
   type: 16 | 32,
   options: FatOpenOptions,
   allowed: ReadonlySet<string>,
   model: 'process' | 'power',
-  scenario: (fs: FatFileSystem, wrote: (name: string, data: Uint8Array) => Uint8Array) => Promise<void>,
+  scenario: Scenario,
+  extras: CrashExtras = {},
 ): Promise<number> {
   const base = new MemoryDevice(type === 32 ? 34 << 20 : 8 << 20);
-  await mkfs(base, { type, volumeId: 7 });
-  const rec = new RecordingDevice(new MemoryDevice(base.bytes.slice()), model);
+  await mkfs(base, { type, volumeId: 7, ...(extras.clusterSize ? { clusterSize: extras.clusterSize } : {}) });
+  await fillFreeClustersWithGarbage(base);
   const versions = new Map<string, Uint8Array[]>(); // name (last component) → contents written
-  const fs = await FatFileSystem.open(rec, { ...options, now: () => new Date(Date.UTC(2026, 0, 2)) });
-  await scenario(fs, (name, data) => {
+  const wrote = (name: string, data: Uint8Array): Uint8Array => {
     versions.set(name, [...(versions.get(name) ?? []), data]);
     return data;
-  });
+  };
+  const now = (): Date => new Date(Date.UTC(2026, 0, 2));
+  if (extras.setup) {
+    const pre = await FatFileSystem.open(base, { now });
+    await extras.setup(pre, wrote);
+    await pre.close();
+  }
+  const rec = new RecordingDevice(new MemoryDevice(base.bytes.slice()), model);
+  const fs = await FatFileSystem.open(rec, { ...options, now });
+  await scenario(fs, wrote);
   await fs.close();
   let states = 0;
   const prefix = base.bytes; // every epoch before the current one applied
@@ -94,7 +117,18 @@ async function crashTest(
       const { findings, fs: crashed } = await checkCrashed(prefix);
       const bad = findings.filter((f) => !allowed.has(f.code));
       expect({ state: label, bad }).toEqual({ state: label, bad: [] });
-      for (const s of await filesOf(crashed)) {
+      const files = await filesOf(crashed);
+      if (extras.survivor) {
+        const want = extras.survivor;
+        let found = false;
+        for (const s of files) {
+          if (s.size !== want.length) continue;
+          const data = await crashed.readFile(s.path);
+          if (data.every((b, i) => b === want[i])) found = true;
+        }
+        expect({ state: label, survivorFound: found }).toEqual({ state: label, survivorFound: true });
+      }
+      for (const s of files) {
         const data = await crashed.readFile(s.path);
         const same = (v: Uint8Array): boolean => v.length === data.length && v.every((b, i) => b === data[i]);
         // A file whose long-name entries did not land shows under its short name: then any
@@ -156,6 +190,21 @@ async function moveScenario(
 }
 
 /**
+ * A directory spanning two clusters (512 bytes each), its first full; then a file in the first
+ * is renamed to a long name whose entry set only fits in the second.
+ */
+const renameSetup: Scenario = async (fs, wrote) => {
+  await fs.writeFile('/d/keep.txt', wrote('keep.txt', bytes(600, 9)), { createParents: true });
+  for (let i = 0; i < 14; i++) await fs.writeFile(`/d/f${i}.txt`, wrote(`f${i}.txt`, new Uint8Array(0)));
+};
+const renameAcrossClusters: Scenario = async (fs, wrote) => {
+  wrote('a much longer name for the precious file.txt', bytes(600, 9));
+  await fs.rename('/d/keep.txt', '/d/a much longer name for the precious file.txt');
+  wrote('F3.TXT', new Uint8Array(0));
+  await fs.rename('/d/f3.txt', '/d/F3.TXT'); // the same slot: still one write
+};
+
+/**
  * The findings a crash may leave: lost clusters, what a dirty unmount always leaves (dirty bit,
  * stale FSInfo, FAT copies one phase apart) and the long-name entries of an entry set straddling
  * two directory clusters when only the first landed (ignored by every reader).
@@ -183,6 +232,17 @@ describe('FAT crash safety: every state a crash can leave checks clean but for l
     // fsck.fat sees the file or directory twice. Its contents are intact either way.
     const allowed = new Set([...CRASH_OK, 'FAT_CROSS_LINKED', 'FAT_BAD_DOTDOT']);
     const states = await crashTest(16, {}, allowed, 'process', moveScenario);
+    expect(states).toBeGreaterThan(3);
+  });
+  test('a rename within one directory whose new entry lands in another sector never loses the file (new entry first)', async () => {
+    // Old and new entry sets in different sectors cannot switch in one write: the new set lands
+    // first, then the old goes; in between the file is listed twice (a cross-link), never lost.
+    const allowed = new Set([...CRASH_OK, 'FAT_CROSS_LINKED']);
+    const states = await crashTest(32, {}, allowed, 'process', renameAcrossClusters, {
+      clusterSize: 512,
+      setup: renameSetup,
+      survivor: bytes(600, 9),
+    });
     expect(states).toBeGreaterThan(3);
   });
   test('with barriers, the same holds for a power loss (any order between device flushes)', async () => {
