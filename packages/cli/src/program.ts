@@ -3,7 +3,7 @@ import { type LsvmError, UsageError, isLsvmError } from '@lsvm/core';
 import { CliContext, type CliIo, ExitCode, exitCodeFor } from './context.js';
 import { type CliGroupEntry, isLazyGroup } from './group.js';
 import { groups } from './groups/index.js';
-import { terminalSafe } from './terminal-safe.js';
+import { terminalSafe, terminalSafeText } from './terminal-safe.js';
 import { VERSION } from './version.js';
 
 /**
@@ -128,7 +128,8 @@ export function reportError(e: unknown, io: CliIo): void {
   } else {
     line('INTERNAL', String(e));
   }
-  if (debug && e instanceof Error && e.stack) io.stderr.write(`${e.stack}\n`);
+  // The stack's first line repeats the message: escaped the same way.
+  if (debug && e instanceof Error && e.stack) io.stderr.write(`${terminalSafeText(e.stack)}\n`);
 }
 
 /** Throws a usage error (exit 2) — for argument checks commander cannot express. */

@@ -73,5 +73,12 @@ const UNSAFE_IN_JSON = /[\x7f-\x9f\p{Cf}\p{Zl}\p{Zp}]/gu;
 
 /** JSON text with {@link UNSAFE_IN_JSON} characters as `\uXXXX` escapes: the same JSON value. */
 export function jsonTerminalSafe(json: string): string {
-  return json.replace(UNSAFE_IN_JSON, (ch) => `\\u${(ch.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`);
+  // Per UTF-16 code unit: a character beyond U+FFFF (the tag characters of flag emoji are format
+  // characters) becomes its surrogate pair, `\udb40\udc67`, which JSON reads back exactly; a
+  // five-digit `\ue0067` would read as U+E006 followed by "7".
+  return json.replace(UNSAFE_IN_JSON, (ch) => {
+    let out = '';
+    for (let i = 0; i < ch.length; i++) out += `\\u${ch.charCodeAt(i).toString(16).padStart(4, '0')}`;
+    return out;
+  });
 }

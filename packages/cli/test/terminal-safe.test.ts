@@ -184,7 +184,9 @@ describe('the CLI-wide layer (CliContext and the error printer)', () => {
   });
 
   test('jsonTerminalSafe writes C1, bidi and separators as \\u escapes: the same JSON value', () => {
-    const value = { name: HOSTILE, list: ['a\u2028b', '\u061c', 'plain ü'] };
+    // Astral format characters too: the tag characters of the Wales flag (U+E0067 …).
+    const wales = '\u{1f3f4}\u{e0067}\u{e0062}\u{e0077}\u{e006c}\u{e0073}\u{e007f}';
+    const value = { name: HOSTILE, list: ['a\u2028b', '\u061c', 'plain ü', `flag ${wales}`] };
     const json = jsonTerminalSafe(JSON.stringify(value, null, 2));
     expect(json).not.toMatch(RAW_CONTROL);
     expect(JSON.parse(json)).toEqual(value);
@@ -194,12 +196,14 @@ describe('the CLI-wide layer (CliContext and the error printer)', () => {
   test('a partition name from the disk and an error quoting a hostile path reach the terminal escaped', async () => {
     const img = p('names.img');
     expect((await lsvm(['gpt', 'create', img, '--size', '8M'])).code).toBe(0);
-    const name = 'EFI\x1b[2J\u202eboot';
+    const name = 'EFI\x1b[2J\u202eboot\n  2  forged row';
     expect((await lsvm(['gpt', 'add', img, '--type', 'esp', '--size', '1M', '--name', name])).code).toBe(0);
     const shown = await lsvm(['gpt', 'show', img]);
     expect(shown.code).toBe(0);
     expect(shown.stdout).not.toMatch(RAW_CONTROL);
-    expect(shown.stdout).toContain('EFI\\x1b[2J\\u202eboot');
+    // The name's newline is escaped too: it cannot forge a row of the table.
+    expect(shown.stdout).toContain('EFI\\x1b[2J\\u202eboot\\x0a  2  forged row');
+    expect(shown.stdout.split('\n').filter((l) => l.includes('forged row'))).toHaveLength(1);
     const json = await lsvm(['gpt', 'show', img, '--json']);
     expect(json.stdout).not.toMatch(RAW_CONTROL);
     expect(JSON.stringify(JSON.parse(json.stdout))).toContain(JSON.stringify(name).slice(1, -1));

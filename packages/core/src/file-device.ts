@@ -42,6 +42,7 @@ export class FileDevice extends BaseBlockDevice {
   /** Leases not yet released, and the wake-up of a close() waiting for them. */
   private leases = 0;
   private leasesDone: (() => void) | undefined;
+  private closing: Promise<void> | undefined;
   readonly sectorSize: number;
   readonly readOnly: boolean;
 
@@ -178,11 +179,18 @@ export class FileDevice extends BaseBlockDevice {
   }
 
   /** Closes the file, after every {@link FileDevice.leaseFd} lease was released. */
-  override async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    if (this.leases > 0) await new Promise<void>((resolve) => (this.leasesDone = resolve));
-    await this.handle.close();
+  override close(): Promise<void> {
+    // A second close() returns the first one's promise: it resolves when the descriptor really is
+    // closed, after the last lease, not at once.
+    if (!this.closing) {
+      if (this.closed) return Promise.resolve();
+      this.closed = true;
+      this.closing = (async () => {
+        if (this.leases > 0) await new Promise<void>((resolve) => (this.leasesDone = resolve));
+        await this.handle.close();
+      })();
+    }
+    return this.closing;
   }
 }
 

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import {
   type BlockDevice,
+  IO_BUFFER_ALIGNMENT,
+  IO_BUFFERS_MAX_BYTES,
   type LongOperationOptions,
   UsageError,
   allocIoBuffers,
@@ -213,7 +215,13 @@ async function runPipeline(
   // Page-aligned (allocIoBuffers): a file-backed device's read into a chunk starting just past a
   // page boundary costs the kernel's copy several times more (README, "Performance"). Shared with
   // the workers, which hash them in place.
-  const slots = Math.min(chunkCount, pool.threads + 2);
+  // One allocation holds at most IO_BUFFERS_MAX_BYTES (a wasm32 memory): with many workers and
+  // large blocks the ring is clamped to what fits (at least two slots) rather than refused.
+  const stride = Math.ceil(chunkSize / IO_BUFFER_ALIGNMENT) * IO_BUFFER_ALIGNMENT;
+  const slots = Math.max(
+    Math.min(2, chunkCount),
+    Math.min(chunkCount, pool.threads + 2, Math.floor(IO_BUFFERS_MAX_BYTES / stride)),
+  );
   const free: Uint8Array[] = allocIoBuffers(slots, chunkSize, { shared: pool.threads > 0 });
   let waiter: (() => void) | undefined;
   const release = (b: Uint8Array): void => {

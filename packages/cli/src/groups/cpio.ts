@@ -28,6 +28,7 @@ import {
 } from '@lsvm/cpio';
 import type { CliContext } from '../context.js';
 import type { CliGroup } from '../group.js';
+import { terminalSafe } from '../terminal-safe.js';
 
 /**
  * `lsvm cpio …` — cpio archives and multi-segment initramfs images. Outputs are written to a
@@ -90,7 +91,7 @@ export const cpioGroup: CliGroup = {
             rows
               .map(
                 (r) =>
-                  `${String(r.segment).padStart(2)} ${r.compression.padEnd(4)} ${modeString(r.mode)} ${String(r.entry.uid).padStart(5)} ${String(r.entry.gid).padStart(5)} ${String(r.size).padStart(10)}  ${r.path}${fileType(r.mode) === 'symlink' ? ` -> ${new TextDecoder().decode(r.entry.data)}` : ''}`,
+                  `${String(r.segment).padStart(2)} ${r.compression.padEnd(4)} ${modeString(r.mode)} ${String(r.entry.uid).padStart(5)} ${String(r.entry.gid).padStart(5)} ${String(r.size).padStart(10)}  ${terminalSafe(r.path)}${fileType(r.mode) === 'symlink' ? ` -> ${terminalSafe(new TextDecoder().decode(r.entry.data))}` : ''}`,
               )
               .join('\n'),
         );

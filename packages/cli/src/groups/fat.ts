@@ -4,6 +4,7 @@ import { type FatStat, type FatType, FatFileSystem, checkFat, mkfs } from '@lsvm
 import type { Command } from 'commander';
 import type { CliGroup } from '../group.js';
 import { type OpenedImage, openImage } from '../image.js';
+import { terminalSafe } from '../terminal-safe.js';
 
 /**
  * `lsvm fat …` — FAT12/16/32 images (the EFI System Partition), directly or as a GPT partition of
@@ -170,7 +171,7 @@ export const fatGroup: CliGroup = {
       const data = file === '-' ? await ctx.io.readStdin() : new Uint8Array(readFileSync(file));
       await withFat(image, o.partition, true, async (fs) => {
         const st = await fs.writeFile(path, data, { createParents: true });
-        ctx.result(statJson(st), () => `${st.path}: ${st.size} bytes`);
+        ctx.result(statJson(st), () => `${terminalSafe(st.path)}: ${st.size} bytes`);
       });
     });
 
@@ -226,7 +227,9 @@ export const fatGroup: CliGroup = {
         if (!r.clean) ctx.findings();
         ctx.result(r, () =>
           [
-            ...r.findings.map((f) => `${f.code}: ${f.path ? `${f.path}: ` : ''}${f.message}`),
+            ...r.findings.map(
+              (f) => `${f.code}: ${f.path ? `${terminalSafe(f.path)}: ` : ''}${terminalSafe(f.message)}`,
+            ),
             `${r.files} files, ${r.directories} directories, ${r.usedClusters}/${fs.geometry.clusterCount} clusters used${r.clean ? ', clean' : `, ${r.findings.length} problem(s)`}`,
           ].join('\n'),
         );
@@ -287,5 +290,5 @@ function statJson(s: FatStat): Record<string, unknown> {
 function statLine(s: FatStat): string {
   const when = s.modified ? s.modified.toISOString().slice(0, 16).replace('T', ' ') : '                ';
   const size = s.isDirectory ? '<DIR>' : String(s.size);
-  return `${size.padStart(12)}  ${when}  ${s.path}${s.isDirectory ? '/' : ''}`;
+  return `${size.padStart(12)}  ${when}  ${terminalSafe(s.path)}${s.isDirectory ? '/' : ''}`;
 }

@@ -23,6 +23,7 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import type { CliGroup } from '../group.js';
 import { isVhdxFile, openImage } from '../image.js';
+import { terminalSafe } from '../terminal-safe.js';
 
 /**
  * `lsvm gpt …` — thin wrapper over @lsvm/gpt: argument parsing, output and exit codes only.
@@ -260,7 +261,7 @@ export const gptGroup: CliGroup = {
           return {
             table,
             value: p,
-            text: `partition ${i}: ${p.typeName}, name ${JSON.stringify(p.name)}, attributes ${p.attributes}`,
+            text: `partition ${i}: ${p.typeName}, name ${terminalSafe(JSON.stringify(p.name))}, attributes ${p.attributes}`,
           };
         });
       },
@@ -380,7 +381,7 @@ export function showText(image: string, disk: GptDisk): string {
       const attrs = decodeAttributes(e.attributes, e.typeGuid);
       const flags = [...attrs.uefi, ...attrs.named];
       lines.push(
-        `${String(p.index).padStart(3)}  ${String(p.firstLba).padStart(12)}  ${String(p.lastLba).padStart(12)}  ${formatSize(p.sizeBytes).padStart(10)}  ${p.typeName.padEnd(28)}  ${p.name}${flags.length ? `  [${flags.join(', ')}]` : ''}`,
+        `${String(p.index).padStart(3)}  ${String(p.firstLba).padStart(12)}  ${String(p.lastLba).padStart(12)}  ${formatSize(p.sizeBytes).padStart(10)}  ${p.typeName.padEnd(28)}  ${terminalSafe(p.name)}${flags.length ? `  [${flags.join(', ')}]` : ''}`,
       );
     }
   }

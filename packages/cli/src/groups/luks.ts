@@ -31,6 +31,7 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import type { CliGroup } from '../group.js';
 import { openImage as openDiskImage, parsePartitionOption } from '../image.js';
+import { terminalSafe } from '../terminal-safe.js';
 
 /**
  * `lsvm luks …` — LUKS1/LUKS2 containers on image files (or a partition of a raw GPT disk with
@@ -245,10 +246,10 @@ function humanDump(v: LuksVolume): string {
   out.push(
     `Keyslots area: \t${m.config.keyslotsSize} [bytes]`,
     `UUID:          \t${b.uuid}`,
-    `Label:         \t${b.label || '(no label)'}`,
+    `Label:         \t${b.label ? terminalSafe(b.label) : '(no label)'}`,
   );
   out.push(
-    `Subsystem:     \t${b.subsystem || '(no subsystem)'}`,
+    `Subsystem:     \t${b.subsystem ? terminalSafe(b.subsystem) : '(no subsystem)'}`,
     `Flags:       \t${m.config.flags.join(' ') || '(no flags)'}`,
   );
   if (m.config.requirements.length) out.push(`Requirements:\t${m.config.requirements.join(' ')}`);

@@ -9,6 +9,7 @@ import {
   type VhdxInfo,
 } from '@lsvm/vhdx';
 import type { CliGroup } from '../group.js';
+import { terminalSafe } from '../terminal-safe.js';
 
 /**
  * `lsvm vhdx …` — thin wrapper over @lsvm/vhdx: info, create, convert, check. Format logic lives
@@ -64,8 +65,10 @@ export const vhdxGroup: CliGroup = {
             `allocated: ${formatSize(out.allocatedBytes)} in a ${formatSize(out.fileSize)} file`,
             ...(out.parent
               ? [
-                  `parent: ${out.parent.path ?? '(not found)'}`,
-                  ...Object.entries(out.parent.locator).map(([k, v]) => `  ${k}: ${v}`),
+                  `parent: ${out.parent.path === undefined ? '(not found)' : terminalSafe(out.parent.path)}`,
+                  ...Object.entries(out.parent.locator).map(
+                    ([k, v]) => `  ${terminalSafe(k)}: ${terminalSafe(v)}`,
+                  ),
                 ]
               : []),
             `log replay needed: ${out.logReplayNeeded ? 'yes (read-only opens replay it in memory)' : 'no'}`,
