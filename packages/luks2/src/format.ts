@@ -7,7 +7,13 @@ import { calibratePbkdf2, type KdfOptions, resolveKdf } from './kdf-params.js';
 import { encryptKeyslotMaterial } from './keyslot-area.js';
 import { planLuks2Keyslot, sealLuks2Keyslot } from './keyslot-plan.js';
 import { LUKS2_MAX_KEYSLOTS_SIZE, LUKS_STRIPES, luksLimits, type LuksLimits } from './limits.js';
-import { LUKS1_KEYSLOTS, type Luks1Header, type Luks1Keyslot, luks1KeyslotSectors } from './luks1-header.js';
+import {
+  LUKS1_KEYSLOTS,
+  type Luks1Header,
+  type Luks1Keyslot,
+  luks1KeyslotSectors,
+  serializeLuks1Header,
+} from './luks1-header.js';
 import { LUKS2_HDR_SIZES, fixedString } from './luks2-binary-header.js';
 import { JsonNumber, jsonObject } from './luks2-json.js';
 import { validateLuks2Metadata } from './metadata-validate.js';
@@ -291,6 +297,10 @@ async function formatLuks1(
       uuid,
       keyslots,
     };
+    // Serialised once before anything is written: the 31-byte string fields (a long hash name
+    // such as node's "id-rsassa-pkcs1-v1_5-with-sha3-256" passes getHashes()) are refused here,
+    // not after the wipe.
+    serializeLuks1Header(hdr);
     // The KDF runs before the wipe: a failure there leaves the device as it was.
     const dk = await deriveKey(kdf, passphrase, vk.length, limits, `keyslot ${slot}`);
     const material = afSplit(vk, LUKS_STRIPES, hash);

@@ -200,6 +200,22 @@ describe('options are checked before the unlock and the KDF', () => {
       });
   });
 
+  test('LUKS1 format refuses a hash name too long for the header before it wipes the old volume', async () => {
+    const d = new MemoryDevice(3 * MiB);
+    (await formatLuks(d, OLD, { type: 'luks1', kdf: FAST_PBKDF2, digestIterations: 1000 })).volumeKey.fill(0);
+    const before = new Uint8Array(d.bytes);
+    // In node's getHashes(), but 34 bytes: LUKS1's hash-spec field holds 31.
+    await expect(
+      formatLuks(d, NEW, {
+        type: 'luks1',
+        hash: 'id-rsassa-pkcs1-v1_5-with-sha3-256',
+        kdf: FAST_PBKDF2,
+        digestIterations: 1000,
+      }),
+    ).rejects.toMatchObject({ code: 'LUKS1_STRING_TOO_LONG' });
+    expect(Buffer.compare(d.bytes, before)).toBe(0);
+  });
+
   test('the passphrase of an unbound keyslot does not authorise adding a data keyslot', async () => {
     const d = await luks2();
     const u = await addUnboundKeyslot(d, { passphrase: OLD }, enc('unbound'), {
