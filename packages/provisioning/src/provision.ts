@@ -153,9 +153,6 @@ export async function provision(
   let created = false;
   const passphrases: Uint8Array[] = [];
   let bootVolumeKey: Uint8Array | undefined;
-  // Kept only for the systemd-token step: it authorises the new keyslot by the volume key, so
-  // root's memory-hard KDF does not run a second time.
-  let rootVolumeKey: Uint8Array | undefined;
   let journalPath: string | undefined;
   try {
     // 1. Shielding data.
@@ -333,8 +330,7 @@ export async function provision(
             rmSync(journalPath, { force: true });
             journalPath = undefined;
           }
-          if (options.systemdToken) rootVolumeKey = r.volumeKey;
-          else zeroize(r.volumeKey);
+          zeroize(r.volumeKey);
           d.boot = b.result;
           d.root = r.result;
           d.volumeKeysChanged = rekeyMode === 'reencrypt';
@@ -376,7 +372,7 @@ export async function provision(
           systemdToken = await rec.run('systemd-token', async (d) => {
             const tpm = new Tpm(await openTcti(options.tcti));
             try {
-              const t = await enrollSystemdTpm2Token(root.device, { volumeKey: rootVolumeKey! }, tpm, {
+              const t = await enrollSystemdTpm2Token(root.device, rootPass, tpm, {
                 pcrs: [7, 11],
                 pcrValues: predicted,
               });
@@ -441,7 +437,6 @@ export async function provision(
   } finally {
     for (const p of passphrases) zeroize(p);
     if (bootVolumeKey) zeroize(bootVolumeKey);
-    if (rootVolumeKey) zeroize(rootVolumeKey);
     if (secrets) zeroSecrets(secrets);
   }
 }

@@ -1,6 +1,5 @@
 import { type BlockDevice, UsageError, toHex, zeroize } from '@lsvm/core';
 import {
-  type Authorization,
   type KdfOptions,
   type LuksVolume,
   type SystemdTpm2Token,
@@ -81,14 +80,13 @@ export function assertTokenCapable(volume: LuksVolume, what = 'the volume'): voi
 }
 
 /**
- * Enrolls a `systemd-tpm2` token on a LUKS2 volume, authorised by an existing passphrase (or, for
- * a caller that already holds it, the volume key: then no keyslot KDF runs). The keyslot is
- * written first, then the token (two header updates, each keeping one valid copy); if the token
- * cannot be added the keyslot is removed again.
+ * Enrolls a `systemd-tpm2` token on a LUKS2 volume, authorised by an existing passphrase. The
+ * keyslot is written first, then the token (two header updates, each keeping one valid copy);
+ * if the token cannot be added the keyslot is removed again.
  */
 export async function enrollSystemdTpm2Token(
   device: BlockDevice,
-  auth: Uint8Array | Authorization,
+  passphrase: Uint8Array,
   tpm: Tpm,
   options: EnrollSystemdTokenOptions = {},
 ): Promise<SystemdTokenResult> {
@@ -100,8 +98,7 @@ export async function enrollSystemdTpm2Token(
   const tokenPass = systemdTokenPassphrase(sealed.secret);
   zeroize(sealed.secret);
   try {
-    const authorization = auth instanceof Uint8Array ? { passphrase: auth } : auth;
-    const keyslot = await addKeyslot(device, authorization, tokenPass, { kdf: SYSTEMD_TOKEN_KDF });
+    const keyslot = await addKeyslot(device, { passphrase }, tokenPass, { kdf: SYSTEMD_TOKEN_KDF });
     const token: SystemdTpm2Token = {
       type: 'systemd-tpm2',
       keyslots: [keyslot],
