@@ -303,6 +303,8 @@ export async function provision(
             b = await rekeyVolume(boot.device, wellKnown, bootPass);
             bootVolumeKey = b.volumeKey;
             r = await rekeyVolume(root.device, wellKnown, rootPass);
+            // Only boot's volume key is needed later (specialization): root's is wiped at once.
+            zeroize(r.volumeKey);
           } else {
             // One journal file beside the VM disk, reused volume after volume (zeroed after each).
             journalPath = `${vmPath}.reencrypt-journal`;
@@ -324,13 +326,14 @@ export async function provision(
               b = await reencryptVolume(boot.device, wellKnown, bootPass, o(0));
               bootVolumeKey = b.volumeKey;
               r = await reencryptVolume(root.device, wellKnown, rootPass, o(boot.device.size));
+              // Wiped before anything else can throw (the journal's close, its removal).
+              zeroize(r.volumeKey);
             } finally {
               await journal.close();
             }
             rmSync(journalPath, { force: true });
             journalPath = undefined;
           }
-          zeroize(r.volumeKey);
           d.boot = b.result;
           d.root = r.result;
           d.volumeKeysChanged = rekeyMode === 'reencrypt';

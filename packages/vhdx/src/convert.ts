@@ -256,7 +256,10 @@ async function payloadPipelined(
     onProgress: options.onProgress,
     isHole: (off, n) => !mayHaveData(source, off, n),
     read: async (off, buf) => {
-      stats.bytesRead += await readClipped(source, buf, off);
+      // Not `stats.bytesRead += await …`: that reads the total before the await, and with reads in
+      // flight concurrently the updates would overwrite each other.
+      const n = await readClipped(source, buf, off);
+      stats.bytesRead += n;
     },
     consume: async (off, data, hold) => {
       const at = placer.place(off, data === null || (!fixed && isZero(data)));

@@ -188,6 +188,17 @@ describe('convertFile from a VHDX file (synchronous path)', () => {
     await convertFile(p('vv.raw'), p('vv.vhdx'), { blockSize: MiB });
     const stats = await convertFile(p('vv.vhdx'), p('vv2.vhdx'), { blockSize: 2 * MiB });
     expect(stats.bytesRead).toBe(6 * MiB);
+    // The pipelined path (FileDevice underneath, four reads in flight) counts the same.
+    const src = await openVhdxFile(p('vv.vhdx'));
+    const out = await FileDevice.open(p('vv4.vhdx'), { create: true, size: 0 });
+    try {
+      expect((await convertToVhdx(src, out, { blockSize: 2 * MiB, chunkSize: 256 * KiB })).bytesRead).toBe(
+        6 * MiB,
+      );
+    } finally {
+      await out.close();
+      await src.close();
+    }
     const back = await convertFile(p('vv2.vhdx'), p('vv2.raw'), { to: 'raw' });
     expect(back.virtualSize).toBe(12 * MiB);
     expect(readFileSync(p('vv2.raw')).equals(Buffer.from(data))).toBe(true);
