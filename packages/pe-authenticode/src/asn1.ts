@@ -193,8 +193,15 @@ export function utf16be(v: Uint8Array): string {
 export function asnTime(el: Asn1Value | undefined, structure = 'Time'): Date {
   if (!(el instanceof asn1js.UTCTime))
     throw new FormatError('DER_UNEXPECTED', 'expected UTCTime or GeneralizedTime', { structure });
-  const shown = quoted(new TextDecoder('latin1').decode(el.valueBlock.valueHexView), 32);
+  const raw = new TextDecoder('latin1').decode(el.valueBlock.valueHexView);
+  const shown = quoted(raw, 32);
   if (el.error) throw new FormatError('DER_MALFORMED', `bad time value ${shown}`, { structure });
+  // RFC 5280 §4.1.2.5 and RFC 3161 §2.4.2: times are UTC, written with "Z". asn1js reads a
+  // "local" time (no Z, or an offset) through the machine's time zone and gets its fields wrong,
+  // so such a value would come out as a different instant on every machine: refused, as OpenSSL
+  // and node's X509Certificate refuse it.
+  if (!raw.endsWith('Z'))
+    throw new FormatError('DER_MALFORMED', `time value ${shown} is not UTC ("Z")`, { structure });
   const ms = el instanceof asn1js.GeneralizedTime ? el.millisecond : 0;
   const { year, month, day, hour, minute, second } = el;
   const t = new Date(Date.UTC(year, month - 1, day, hour, minute, second, ms));

@@ -70,7 +70,12 @@ export interface ImageVerification {
   forbidden?: DbxMatch;
 }
 
-/** Builds the chain from `leaf` to an anchor using `pool` for intermediates. */
+/**
+ * Builds the chain from `leaf` to an anchor using `pool` for intermediates. An intermediate must
+ * be a CA (basicConstraints cA TRUE, RFC 5280 §4.2.1.9 — as OpenSSL's chain check requires): a
+ * leaf certificate from the pool cannot sign another leaf into trust. Anchors are trusted as
+ * listed, CA or not: a UEFI db entry may be the signing certificate itself.
+ */
 function buildChain(
   leaf: Certificate,
   pool: Certificate[],
@@ -88,8 +93,19 @@ function buildChain(
       chain.push(anchor);
       return { chain, anchor, failures: [] };
     }
-    const next = pool.find((c) => !chain.includes(c) && issuedBy(cur, c));
+    const next = pool.find((c) => !chain.includes(c) && c.isCA && issuedBy(cur, c));
     if (!next) {
+      const notCa = pool.find((c) => !chain.includes(c) && !c.isCA && issuedBy(cur, c));
+      if (notCa)
+        return {
+          chain,
+          failures: [
+            {
+              code: 'ISSUER_NOT_CA',
+              message: `${cur.subject} is signed by ${notCa.subject}, which is not a CA (basicConstraints)`,
+            },
+          ],
+        };
       const named = [...anchors, ...pool].some((c) => Buffer.from(cur.issuerRaw).equals(c.subjectRaw));
       return {
         chain,

@@ -157,13 +157,21 @@ function extensionValue(ext: Asn1Value, structure: string): Asn1Value {
   return withCode(() => decodeBer(octetsOf(kids[kids.length - 1], structure), structure));
 }
 
-/** Runs `fn`, reporting any FormatError it throws as `X509_MALFORMED`. */
+/**
+ * Runs `fn`, reporting any FormatError it throws as `X509_MALFORMED`, the code the API documents.
+ * The message already names its structure (and an offset inside it): it is kept as it is, not
+ * suffixed a second time.
+ */
 function withCode<T>(fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    if (!(e instanceof FormatError)) throw e;
-    throw new FormatError('X509_MALFORMED', e.message, { structure: 'X.509 certificate', cause: e });
+    if (!(e instanceof FormatError) || e.code === 'X509_MALFORMED') throw e;
+    throw new FormatError(
+      'X509_MALFORMED',
+      e.message,
+      e.structure === undefined ? { structure: 'X.509 certificate', cause: e } : { cause: e },
+    );
   }
 }
 
@@ -205,7 +213,7 @@ export function parseCertificate(der: Uint8Array): Certificate {
 export function certificateFromTree(tree: Asn1Value): Certificate {
   const structure = 'X.509 certificate';
   const raw = storedBytes(tree);
-  const fields = certificateFields(tree, structure);
+  const fields = withCode(() => certificateFields(tree, structure));
   const [notBefore, notAfter] = fields.validity;
   let extKeyUsage: string[] | undefined;
   let isCA = false;
@@ -213,7 +221,7 @@ export function certificateFromTree(tree: Asn1Value): Certificate {
   // Only the three extensions the policy checks read are decoded; OpenSSL's decoder (below) checks
   // the Extension frames of all of them.
   for (const ext of fields.extensions) {
-    const id = oidOf(sequenceOf(ext, structure)[0], structure);
+    const id = withCode(() => oidOf(sequenceOf(ext, structure)[0], structure));
     if (id === OID.extKeyUsage) extKeyUsage = extKeyUsageOf(ext, structure);
     else if (id === '2.5.29.19') isCA = basicConstraintsCa(ext, structure);
     else if (id === '2.5.29.14' && subjectKeyIdentifier === undefined)

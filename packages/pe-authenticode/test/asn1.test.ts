@@ -107,6 +107,10 @@ describe('ASN.1 glue over asn1js', () => {
       refused(t(0x17, bad));
     refused(t(0x18, '20501301000000Z'));
     refused(t(0x18, '2050123123595Z'));
+    // Local times and offsets: not UTC, whatever the machine's time zone.
+    refused(t(0x18, '20250101000000'));
+    refused(t(0x18, '20250601120000+0900'));
+    refused(t(0x17, '2501010000+0100'));
     expect(asnTime(decodeBer(t(0x17, '240229120000Z'))).toISOString()).toBe('2024-02-29T12:00:00.000Z');
     // Fractions are truncated to milliseconds: .9999 must not roll over into the next second.
     expect(asnTime(decodeBer(t(0x18, '20501231235959.9999Z'))).toISOString()).toBe(

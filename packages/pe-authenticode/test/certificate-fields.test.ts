@@ -82,6 +82,19 @@ describe('certificate fields from the tree', () => {
     const ski = toHex(parseCertificate(leaf.der).subjectKeyIdentifier!);
     malformed(edited(leaf.der, `0414${ski}`, `2414${ski}`));
   });
+
+  test('a malformed frame around the fields is X509_MALFORMED too, its message not doubled', () => {
+    // The validity SEQUENCE retagged as a SET: the tree reader's DER_UNEXPECTED, reported under
+    // the documented code.
+    const hex = toHex(leaf.der);
+    const validity = hex.indexOf('301e170d');
+    expect(validity).toBeGreaterThan(0);
+    const bad = Uint8Array.from(
+      Buffer.from(`${hex.slice(0, validity)}311e170d${hex.slice(validity + 8)}`, 'hex'),
+    );
+    const e = malformed(bad);
+    expect(e.message.split('(X.509 certificate').length).toBeLessThanOrEqual(2);
+  });
 });
 
 describe('RFC 3161 TSTInfo from the tree', () => {

@@ -119,3 +119,20 @@ test('a chain longer than the limit: CHAIN_TOO_LONG; within it: trusted through 
   // Trusting an intermediate is enough (firmware accepts a db entry anywhere in the chain).
   expect(codes(b, [chain[1]!])).toEqual([]);
 });
+
+test('a leaf that signs another leaf is not an intermediate: ISSUER_NOT_CA (an anchor needs no CA flag)', () => {
+  // The code-signing leaf (no basicConstraints cA) issues a second leaf and ships as the chain.
+  const k2 = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const byLeaf = createCertificate({
+    subject: [['CN', 'issued by a leaf']],
+    publicKey: k2.publicKey,
+    issuer: leaf,
+    issuerKey: leafKeys.privateKey,
+  });
+  expect(leaf.isCA).toBe(false);
+  const b = signImage(image, { certificate: byLeaf, key: k2.privateKey, chain: [leaf] });
+  expect(codes(b)).toEqual(['ISSUER_NOT_CA']);
+  // OpenSSL agrees: `openssl verify -untrusted leaf.pem` fails with "invalid CA certificate".
+  // Listed as a trust anchor itself (a db entry), the same leaf is accepted as the issuer.
+  expect(codes(b, [leaf])).toEqual([]);
+});
