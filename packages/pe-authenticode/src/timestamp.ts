@@ -75,11 +75,40 @@ function tstInfo(tree: Asn1Value): TstFields {
   const mi = sequenceOf(f[2], structure, 2);
   expectType(f[3], asn1js.Integer, structure);
   expectType(f[4], asn1js.GeneralizedTime, structure);
+  checkTstTail(f.slice(5), structure);
   return {
     hashAlgorithm: oidOf(sequenceOf(mi[0], structure)[0], structure),
     hashedMessage: octetsOf(mi[1], structure),
     genTime: asnTime(f[4], structure),
   };
+}
+
+/**
+ * The optional tail of a TSTInfo, in order, each at most once, nothing after: accuracy SEQUENCE,
+ * ordering BOOLEAN, nonce INTEGER, tsa [0] and extensions [1] (both constructed). Not read, but a
+ * token whose tail is something else is not a TSTInfo.
+ */
+function checkTstTail(tail: Asn1Value[], structure: string): void {
+  const slots: ((el: Asn1Value) => boolean)[] = [
+    (el) => el instanceof asn1js.Sequence,
+    (el) => el instanceof asn1js.Boolean,
+    (el) => el instanceof asn1js.Integer,
+    (el) => el.idBlock.tagClass === 3 && el.idBlock.tagNumber === 0 && el.idBlock.isConstructed,
+    (el) => el.idBlock.tagClass === 3 && el.idBlock.tagNumber === 1 && el.idBlock.isConstructed,
+  ];
+  let next = 0;
+  for (const el of tail) {
+    while (next < slots.length && !slots[next]!(el)) next++;
+    if (next === slots.length)
+      throw new FormatError(
+        'TST_MALFORMED',
+        'TSTInfo has elements after genTime that are not its optional fields',
+        {
+          structure,
+        },
+      );
+    next++;
+  }
 }
 
 function rfc3161(token: Asn1Value, outer: SignerInfo): TimestampInfo {

@@ -25,8 +25,8 @@ export interface VerifyOptions {
   dbx?: SignatureDatabase;
   /**
    * Check certificate validity periods. Off by default, as UEFI firmware does (it has no trusted
-   * clock). `true` checks at the timestamp's time when a valid timestamp exists, else now; a Date
-   * checks at that instant.
+   * clock). `true` checks at the time of a valid timestamp whose time-stamping certificate has the
+   * timeStamping EKU and chains to the same anchors, else now; a Date checks at that instant.
    */
   checkTime?: boolean | Date;
   /** Require the code-signing EKU on chain certificates that carry an EKU extension. Default true. */
@@ -131,6 +131,26 @@ function buildChain(
   };
 }
 
+/**
+ * Whether a timestamp's signer may move the time certificates are checked at: a "valid" timestamp
+ * only means its imprint matches and its signature verifies with a certificate it carries, which
+ * anyone can make — the signer of an expired certificate could countersign a time inside its
+ * validity with its own key. So the time counts only when the time-stamping certificate carries
+ * id-kp-timeStamping (RFC 3161 §2.3) and chains to the same anchors as the signature (through the
+ * signature's certificates; a TSA chain that needs certificates only the token carries is not
+ * followed, and the check then happens at the current time).
+ */
+function trustedTsa(
+  signer: Certificate | undefined,
+  pool: Certificate[],
+  anchors: Certificate[],
+  maxLength: number,
+): boolean {
+  if (!signer?.extKeyUsage?.includes(OID.ekuTimeStamping)) return false;
+  const ch = buildChain(signer, pool, anchors, maxLength);
+  return ch.anchor !== undefined && ch.failures.length === 0;
+}
+
 function checkEku(chain: Certificate[], anchor: Certificate | undefined): VerifyReason[] {
   for (const c of chain) {
     if (c === anchor || c.extKeyUsage === undefined) continue;
@@ -220,7 +240,8 @@ export function verifySignature(
     out.failures.push(...ch.failures);
     if (options.requireCodeSigningEku ?? true) out.failures.push(...checkEku(ch.chain, ch.anchor));
     if (options.checkTime) {
-      const ts = sig.timestamps.find((t) => t.valid && t.time);
+      const maxLen = options.maxChainLength ?? 8;
+      const ts = sig.timestamps.find((t) => t.valid && t.time && trustedTsa(t.signer, pool, anchors, maxLen));
       const at = options.checkTime instanceof Date ? options.checkTime : (ts?.time ?? new Date());
       out.failures.push(...checkValidity(ch.chain, at));
     }

@@ -152,4 +152,31 @@ describe('RFC 3161 TSTInfo from the tree', () => {
     expect(failure(tstInfo(1, genTime('20250601120000Z'), derInteger(5)))).toMatch(/OctetString/);
     expect(failure(derSequence(derInteger(1)))).toMatch(/TIMESTAMP_INVALID/);
   });
+
+  test('the optional fields after genTime must be what RFC 3161 allows, in order', () => {
+    const withTail = (...tail: Uint8Array[]) => {
+      const base = tstInfo(1, genTime('20250601120000Z'));
+      const kids = children(parseDer(base)).map((c) => c.raw);
+      return derSequence(...kids, ...tail);
+    };
+    const ok = (tst: Uint8Array) =>
+      parseAuthenticodeSignature(withToken(tst)).timestamps[0]!.failures.map((f) => f.code);
+    // accuracy, ordering, nonce, [0] tsa, [1] extensions: accepted (the token fails for its signer only).
+    expect(
+      ok(
+        withTail(
+          derSequence(derInteger(1)),
+          tlv(0x01, Uint8Array.of(0)),
+          derInteger(99),
+          tlv(0xa0, derNull()),
+          tlv(0xa1, derSequence()),
+        ),
+      ),
+    ).toEqual(['TIMESTAMP_IMPRINT_MISMATCH', 'TIMESTAMP_INVALID']);
+    expect(failure(withTail(derOctetString(Uint8Array.of(1)), derInteger(5)))).toMatch(
+      /not its optional fields/,
+    );
+    expect(failure(withTail(derInteger(5), derSequence()))).toMatch(/not its optional fields/);
+    expect(failure(withTail(tlv(0x80, Uint8Array.of(0))))).toMatch(/not its optional fields/);
+  });
 });
