@@ -29,6 +29,43 @@ import { toDer } from '../src/asn1.js';
 import { type TestPki, makePki } from './helpers/fixtures.js';
 
 /**
+ * `p7` (a one-signer Authenticode SignedData) with a legacy PKCS#9 countersignature by `by` at
+ * `time` added to its unsigned attributes; `tamper` breaks the imprint.
+ */
+function addCountersignature(
+  p7: Uint8Array,
+  by: Certificate,
+  key: KeyObject,
+  time: Date,
+  tamper = false,
+): Uint8Array {
+  const ci = children(parseDer(p7));
+  const sd = children(children(ci[1]!)[0]!);
+  const si = children(children(sd[sd.length - 1]!)[0]!);
+  const imprint = createHash('sha256')
+    .update(si[si.length - 1]!.value)
+    .digest();
+  if (tamper) imprint[0]! ^= 1;
+  const attrs = derSet(
+    derSequence(derOid(OID.signingTime), derSet(derTime(time))),
+    derSequence(derOid(OID.messageDigest), derSet(derOctetString(imprint))),
+  );
+  const sig = rawSign(key, 'sha256', attrs);
+  const counter = derSequence(
+    derInteger(1),
+    derSequence(by.issuerRaw, by.serialRaw),
+    derSequence(derOid(OID.sha256), derNull()),
+    tlv(0xa0, ...children(parseDer(attrs)).map((c) => c.raw)),
+    toDer(sig.algorithm.toSchema()),
+    derOctetString(sig.value),
+  );
+  const unsigned = tlv(0xa1, derSequence(derOid(OID.counterSignature), derSet(counter)));
+  const newSi = derSequence(...si.map((c) => c.raw), unsigned);
+  const newSd = derSequence(...sd.slice(0, -1).map((c) => c.raw), derSet(newSi));
+  return derSequence(derOid(OID.signedData), derExplicit(0, newSd));
+}
+
+/**
  * Legacy (PKCS#9) countersignatures: built here by hand, since no offline peer makes them — a
  * SignerInfo whose messageDigest covers the outer signature value, in the outer unsigned attributes.
  */
@@ -41,31 +78,9 @@ describeWithPeers(['openssl'], 'legacy countersignature', () => {
 
   function countersigned(tamper: boolean): Uint8Array {
     const cert = parseCertificatePemOrDer(readFileSync(pki.rsaCert));
-    const key = readFileSync(pki.rsaKey, 'utf8');
+    const key = loadPrivateKey(readFileSync(pki.rsaKey, 'utf8'));
     const p7 = buildAuthenticodeSignature({ certificate: cert, key }, new Uint8Array(32).fill(7));
-    const ci = children(parseDer(p7));
-    const sd = children(children(ci[1]!)[0]!);
-    const si = children(children(sd[sd.length - 1]!)[0]!);
-    const outerSig = si[si.length - 1]!.value;
-    const imprint = createHash('sha256').update(outerSig).digest();
-    if (tamper) imprint[0]! ^= 1;
-    const attrs = derSet(
-      derSequence(derOid(OID.signingTime), derSet(derTime(new Date('2025-06-01T12:00:00Z')))),
-      derSequence(derOid(OID.messageDigest), derSet(derOctetString(imprint))),
-    );
-    const sig = rawSign(loadPrivateKey(key), 'sha256', attrs);
-    const counter = derSequence(
-      derInteger(1),
-      derSequence(cert.issuerRaw, cert.serialRaw),
-      derSequence(derOid(OID.sha256), derNull()),
-      tlv(0xa0, ...children(parseDer(attrs)).map((c) => c.raw)),
-      toDer(sig.algorithm.toSchema()),
-      derOctetString(sig.value),
-    );
-    const unsigned = tlv(0xa1, derSequence(derOid(OID.counterSignature), derSet(counter)));
-    const newSi = derSequence(...si.map((c) => c.raw), unsigned);
-    const newSd = derSequence(...sd.slice(0, -1).map((c) => c.raw), derSet(newSi));
-    return derSequence(derOid(OID.signedData), derExplicit(0, newSd));
+    return addCountersignature(p7, cert, key, new Date('2025-06-01T12:00:00Z'), tamper);
   }
 
   test('a countersignature over the signature value verifies and gives the signing time', () => {
@@ -124,29 +139,7 @@ describe('which timestamps may move the validity check', () => {
       { certificate: signer, key: signerKeys.privateKey, chain: [tsa] },
       digest,
     );
-    const ci = children(parseDer(p7));
-    const sd = children(children(ci[1]!)[0]!);
-    const si = children(children(sd[sd.length - 1]!)[0]!);
-    const imprint = createHash('sha256')
-      .update(si[si.length - 1]!.value)
-      .digest();
-    const attrs = derSet(
-      derSequence(derOid(OID.signingTime), derSet(derTime(new Date('2020-06-01T12:00:00Z')))),
-      derSequence(derOid(OID.messageDigest), derSet(derOctetString(imprint))),
-    );
-    const sig = rawSign(key, 'sha256', attrs);
-    const counter = derSequence(
-      derInteger(1),
-      derSequence(by.issuerRaw, by.serialRaw),
-      derSequence(derOid(OID.sha256), derNull()),
-      tlv(0xa0, ...children(parseDer(attrs)).map((c) => c.raw)),
-      toDer(sig.algorithm.toSchema()),
-      derOctetString(sig.value),
-    );
-    const unsigned = tlv(0xa1, derSequence(derOid(OID.counterSignature), derSet(counter)));
-    const newSi = derSequence(...si.map((c) => c.raw), unsigned);
-    const newSd = derSequence(...sd.slice(0, -1).map((c) => c.raw), derSet(newSi));
-    return derSequence(derOid(OID.signedData), derExplicit(0, newSd));
+    return addCountersignature(p7, by, key, new Date('2020-06-01T12:00:00Z'));
   }
   const failures = (p7: Uint8Array): string[] =>
     verifySignature(parseAuthenticodeSignature(p7), '0', () => digest, [ca], {
