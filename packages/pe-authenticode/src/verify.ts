@@ -71,8 +71,21 @@ export interface ImageVerification {
 }
 
 /**
+ * OpenSSL's own issuer check (X509_check_issued): names, the authority/subject key identifiers,
+ * and — what this is for — a keyUsage extension on the issuer must include keyCertSign.
+ */
+function mayIssue(subject: Certificate, issuer: Certificate): boolean {
+  try {
+    return subject.x509.checkIssued(issuer.x509);
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Builds the chain from `leaf` to an anchor using `pool` for intermediates. An intermediate must
- * be a CA (basicConstraints cA TRUE, RFC 5280 §4.2.1.9 — as OpenSSL's chain check requires): a
+ * be a CA (basicConstraints cA TRUE, RFC 5280 §4.2.1.9 — as OpenSSL's chain check requires), allow
+ * the intermediates below it (pathLenConstraint) and, with a keyUsage extension, keyCertSign: a
  * leaf certificate from the pool cannot sign another leaf into trust. Anchors are trusted as
  * listed, CA or not: a UEFI db entry may be the signing certificate itself.
  */
@@ -93,16 +106,31 @@ function buildChain(
       chain.push(anchor);
       return { chain, anchor, failures: [] };
     }
-    const next = pool.find((c) => !chain.includes(c) && c.isCA && issuedBy(cur, c));
+    // `chain.length - 1` intermediates would sit below the candidate: its pathLenConstraint must
+    // allow them (RFC 5280 §4.2.1.9, self-issued certificates counted too: stricter, never looser).
+    const below = chain.length - 1;
+    const next = pool.find(
+      (c) =>
+        !chain.includes(c) &&
+        c.isCA &&
+        (c.pathLength === undefined || below <= c.pathLength) &&
+        issuedBy(cur, c) &&
+        mayIssue(cur, c),
+    );
     if (!next) {
-      const notCa = pool.find((c) => !chain.includes(c) && !c.isCA && issuedBy(cur, c));
+      const notCa = pool.find(
+        (c) =>
+          !chain.includes(c) &&
+          issuedBy(cur, c) &&
+          (!c.isCA || (c.pathLength !== undefined && below > c.pathLength) || !mayIssue(cur, c)),
+      );
       if (notCa)
         return {
           chain,
           failures: [
             {
               code: 'ISSUER_NOT_CA',
-              message: `${cur.subject} is signed by ${notCa.subject}, which is not a CA (basicConstraints)`,
+              message: `${cur.subject} is signed by ${notCa.subject}, which may not issue it (basicConstraints cA, pathLenConstraint or keyUsage keyCertSign)`,
             },
           ],
         };

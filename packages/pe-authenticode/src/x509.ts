@@ -11,6 +11,7 @@ import {
   octetsOf,
   oidOf,
   sequenceOf,
+  smallInteger,
   storedBytes,
   stringValue,
 } from './asn1.js';
@@ -45,6 +46,8 @@ export interface Certificate {
   extKeyUsage?: string[];
   /** basicConstraints cA. */
   isCA: boolean;
+  /** basicConstraints pathLenConstraint, when present: most intermediates allowed below this CA. */
+  pathLength?: number;
   /** subjectKeyIdentifier extension value, when present. */
   subjectKeyIdentifier?: Uint8Array;
   /** The certificate's signature algorithm OID (e.g. rsassaPss 1.2.840.113549.1.1.10). */
@@ -183,14 +186,17 @@ function extKeyUsageOf(ext: Asn1Value, structure: string): string[] {
 }
 
 /** BasicConstraints ::= SEQUENCE { cA BOOLEAN DEFAULT FALSE, pathLenConstraint INTEGER OPTIONAL } (§4.2.1.9). */
-function basicConstraintsCa(ext: Asn1Value, structure: string): boolean {
+function basicConstraints(ext: Asn1Value, structure: string): { ca: boolean; pathLength?: number } {
   return withCode(() => {
     const f = sequenceOf(extensionValue(ext, structure), structure, 2);
     const ca = f[0] instanceof asn1js.Boolean ? f[0] : undefined;
     const rest = ca ? f.slice(1) : f;
     if (rest.length > 1 || (rest[0] !== undefined && !(rest[0] instanceof asn1js.Integer)))
       throw new FormatError('X509_MALFORMED', 'malformed basicConstraints extension', { structure });
-    return ca !== undefined && expectType(ca, asn1js.Boolean, structure).getValue();
+    const isCa = ca !== undefined && expectType(ca, asn1js.Boolean, structure).getValue();
+    if (rest[0] === undefined) return { ca: isCa };
+    // smallInteger refuses a negative or oversized value (a malformed certificate).
+    return { ca: isCa, pathLength: smallInteger(rest[0], structure) };
   });
 }
 
@@ -217,14 +223,18 @@ export function certificateFromTree(tree: Asn1Value): Certificate {
   const [notBefore, notAfter] = fields.validity;
   let extKeyUsage: string[] | undefined;
   let isCA = false;
+  let pathLength: number | undefined;
   let subjectKeyIdentifier: Uint8Array | undefined;
   // Only the three extensions the policy checks read are decoded; OpenSSL's decoder (below) checks
   // the Extension frames of all of them.
   for (const ext of fields.extensions) {
     const id = withCode(() => oidOf(sequenceOf(ext, structure)[0], structure));
     if (id === OID.extKeyUsage) extKeyUsage = extKeyUsageOf(ext, structure);
-    else if (id === '2.5.29.19') isCA = basicConstraintsCa(ext, structure);
-    else if (id === '2.5.29.14' && subjectKeyIdentifier === undefined)
+    else if (id === '2.5.29.19') {
+      const bc = basicConstraints(ext, structure);
+      isCA = bc.ca;
+      pathLength = bc.pathLength;
+    } else if (id === '2.5.29.14' && subjectKeyIdentifier === undefined)
       subjectKeyIdentifier = subjectKeyIdentifierOf(ext, structure);
   }
   let x509: X509Certificate;
@@ -254,6 +264,7 @@ export function certificateFromTree(tree: Asn1Value): Certificate {
     notBefore,
     notAfter,
     isCA,
+    ...(pathLength === undefined ? {} : { pathLength }),
     x509,
     signatureAlgorithm: fields.signatureAlgorithm,
   };
