@@ -42,6 +42,7 @@ export {
 export { decodeUtf16le, encodeUtf16le, utf16Length } from './utf16.js';
 export { toHex, fromHex } from './hex.js';
 export { constantTimeEqual, zeroize } from './secrets.js';
+export { quoted } from './quoted.js';
 export { parseSize, formatSize } from './size.js';
 export {
   LsvmError,

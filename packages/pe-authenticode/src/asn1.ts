@@ -1,6 +1,5 @@
-import { FormatError, isLsvmError } from '@lsvm/core';
+import { FormatError, isLsvmError, quoted } from '@lsvm/core';
 import * as asn1js from 'asn1js';
-import { quoted } from './quoted.js';
 
 /**
  * The glue between asn1js/pkijs and this package's contract. asn1js decodes BER and pkijs maps

@@ -5,10 +5,10 @@ import {
   type LongOperationOptions,
   UsageError,
   throwIfAborted,
+  quoted,
 } from '@lsvm/core';
 import { CERTIFICATE_TABLE_INDEX } from './optional-header.js';
 import { type PeHeaders, parsePeHeaders } from './pe-image.js';
-import { quoted } from './quoted.js';
 
 /** Hash algorithms an Authenticode signature may use. */
 export type DigestAlgorithm = 'sha1' | 'sha256' | 'sha384' | 'sha512';

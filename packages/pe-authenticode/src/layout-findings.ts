@@ -1,8 +1,8 @@
+import { quoted } from '@lsvm/core';
 import type { CoffHeader } from './coff-header.js';
 import type { OptionalHeader } from './optional-header.js';
 import { CERTIFICATE_TABLE_INDEX } from './optional-header.js';
 import type { SectionHeader } from './section-table.js';
-import { quoted } from './quoted.js';
 
 /**
  * A layout property of a PE file worth reporting: hostile or unusual layouts are findings, not

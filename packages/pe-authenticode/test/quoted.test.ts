@@ -1,5 +1,4 @@
 import { parseCertificate, parsePe } from '../src/index.js';
-import { quoted } from '../src/quoted.js';
 import { makePe, pattern } from './helpers/make-pe.js';
 
 /**
@@ -7,11 +6,6 @@ import { makePe, pattern } from './helpers/make-pe.js';
  * with no raw control, C1 or bidi character: those messages are printed to terminals.
  */
 const RAW = /[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
-
-test('quoted: JSON quoting plus \\u escapes for C1, bidi and separators', () => {
-  expect(quoted('a\x1b[2J\x9b\u202e\u2028')).toBe('"a\\u001b[2J\\u009b\\u202e\\u2028"');
-  expect(quoted('.text')).toBe('".text"');
-});
 
 test('a section name with ESC and CR gives findings without raw control characters', () => {
   const b = makePe({

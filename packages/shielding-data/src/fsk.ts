@@ -1,10 +1,9 @@
-import { FormatError, UnsupportedError, VerificationError } from '@lsvm/core';
+import { FormatError, UnsupportedError, VerificationError, quoted } from '@lsvm/core';
 import { type CborValue, decodeCanonical, encodeCanonical } from './canonical-cbor.js';
 import { type CertificateInfo, parseCertificate, requireSignature, signData } from './certificate.js';
 import type { GuardianKeys } from './guardian.js';
 import { DEFAULT_SHIELDING_LIMITS, type ShieldingLimits } from './limits.js';
 import { asArray, asBytes, asMap, asText } from './schema.js';
-import { quoted } from './quoted.js';
 
 /**
  * Specialization data (FSK, the semantics of New-ShieldedVMSpecializationDataFile / Msps_FSK):

@@ -1,21 +1,13 @@
 import { FormatError, UnsupportedError } from '@lsvm/core';
 import { encodeCanonical } from '../src/canonical-cbor.js';
 import { parseFsk, parseFskAssignment } from '../src/index.js';
-import { quoted } from '../src/quoted.js';
 import { thrown } from './helpers.js';
 
 /** Strings from a file reach error messages quoted, with no raw control, C1 or bidi character. */
 const RAW = /[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
 const HOSTILE = 'a\x1b[2J\r\x9b\u202eb\u2066\u2028c';
 
-describe('quoted', () => {
-  test('JSON quoting, and \\u escapes for what JSON leaves raw', () => {
-    expect(quoted(HOSTILE)).toBe('"a\\u001b[2J\\r\\u009b\\u202eb\\u2066\\u2028c"');
-    expect(quoted('x'.repeat(100))).toBe(`"${'x'.repeat(70)}"`);
-    expect(quoted(2)).toBe('2');
-    expect(quoted(undefined)).toBe('undefined');
-  });
-
+describe('file strings in FSK messages (quoted, from @lsvm/core)', () => {
   test('FSK errors that name a hostile key or version carry no raw control characters', () => {
     const file = (name: string, v: unknown = 1) =>
       encodeCanonical({ format: 'lsvm-fsk', v, pairs: [[name, 'value']] } as never);
